@@ -1,0 +1,2 @@
+//! Alibaba Cloud CDN (API 2018-05-10).
+pub mod sign;

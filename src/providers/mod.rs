@@ -1,0 +1,315 @@
+//! What a CDN provider is to the rest of the program.
+//!
+//! A provider knows its wire format, its signing and its [`Limits`]; it makes exactly one
+//! attempt per call. Batching, rate limiting, retries and waiting are shared code in
+//! `schedule`, `http` and `wait`, written once, so every provider behaves the same way.
+
+pub mod aliyun;
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+/// Which providers exist. One value per run (several targets come from the config file).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProviderKind {
+    /// Alibaba Cloud CDN (API 2018-05-10).
+    Aliyun,
+}
+
+impl fmt::Display for ProviderKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ProviderKind::Aliyun => "aliyun",
+        })
+    }
+}
+
+/// Purge cached copies, or warm the cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Operation {
+    Refresh,
+    Prefetch,
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Operation::Refresh => "refresh",
+            Operation::Prefetch => "prefetch",
+        })
+    }
+}
+
+/// How a refresh path is matched against cached objects. Prefetch is always `File`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ObjectType {
+    File,
+    Directory,
+    Regex,
+    IgnoreParams,
+}
+
+impl fmt::Display for ObjectType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ObjectType::File => "file",
+            ObjectType::Directory => "directory",
+            ObjectType::Regex => "regex",
+            ObjectType::IgnoreParams => "ignore-params",
+        })
+    }
+}
+
+/// The kind of request a batch goes out as. Each kind has its own per-request limit and
+/// draws on its own daily quota.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct BatchKind {
+    pub operation: Operation,
+    pub object_type: ObjectType,
+}
+
+impl BatchKind {
+    pub const PREFETCH: BatchKind = BatchKind {
+        operation: Operation::Prefetch,
+        object_type: ObjectType::File,
+    };
+
+    pub fn refresh(object_type: ObjectType) -> Self {
+        BatchKind {
+            operation: Operation::Refresh,
+            object_type,
+        }
+    }
+
+    /// The daily quota this kind of request draws on.
+    pub fn quota_kind(self) -> QuotaKind {
+        match (self.operation, self.object_type) {
+            (Operation::Prefetch, _) => QuotaKind::Prefetch,
+            (Operation::Refresh, ObjectType::File) => QuotaKind::RefreshUrl,
+            (Operation::Refresh, ObjectType::Directory) => QuotaKind::RefreshDirectory,
+            (Operation::Refresh, ObjectType::Regex) => QuotaKind::RefreshRegex,
+            (Operation::Refresh, ObjectType::IgnoreParams) => QuotaKind::RefreshIgnoreParams,
+        }
+    }
+}
+
+impl fmt::Display for BatchKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.operation {
+            Operation::Prefetch => f.write_str("prefetch"),
+            Operation::Refresh => write!(f, "refresh ({})", self.object_type),
+        }
+    }
+}
+
+/// A provider's documented limits, as data, so that batch plans are testable without HTTP.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Limits {
+    pub refresh_urls_per_request: usize,
+    pub refresh_dirs_per_request: usize,
+    pub refresh_regex_per_request: usize,
+    pub prefetch_urls_per_request: usize,
+    /// Distinct host names allowed in one request.
+    pub domains_per_request: usize,
+    pub max_url_len: usize,
+    /// Requests per second per API.
+    pub submit_per_second: u32,
+    pub status_per_second: u32,
+    pub quota_per_second: u32,
+    /// Task ids accepted by one status query.
+    pub status_ids_per_query: usize,
+    /// Refreshed URLs per host name per minute, where the provider caps it.
+    pub refresh_urls_per_minute_per_domain: Option<u32>,
+    /// Object types the provider can refresh.
+    pub refresh_object_types: &'static [ObjectType],
+}
+
+impl Limits {
+    /// How many paths one request of this kind may carry.
+    pub fn per_request(&self, kind: BatchKind) -> usize {
+        match (kind.operation, kind.object_type) {
+            (Operation::Prefetch, _) => self.prefetch_urls_per_request,
+            (Operation::Refresh, ObjectType::Directory) => self.refresh_dirs_per_request,
+            (Operation::Refresh, ObjectType::Regex) => self.refresh_regex_per_request,
+            (Operation::Refresh, _) => self.refresh_urls_per_request,
+        }
+    }
+}
+
+/// The daily quotas a run can draw on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum QuotaKind {
+    RefreshUrl,
+    RefreshDirectory,
+    RefreshRegex,
+    RefreshIgnoreParams,
+    Prefetch,
+}
+
+impl fmt::Display for QuotaKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            QuotaKind::RefreshUrl => "URL refresh",
+            QuotaKind::RefreshDirectory => "directory refresh",
+            QuotaKind::RefreshRegex => "regex refresh",
+            QuotaKind::RefreshIgnoreParams => "ignore-params refresh",
+            QuotaKind::Prefetch => "prefetch",
+        })
+    }
+}
+
+/// One daily quota as the provider reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotaEntry {
+    pub kind: QuotaKind,
+    pub limit: u64,
+    pub remaining: u64,
+}
+
+/// What is left of the day's quotas.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quota {
+    pub entries: Vec<QuotaEntry>,
+}
+
+impl Quota {
+    pub fn get(&self, kind: QuotaKind) -> Option<&QuotaEntry> {
+        self.entries.iter().find(|e| e.kind == kind)
+    }
+}
+
+/// Paths that go out together in one request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Batch {
+    pub kind: BatchKind,
+    pub urls: Vec<String>,
+}
+
+/// A provider's task id, opaque to the rest of the program.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TaskId(pub String);
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where a task (or one URL of it) stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TaskStatus {
+    Pending,
+    Running,
+    Complete,
+    Failed,
+}
+
+impl TaskStatus {
+    pub fn is_terminal(self) -> bool {
+        matches!(self, TaskStatus::Complete | TaskStatus::Failed)
+    }
+}
+
+/// The status of one path within one task, as a status query returns it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskState {
+    pub task_id: TaskId,
+    /// The path as the provider reports it.
+    pub url: String,
+    pub status: TaskStatus,
+    /// The provider's description of a failure.
+    pub description: Option<String>,
+}
+
+/// What the caller should make of a failed call. The retry decision itself lives in
+/// [`crate::http::retry`]; providers only say which class an error belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorClass {
+    /// Rate limited or a provider-side queue is full: try again later.
+    Throttled,
+    /// 5xx or a service that says it is busy.
+    Unavailable,
+    /// Timeout, refused or dropped connection.
+    Transport,
+    /// The response could not be understood (garbage body).
+    BadResponse,
+    /// Credentials are wrong: signature, key id, token, clock.
+    Credentials,
+    /// The credentials are fine but not allowed to do this.
+    Permission,
+    /// The day's quota is used up.
+    Quota,
+    /// A host name is not a domain of this account (or is offline).
+    Domain,
+    /// The request itself is invalid; only this batch's paths are affected.
+    InvalidRequest,
+}
+
+/// An error from one provider call.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ProviderError {
+    pub class: ErrorClass,
+    /// The provider's error code, or a short name of the transport problem.
+    pub code: String,
+    pub message: String,
+    /// How to fix it, where the cause is known.
+    pub hint: Option<String>,
+    pub request_id: Option<String>,
+    /// Wait the provider asked for before trying again.
+    pub retry_after: Option<Duration>,
+}
+
+impl ProviderError {
+    pub fn new(class: ErrorClass, code: impl Into<String>, message: impl Into<String>) -> Self {
+        ProviderError {
+            class,
+            code: code.into(),
+            message: message.into(),
+            hint: None,
+            request_id: None,
+            retry_after: None,
+        }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Error for a request that never got an HTTP answer.
+    pub fn transport(err: &reqwest::Error) -> Self {
+        let what = if err.is_timeout() {
+            "timeout"
+        } else if err.is_connect() {
+            "connect"
+        } else {
+            "connection"
+        };
+        // reqwest's Display never includes headers or bodies, so no secret can leak here.
+        ProviderError::new(ErrorClass::Transport, what, err.to_string())
+    }
+}
+
+/// One CDN provider's API. Each call is a single attempt.
+#[async_trait]
+pub trait Provider: Send + Sync {
+    fn kind(&self) -> ProviderKind;
+    fn limits(&self) -> &Limits;
+    /// What is left of today's quotas.
+    async fn quota(&self) -> Result<Quota, ProviderError>;
+    /// Sends one batch; returns the task ids the provider created for it.
+    async fn submit(&self, batch: &Batch) -> Result<Vec<TaskId>, ProviderError>;
+    /// Status of every path in these tasks (at most `limits().status_ids_per_query` ids).
+    async fn poll(&self, ids: &[TaskId]) -> Result<Vec<TaskState>, ProviderError>;
+}
