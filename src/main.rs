@@ -1,1 +1,288 @@
-fn main() {}
+//! `cdn-refresh`: parse → settings → run → sinks; every error becomes an exit code.
+//!
+//! This is the only place that reads the process environment (once, into [`Env`]).
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use cdn_refresh::cli::{self, Cli, Command, Env, Format, RunArgs};
+use cdn_refresh::http::retry::with_retry;
+use cdn_refresh::output::text;
+use cdn_refresh::providers::aliyun::{self, Aliyun};
+use cdn_refresh::providers::{Provider, TaskId};
+use cdn_refresh::report::{Counts, Report, RunStatus, UrlStatus};
+use cdn_refresh::run::{self, RunError};
+use cdn_refresh::settings::{self, Connection, FailOn, InputError, Settings};
+
+/// Exit codes of the contract.
+const SUCCESS: u8 = 0;
+const URLS_FAILED: u8 = 1;
+const BAD_INPUT: u8 = 2;
+const REFUSED: u8 = 3;
+
+fn main() -> ExitCode {
+    let env = Env::new(
+        std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
+    );
+    init_logging(&env);
+    let cli = match cli::parse(std::env::args_os(), &env) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { BAD_INPUT } else { SUCCESS });
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(URLS_FAILED);
+        }
+    };
+    ExitCode::from(runtime.block_on(dispatch(cli, env)))
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is not an error worth a panic.
+fn emit(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
+}
+
+fn init_logging(env: &Env) {
+    let filter = tracing_subscriber::EnvFilter::new(env.get("CDN_REFRESH_LOG").unwrap_or("info"));
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter)
+        .without_time()
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
+async fn dispatch(cli: Cli, env: Env) -> u8 {
+    match cli.command {
+        None => run_command(&cli.run, &env).await,
+        Some(Command::Run(args)) => run_command(&args, &env).await,
+        Some(Command::Plan(plan)) => {
+            let settings = match load(&plan.run) {
+                Ok(s) => s,
+                Err(code) => return code,
+            };
+            print_plan(&settings, plan.format)
+        }
+        Some(Command::Quota(args)) => quota_command(&args, &env).await,
+        Some(Command::Status(status)) => status_command(&status.run, &status.task_ids, &env).await,
+    }
+}
+
+fn load(args: &RunArgs) -> Result<Settings, u8> {
+    settings::settings(args, &mut || {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s).map(|_| s)
+    })
+    .map_err(|e| input_error(&e))
+}
+
+fn input_error(e: &InputError) -> u8 {
+    eprintln!("error: {e}");
+    BAD_INPUT
+}
+
+fn provider(connection: &Connection, env: &Env) -> Result<Box<dyn Provider>, u8> {
+    let credentials = settings::aliyun_credentials(env).map_err(|e| input_error(&e))?;
+    Aliyun::new(
+        connection.endpoint.clone(),
+        credentials,
+        connection.aliyun.clone(),
+    )
+    .map(|p| Box::new(p) as Box<dyn Provider>)
+    .map_err(|e| {
+        eprintln!("error: cannot set up the HTTP client: {e}");
+        URLS_FAILED
+    })
+}
+
+fn print_plan(settings: &Settings, format: Format) -> u8 {
+    let limits = &aliyun::LIMITS;
+    match format {
+        Format::Text => print!(
+            "{}",
+            text::plan(&settings.plan, limits, settings.run.batch_size)
+        ),
+        Format::Json => {
+            let mut batches = settings
+                .plan
+                .refresh_batches(limits, settings.run.batch_size);
+            batches.extend(cdn_refresh::plan::Plan::prefetch_batches(
+                &settings.plan.prefetch,
+                limits,
+                settings.run.batch_size,
+            ));
+            let json = serde_json::json!({
+                "provider": settings.connection.provider,
+                "task": settings.task,
+                "plan": settings.plan,
+                "limits": limits,
+                "batches": batches.iter().map(|b| serde_json::json!({
+                    "operation": b.kind.operation,
+                    "object_type": b.kind.object_type,
+                    "urls": b.urls,
+                })).collect::<Vec<_>>(),
+                "quota_needs": settings.plan.quota_needs().iter().map(|(k, n)| (serde_json::to_value(k).unwrap().as_str().unwrap().to_string(), *n)).collect::<std::collections::BTreeMap<_, _>>(),
+            });
+            emit(&(serde_json::to_string_pretty(&json).expect("plain data") + "\n"));
+        }
+    }
+    SUCCESS
+}
+
+fn write_report(report: &Report, settings: &Settings) -> Result<(), u8> {
+    if let Some(path) = &settings.report_path {
+        let json = serde_json::to_string_pretty(report).expect("plain data");
+        std::fs::write(path, json + "\n").map_err(|e| {
+            eprintln!("error: cannot write the report to {}: {e}", path.display());
+            URLS_FAILED
+        })?;
+    }
+    Ok(())
+}
+
+fn exit_code(report: &Report, fail_on: FailOn) -> u8 {
+    if report.stopped.is_some() {
+        return REFUSED;
+    }
+    let failed = report
+        .urls
+        .iter()
+        .any(|u| matches!(u.status, UrlStatus::Failed | UrlStatus::Rejected));
+    let pending = report.urls.iter().any(|u| u.status == UrlStatus::Pending);
+    match fail_on {
+        FailOn::Never => SUCCESS,
+        FailOn::Failed if failed => URLS_FAILED,
+        FailOn::Pending if failed || pending => URLS_FAILED,
+        _ => SUCCESS,
+    }
+}
+
+async fn run_command(args: &RunArgs, env: &Env) -> u8 {
+    let settings = match load(args) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    if settings.duplicates > 0 {
+        tracing::info!("{} duplicate URL lines dropped", settings.duplicates);
+    }
+    if settings.dry_run {
+        let code = print_plan(&settings, Format::Text);
+        let urls = run::planned(&settings.plan);
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let report = Report {
+            version: 1,
+            provider: settings.connection.provider,
+            status: RunStatus::DryRun,
+            started_at: now.clone(),
+            finished_at: now,
+            duration_ms: 0,
+            counts: Counts::of(&urls),
+            quota_before: None,
+            stopped: None,
+            calls: Default::default(),
+            tasks: vec![],
+            urls,
+        };
+        return write_report(&report, &settings).err().unwrap_or(code);
+    }
+    let provider = match provider(&settings.connection, env) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    match run::execute(provider.as_ref(), &settings.plan, &settings.run).await {
+        Ok(report) => {
+            let written = write_report(&report, &settings);
+            emit(&text::summary(&report, settings.report_path.as_deref()));
+            written
+                .err()
+                .unwrap_or_else(|| exit_code(&report, settings.fail_on))
+        }
+        Err(RunError::QuotaShortfall { shortfalls, .. }) => {
+            eprintln!("error: {}", text::shortfalls(&shortfalls));
+            REFUSED
+        }
+        Err(RunError::QuotaCheck(err)) => {
+            eprintln!("error: the quota check failed, so nothing was sent: {err}");
+            if let Some(hint) = &err.hint {
+                eprintln!("  fix: {hint}");
+            }
+            REFUSED
+        }
+    }
+}
+
+async fn quota_command(args: &RunArgs, env: &Env) -> u8 {
+    let connection = match settings::connection(args) {
+        Ok(c) => c,
+        Err(e) => return input_error(&e),
+    };
+    let provider = match provider(&connection, env) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    match with_retry(
+        &Default::default(),
+        || provider.quota(),
+        |e, _, _| tracing::warn!("quota: {e}; retrying"),
+    )
+    .await
+    {
+        Ok(q) => {
+            emit(&text::quota(&q));
+            SUCCESS
+        }
+        Err(err) => refused(&err),
+    }
+}
+
+fn refused(err: &cdn_refresh::providers::ProviderError) -> u8 {
+    eprintln!("error: {err}");
+    if let Some(hint) = &err.hint {
+        eprintln!("  fix: {hint}");
+    }
+    REFUSED
+}
+
+async fn status_command(args: &RunArgs, ids: &[String], env: &Env) -> u8 {
+    let connection = match settings::connection(args) {
+        Ok(c) => c,
+        Err(e) => return input_error(&e),
+    };
+    let provider = match provider(&connection, env) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let ids: Vec<TaskId> = ids
+        .iter()
+        .flat_map(|s| s.split(','))
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| TaskId(s.trim().to_string()))
+        .collect();
+    let mut states = Vec::new();
+    for chunk in ids.chunks(provider.limits().status_ids_per_query) {
+        match with_retry(
+            &Default::default(),
+            || provider.poll(chunk),
+            |e, _, _| tracing::warn!("status: {e}; retrying"),
+        )
+        .await
+        {
+            Ok(found) => states.extend(found),
+            Err(err) => return refused(&err),
+        }
+    }
+    emit(&text::task_states(&states));
+    SUCCESS
+}

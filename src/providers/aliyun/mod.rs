@@ -1,2 +1,224 @@
-//! Alibaba Cloud CDN (API 2018-05-10).
+//! Alibaba Cloud CDN (API 2018-05-10): RefreshObjectCaches, PushObjectCache,
+//! DescribeRefreshTaskById and DescribeRefreshQuota.
+
+pub mod api;
 pub mod sign;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use self::api::{Call, Credentials, SignatureVersion};
+use super::{
+    Batch, Limits, ObjectType, Operation, Provider, ProviderError, ProviderKind, Quota, QuotaEntry,
+    QuotaKind, TaskId, TaskState, TaskStatus,
+};
+
+/// The documented limits (protocols.md §0, §1; RefreshObjectCaches reference).
+pub const LIMITS: Limits = Limits {
+    refresh_urls_per_request: 1000,
+    refresh_dirs_per_request: 100,
+    refresh_regex_per_request: 1,
+    prefetch_urls_per_request: 100,
+    domains_per_request: 10,
+    max_url_len: 1024,
+    submit_per_second: 50,
+    status_per_second: 30,
+    quota_per_second: 20,
+    status_ids_per_query: 10,
+    refresh_urls_per_minute_per_domain: Some(1000),
+    refresh_object_types: &[
+        ObjectType::File,
+        ObjectType::Directory,
+        ObjectType::Regex,
+        ObjectType::IgnoreParams,
+    ],
+};
+
+/// Prefetch region.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Area {
+    Domestic,
+    Overseas,
+}
+
+/// Per-run options of the Alibaba requests.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    pub signature: SignatureVersion,
+    /// Refresh everything under a directory or regex, not only what changed.
+    pub force: bool,
+    pub area: Option<Area>,
+    pub l2_preload: bool,
+}
+
+pub struct Aliyun {
+    http: reqwest::Client,
+    endpoint: url::Url,
+    credentials: Credentials,
+    options: Options,
+}
+
+impl Aliyun {
+    pub fn new(
+        endpoint: url::Url,
+        credentials: Credentials,
+        options: Options,
+    ) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(30))
+            .user_agent(concat!("cdn-refresh/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Aliyun {
+            http,
+            endpoint,
+            credentials,
+            options,
+        })
+    }
+
+    async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        action: &str,
+        params: Vec<(String, String)>,
+    ) -> Result<T, ProviderError> {
+        let request = api::build_request(
+            &self.http,
+            &self.endpoint,
+            &self.credentials,
+            self.options.signature,
+            Call { action, params },
+        );
+        api::parse(action, api::send(request).await?)
+    }
+}
+
+fn object_type_param(t: ObjectType) -> &'static str {
+    match t {
+        ObjectType::File => "File",
+        ObjectType::Directory => "Directory",
+        ObjectType::Regex => "Regex",
+        ObjectType::IgnoreParams => "IgnoreParams",
+    }
+}
+
+fn status_of(s: &str) -> TaskStatus {
+    match s {
+        "Complete" => TaskStatus::Complete,
+        "Failed" => TaskStatus::Failed,
+        "Refreshing" => TaskStatus::Running,
+        _ => TaskStatus::Pending,
+    }
+}
+
+fn count(s: &str) -> u64 {
+    s.trim().parse().unwrap_or(0)
+}
+
+#[async_trait]
+impl Provider for Aliyun {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Aliyun
+    }
+
+    fn limits(&self) -> &Limits {
+        &LIMITS
+    }
+
+    async fn quota(&self) -> Result<Quota, ProviderError> {
+        let q: api::QuotaResponse = self.call("DescribeRefreshQuota", vec![]).await?;
+        let mut entries = vec![
+            QuotaEntry {
+                kind: QuotaKind::RefreshUrl,
+                limit: count(&q.url_quota),
+                remaining: count(&q.url_remain),
+            },
+            QuotaEntry {
+                kind: QuotaKind::RefreshDirectory,
+                limit: count(&q.dir_quota),
+                remaining: count(&q.dir_remain),
+            },
+            QuotaEntry {
+                kind: QuotaKind::Prefetch,
+                limit: count(&q.preload_quota),
+                remaining: count(&q.preload_remain),
+            },
+        ];
+        if let (Some(limit), Some(remaining)) = (&q.regex_quota, &q.regex_remain) {
+            entries.push(QuotaEntry {
+                kind: QuotaKind::RefreshRegex,
+                limit: count(limit),
+                remaining: count(remaining),
+            });
+        }
+        if let (Some(limit), Some(remaining)) = (&q.ignore_params_quota, &q.ignore_params_remain) {
+            entries.push(QuotaEntry {
+                kind: QuotaKind::RefreshIgnoreParams,
+                limit: count(limit),
+                remaining: count(remaining),
+            });
+        }
+        Ok(Quota { entries })
+    }
+
+    async fn submit(&self, batch: &Batch) -> Result<Vec<TaskId>, ProviderError> {
+        let object_path = batch.urls.join("\n");
+        let ids = match batch.kind.operation {
+            Operation::Refresh => {
+                let mut params = vec![
+                    ("ObjectPath".to_string(), object_path),
+                    (
+                        "ObjectType".to_string(),
+                        object_type_param(batch.kind.object_type).to_string(),
+                    ),
+                ];
+                if self.options.force {
+                    params.push(("Force".to_string(), "true".to_string()));
+                }
+                let r: api::RefreshResponse = self.call("RefreshObjectCaches", params).await?;
+                r.refresh_task_id
+            }
+            Operation::Prefetch => {
+                let mut params = vec![("ObjectPath".to_string(), object_path)];
+                if let Some(area) = self.options.area {
+                    let area = match area {
+                        Area::Domestic => "domestic",
+                        Area::Overseas => "overseas",
+                    };
+                    params.push(("Area".to_string(), area.to_string()));
+                }
+                if self.options.l2_preload {
+                    params.push(("L2Preload".to_string(), "true".to_string()));
+                }
+                let r: api::PushResponse = self.call("PushObjectCache", params).await?;
+                r.push_task_id
+            }
+        };
+        Ok(api::split_task_ids(&ids).into_iter().map(TaskId).collect())
+    }
+
+    async fn poll(&self, ids: &[TaskId]) -> Result<Vec<TaskState>, ProviderError> {
+        let joined = ids
+            .iter()
+            .map(|i| i.0.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
+        let r: api::TaskByIdResponse = self
+            .call(
+                "DescribeRefreshTaskById",
+                vec![("TaskId".to_string(), joined)],
+            )
+            .await?;
+        Ok(r.tasks
+            .into_iter()
+            .map(|t| TaskState {
+                task_id: TaskId(t.task_id),
+                url: t.object_path,
+                status: status_of(&t.status),
+                description: t.description.filter(|d| !d.is_empty()),
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,323 @@
+//! Command line: flags, with `INPUT_<NAME>` and `CDN_REFRESH_<NAME>` environment fallbacks.
+//!
+//! Every run option has a long flag. When the flag is absent, its value comes from
+//! `INPUT_<NAME>` (GitHub's spelling: upper case, hyphens kept), the same with hyphens as
+//! underscores, or `CDN_REFRESH_<NAME>`; an empty value counts as unset, as GitHub sends
+//! unset inputs. The fallbacks are installed as hidden clap defaults, so flags win and
+//! `--help` never shows a value taken from the environment.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+
+use crate::providers::ProviderKind;
+use crate::providers::aliyun::api::SignatureVersion;
+
+/// The process environment, captured once by `main` and passed down.
+#[derive(Clone, Debug, Default)]
+pub struct Env {
+    vars: HashMap<String, String>,
+}
+
+impl Env {
+    pub fn new(vars: impl IntoIterator<Item = (String, String)>) -> Self {
+        Env {
+            vars: vars.into_iter().collect(),
+        }
+    }
+
+    /// A variable's trimmed value; empty counts as unset.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.vars
+            .get(name)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// The env fallback of option `name` (kebab-case), in order of precedence.
+    pub fn input(&self, name: &str) -> Option<&str> {
+        let upper = name.to_ascii_uppercase().replace(' ', "_");
+        let underscored = upper.replace('-', "_");
+        [
+            format!("INPUT_{upper}"),
+            format!("INPUT_{underscored}"),
+            format!("CDN_REFRESH_{underscored}"),
+        ]
+        .iter()
+        .find_map(|n| self.get(n))
+    }
+
+    pub fn is_set(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "cdn-refresh",
+    version,
+    about = "Refresh (purge) and prefetch (warm) CDN caches, in batches that respect every provider limit.",
+    args_conflicts_with_subcommands = true,
+    after_help = "Every option also reads INPUT_<NAME> or CDN_REFRESH_<NAME> from the environment.\n\
+Credentials come from the environment only: ALIBABA_CLOUD_ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET,\n\
+ALIBABA_CLOUD_SECURITY_TOKEN (or the inputs access-key-id, access-key-secret, security-token).\n\n\
+Exit codes: 0 success; 1 some URLs failed (or pending, per --fail-on); 2 bad input or config, nothing sent;\n\
+3 the provider refused the run (credentials, quota, permissions).\n\n\
+Try it without credentials: cdn-refresh demo"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Refresh and/or prefetch URLs (the default when no subcommand is given).
+    Run(RunArgs),
+    /// Show the batches a run would send. Makes no network call at all.
+    Plan(PlanArgs),
+    /// Show what is left of today's refresh and prefetch quotas.
+    Quota(RunArgs),
+    /// Show the status of tasks by id.
+    Status(StatusArgs),
+    /// Serve the provider APIs on a local address, as strict as the real services.
+    #[cfg(all(feature = "emulator", any()))] // TODO(wire): enable once src/emulator lands
+    Emulator(crate::emulator::EmulatorArgs),
+    /// Refresh and prefetch a few URLs against the built-in emulator (no credentials, no network).
+    #[cfg(all(feature = "emulator", any()))]
+    Demo(DemoArgs),
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct RunArgs {
+    /// CDN provider.
+    #[arg(long, value_enum)]
+    pub provider: Option<ProviderKind>,
+
+    /// refresh, prefetch or both (refresh, then prefetch what it completed). The seed script's
+    /// `clear` and `push` mean refresh and prefetch.
+    #[arg(short = 't', long, value_name = "TASK")]
+    pub task: Option<String>,
+
+    /// File with one URL per line (`-` reads stdin). Blank lines and `#` comments are skipped.
+    #[arg(short = 'r', long, value_name = "FILE")]
+    pub urls_file: Option<String>,
+
+    /// URLs, one per line (a multiline input).
+    #[arg(long, value_name = "URLS")]
+    pub urls: Option<String>,
+
+    /// How refresh paths match: file (default), directory, regex, ignore-params.
+    #[arg(short = 'o', long, value_name = "TYPE")]
+    pub object_type: Option<String>,
+
+    /// Prefetch region: domestic, overseas, or global (the domain's own region).
+    #[arg(short = 'a', long, value_name = "AREA")]
+    pub area: Option<String>,
+
+    /// Directory and regex refresh: purge everything in scope, not only what changed.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new(), value_name = "BOOL")]
+    pub force: Option<bool>,
+
+    /// Alibaba Cloud: prefetch to L2 points of presence too.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new(), value_name = "BOOL")]
+    pub l2_preload: Option<bool>,
+
+    /// Same as the `plan` subcommand: show the batches, send nothing.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new(), value_name = "BOOL")]
+    pub dry_run: Option<bool>,
+
+    /// Wait for the tasks to finish [default: true]. A refresh followed by a prefetch is always waited for.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new(), value_name = "BOOL")]
+    pub wait: Option<bool>,
+
+    /// Bound on all waiting, e.g. 90s, 10m [default: 10m].
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+
+    /// First interval between status checks; later ones grow to 30s [default: 2s].
+    #[arg(long, value_name = "DURATION")]
+    pub poll_interval: Option<String>,
+
+    /// API base URL (the emulator, a private or regional endpoint).
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+
+    /// Requests per second per API, below the provider's rate (never above it).
+    #[arg(long, value_name = "N")]
+    pub qps: Option<u32>,
+
+    /// Requests in flight at once [default: 8].
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+
+    /// Paths per request, below the provider's maximum (never above it).
+    #[arg(long, value_name = "N")]
+    pub batch_size: Option<usize>,
+
+    /// Write the JSON report (every URL with its status) to this path.
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
+
+    /// Exit 1 when URLs end `failed` (default), also `pending`, or `never`.
+    #[arg(long, value_name = "WHEN")]
+    pub fail_on: Option<String>,
+
+    /// Alibaba Cloud request signature: v3 (ACS3-HMAC-SHA256, default) or v1 (HMAC-SHA1).
+    #[arg(long, value_enum, value_name = "VERSION")]
+    pub aliyun_signature: Option<SignatureVersion>,
+
+    /// Not supported: the seed script's AccessKey id flag. Use ALIBABA_CLOUD_ACCESS_KEY_ID.
+    #[arg(short = 'i', hide = true, value_name = "KEY")]
+    pub seed_key_id: Option<String>,
+
+    /// Not supported: the seed script's AccessKey secret flag. Use ALIBABA_CLOUD_ACCESS_KEY_SECRET.
+    #[arg(short = 'k', hide = true, value_name = "SECRET")]
+    pub seed_key_secret: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct StatusArgs {
+    /// Task ids, as a run reports them.
+    #[arg(required = true, value_name = "TASK_ID")]
+    pub task_ids: Vec<String>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct DemoArgs {
+    /// Also write the JSON report here.
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// Gives every long option of `cmd` its environment fallback as a hidden default.
+fn with_env_defaults(mut cmd: clap::Command, env: &Env) -> clap::Command {
+    let args: Vec<(String, String)> = cmd
+        .get_arguments()
+        .filter_map(|a| Some((a.get_id().to_string(), a.get_long()?.to_string())))
+        .filter(|(id, _)| id != "help" && id != "version")
+        .collect();
+    for (id, long) in args {
+        if let Some(value) = env.input(&long) {
+            let value = value.to_string();
+            cmd = cmd.mut_arg(id, |a| a.default_value(value).hide_default_value(true));
+        }
+    }
+    cmd
+}
+
+/// Parses the command line with the environment fallbacks.
+pub fn parse(args: impl IntoIterator<Item = OsString>, env: &Env) -> Result<Cli, clap::Error> {
+    let mut cmd = with_env_defaults(Cli::command(), env);
+    for sub in ["run", "plan", "quota", "status"] {
+        cmd = cmd.mut_subcommand(sub, |sc| with_env_defaults(sc, env));
+    }
+    let matches = cmd.try_get_matches_from(args)?;
+    Cli::from_arg_matches(&matches)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        Env::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    }
+
+    fn parse_with(args: &[&str], e: &Env) -> Cli {
+        parse(args.iter().map(OsString::from), e).unwrap()
+    }
+
+    #[test]
+    fn input_names_in_every_spelling() {
+        let e = env(&[("INPUT_URLS-FILE", "a.txt")]);
+        assert_eq!(e.input("urls-file"), Some("a.txt"));
+        let e = env(&[("INPUT_URLS_FILE", " b.txt ")]);
+        assert_eq!(e.input("urls-file"), Some("b.txt"));
+        let e = env(&[("CDN_REFRESH_URLS_FILE", "c.txt")]);
+        assert_eq!(e.input("urls-file"), Some("c.txt"));
+        let e = env(&[("INPUT_URLS-FILE", ""), ("CDN_REFRESH_URLS_FILE", "c.txt")]);
+        assert_eq!(e.input("urls-file"), Some("c.txt"), "empty means unset");
+    }
+
+    #[test]
+    fn seed_script_flags_work_as_a_drop_in() {
+        let cli = parse_with(
+            &[
+                "cdn-refresh",
+                "-r",
+                "urls.txt",
+                "-t",
+                "clear",
+                "-o",
+                "Directory",
+            ],
+            &Env::default(),
+        );
+        assert!(cli.command.is_none());
+        assert_eq!(cli.run.urls_file.as_deref(), Some("urls.txt"));
+        assert_eq!(cli.run.task.as_deref(), Some("clear"));
+        assert_eq!(cli.run.object_type.as_deref(), Some("Directory"));
+        let cli = parse_with(
+            &["cdn-refresh", "-r", "u.txt", "-t", "push", "-a", "domestic"],
+            &Env::default(),
+        );
+        assert_eq!(cli.run.area.as_deref(), Some("domestic"));
+    }
+
+    #[test]
+    fn env_fills_what_flags_leave_out_and_flags_win() {
+        let e = env(&[
+            ("INPUT_TASK", "both"),
+            ("INPUT_DRY-RUN", "true"),
+            ("CDN_REFRESH_TIMEOUT", "90s"),
+        ]);
+        let cli = parse_with(&["cdn-refresh", "run", "--task", "refresh"], &e);
+        let Some(Command::Run(run)) = cli.command else {
+            panic!("run")
+        };
+        assert_eq!(run.task.as_deref(), Some("refresh"));
+        assert_eq!(run.dry_run, Some(true));
+        assert_eq!(run.timeout.as_deref(), Some("90s"));
+        let cli = parse_with(&["cdn-refresh"], &e);
+        assert_eq!(cli.run.task.as_deref(), Some("both"));
+    }
+
+    #[test]
+    fn boolean_flags_take_an_optional_value() {
+        let cli = parse_with(
+            &["cdn-refresh", "--wait", "false", "--force"],
+            &Env::default(),
+        );
+        assert_eq!(cli.run.wait, Some(false));
+        assert_eq!(cli.run.force, Some(true));
+    }
+
+    #[test]
+    fn help_never_shows_values_from_the_environment() {
+        let e = env(&[("INPUT_ENDPOINT", "http://secret-endpoint.example")]);
+        let err = parse(["cdn-refresh", "run", "--help"].map(OsString::from), &e).unwrap_err();
+        assert!(!err.to_string().contains("secret-endpoint"));
+    }
+}

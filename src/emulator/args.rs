@@ -1,0 +1,270 @@
+//! The emulator's knobs, as flags. Every flag has a default so that `cdn-refresh emulator`
+//! alone behaves like a fresh account with the provider's documented limits.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// Knobs of the built-in emulator (`cdn-refresh emulator --help`).
+#[derive(clap::Args, Clone, Debug)]
+pub struct EmulatorArgs {
+    /// Address to listen on; port 0 picks a free port (printed on the first line).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+
+    /// Alibaba Cloud credential to accept, `ID:SECRET` or `ID:SECRET:STS_TOKEN` (repeatable).
+    /// With a token, requests with that key id must carry exactly that token.
+    #[arg(
+        long = "aliyun-key",
+        value_name = "ID:SECRET[:STS_TOKEN]",
+        default_value = "testid:testsecret"
+    )]
+    pub aliyun_keys: Vec<AliyunKey>,
+
+    /// Accelerated domains of the emulated account (comma-separated).
+    #[arg(
+        long,
+        value_name = "DOMAINS",
+        value_delimiter = ',',
+        default_value = "example.com,www.example.com,static.example.com"
+    )]
+    pub domains: Vec<String>,
+
+    /// Delay added to every API request (e.g. `20ms`).
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = humantime::parse_duration)]
+    pub latency: Duration,
+
+    /// Time a task takes: Pending for the first tenth, then Refreshing with a growing
+    /// `Process`, then Complete (or Failed).
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub task_duration: Duration,
+
+    /// Tasks for object paths containing TEXT end Failed ("Origin Return StatusCode 5XX")
+    /// (repeatable).
+    #[arg(long, value_name = "TEXT")]
+    pub fail_matching: Vec<String>,
+
+    /// Daily quota of URL (File) refreshes.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub url_quota: u64,
+    /// Daily quota of directory refreshes.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub dir_quota: u64,
+    /// Daily quota of prefetched (preloaded) URLs.
+    #[arg(long, value_name = "N", default_value_t = 1_000)]
+    pub preload_quota: u64,
+    /// Daily quota of regex refreshes.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub regex_quota: u64,
+    /// Daily quota of ignore-params (ExQuery) refreshes.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub ignore_params_quota: u64,
+
+    /// RefreshObjectCaches calls per second per access key (0: unlimited).
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub refresh_qps: u32,
+    /// PushObjectCache calls per second per access key (0: unlimited).
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub push_qps: u32,
+    /// DescribeRefreshTaskById calls per second per access key (0: unlimited).
+    #[arg(long, value_name = "N", default_value_t = 30)]
+    pub describe_by_id_qps: u32,
+    /// DescribeRefreshQuota calls per second per access key (0: unlimited).
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub quota_qps: u32,
+    /// DescribeRefreshTasks calls per second per access key (0: unlimited).
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub describe_tasks_qps: u32,
+    /// Refreshed paths per domain per minute, over a sliding minute (0: unlimited).
+    #[arg(long, value_name = "N", default_value_t = 1_000)]
+    pub urls_per_minute_per_domain: u32,
+
+    /// Deny this API action as a RAM policy would (403 Forbidden.RAM naming `cdn:ACTION`)
+    /// (repeatable).
+    #[arg(long = "deny-action", value_name = "ACTION")]
+    pub deny_actions: Vec<String>,
+
+    /// Inject a fault before authentication: KIND is throttle (429), error (500), drop
+    /// (connection closed without a response) or garbage (200 with a non-JSON body); RATE
+    /// is a probability like `0.25` or `1/N` for every Nth API request (repeatable).
+    #[arg(long = "fault", value_name = "KIND=RATE")]
+    pub faults: Vec<FaultSpec>,
+
+    /// Seed for probabilistic faults, for reproducible runs.
+    #[arg(long, value_name = "N")]
+    pub fault_seed: Option<u64>,
+
+    /// Largest accepted difference between a request's timestamp and the emulator's clock.
+    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = humantime::parse_duration)]
+    pub max_timestamp_skew: Duration,
+}
+
+impl Default for EmulatorArgs {
+    /// Exactly the flag defaults (parsed from an empty command line).
+    fn default() -> Self {
+        #[derive(Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            args: EmulatorArgs,
+        }
+        Wrapper::parse_from(["emulator"]).args
+    }
+}
+
+/// One Alibaba Cloud credential the emulator accepts.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AliyunKey {
+    pub id: String,
+    pub secret: String,
+    /// STS token that requests with this key id must carry.
+    pub security_token: Option<String>,
+}
+
+impl FromStr for AliyunKey {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        // The token may itself contain ':', so split at most twice.
+        let mut parts = s.splitn(3, ':');
+        let id = parts.next().unwrap_or_default();
+        let secret = parts.next().unwrap_or_default();
+        if id.is_empty() || secret.is_empty() {
+            return Err("expected ID:SECRET or ID:SECRET:STS_TOKEN".into());
+        }
+        let security_token = parts.next().filter(|t| !t.is_empty()).map(str::to_string);
+        Ok(AliyunKey {
+            id: id.to_string(),
+            secret: secret.to_string(),
+            security_token,
+        })
+    }
+}
+
+/// Never prints the secret or the token.
+impl fmt::Debug for AliyunKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AliyunKey")
+            .field("id", &self.id)
+            .field("secret", &"<redacted>")
+            .field(
+                "security_token",
+                &self.security_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+/// A fault to inject into API responses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FaultKind {
+    /// HTTP 429 `TooManyRequests` with `x-acs-retry-after`.
+    Throttle,
+    /// HTTP 500 `InternalError`.
+    Error,
+    /// The connection is closed without any response.
+    Drop,
+    /// HTTP 200 with a body that is not JSON.
+    Garbage,
+}
+
+impl FaultKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FaultKind::Throttle => "throttle",
+            FaultKind::Error => "error",
+            FaultKind::Drop => "drop",
+            FaultKind::Garbage => "garbage",
+        }
+    }
+}
+
+/// How often a fault fires.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum FaultRate {
+    /// Each API request independently, with this probability.
+    Probability(f64),
+    /// Every Nth API request (counted over all API requests).
+    EveryNth(u64),
+}
+
+/// `KIND=RATE`, e.g. `throttle=0.25` or `drop=1/3`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FaultSpec {
+    pub kind: FaultKind,
+    pub rate: FaultRate,
+}
+
+impl FromStr for FaultSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (kind, rate) = s
+            .split_once('=')
+            .ok_or("expected KIND=RATE, e.g. throttle=0.25 or drop=1/3")?;
+        let kind = match kind.trim() {
+            "throttle" => FaultKind::Throttle,
+            "error" => FaultKind::Error,
+            "drop" => FaultKind::Drop,
+            "garbage" => FaultKind::Garbage,
+            other => {
+                return Err(format!(
+                    "unknown fault kind {other:?}: expected throttle, error, drop or garbage"
+                ));
+            }
+        };
+        let rate = rate.trim();
+        let rate = if let Some(n) = rate.strip_prefix("1/") {
+            match n.parse::<u64>() {
+                Ok(n) if n > 0 => FaultRate::EveryNth(n),
+                _ => return Err(format!("bad rate {rate:?}: 1/N needs a positive integer N")),
+            }
+        } else {
+            match rate.parse::<f64>() {
+                Ok(p) if (0.0..=1.0).contains(&p) => FaultRate::Probability(p),
+                _ => {
+                    return Err(format!(
+                        "bad rate {rate:?}: expected a probability between 0 and 1 or 1/N"
+                    ));
+                }
+            }
+        };
+        Ok(FaultSpec { kind, rate })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_flag_defaults() {
+        let a = EmulatorArgs::default();
+        assert_eq!(a.listen.to_string(), "127.0.0.1:0");
+        assert_eq!(a.aliyun_keys.len(), 1);
+        assert_eq!(a.aliyun_keys[0].id, "testid");
+        assert_eq!(a.domains.len(), 3);
+        assert_eq!(a.task_duration, Duration::from_secs(2));
+        assert_eq!(a.max_timestamp_skew, Duration::from_secs(900));
+        assert_eq!((a.url_quota, a.dir_quota, a.regex_quota), (10_000, 100, 20));
+    }
+
+    #[test]
+    fn parses_keys_and_faults() {
+        let k: AliyunKey = "id:s3cr3t:tok:with:colons".parse().unwrap();
+        assert_eq!(k.security_token.as_deref(), Some("tok:with:colons"));
+        let shown = format!("{k:?}");
+        assert!(!shown.contains("s3cr3t") && !shown.contains("tok:"));
+        assert!("id".parse::<AliyunKey>().is_err());
+
+        let f: FaultSpec = "drop=1/3".parse().unwrap();
+        assert_eq!(f.rate, FaultRate::EveryNth(3));
+        let f: FaultSpec = "throttle=0.25".parse().unwrap();
+        assert_eq!(f.kind, FaultKind::Throttle);
+        assert!("throttle=2".parse::<FaultSpec>().is_err());
+        assert!("x=0.1".parse::<FaultSpec>().is_err());
+        assert!("error=1/0".parse::<FaultSpec>().is_err());
+    }
+}

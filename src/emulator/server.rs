@@ -1,0 +1,261 @@
+//! The HTTP side, provider-neutral: routing by path, the pipeline every API request goes
+//! through (count → latency → fault → provider), and the admin endpoint.
+//!
+//! Each provider lives on its own paths of the one address (Alibaba Cloud RPC on `/`; Qiniu
+//! `/v2/tune/...` and Huawei `/v1.0/cdn/...` will join it), so the fault, latency and stats
+//! machinery is written once here and a provider only implements [`Api`].
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::connect_info::Connected;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use axum::serve::{IncomingStream, Listener};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+
+use super::args::{EmulatorArgs, FaultKind};
+use super::state::{Inner, Stats};
+
+/// Largest request body read (1,000 paths of 1,024 characters, percent-encoded, fit).
+const MAX_BODY: usize = 8 << 20;
+
+/// Shared by every request.
+pub(crate) struct App {
+    pub args: EmulatorArgs,
+    /// Accelerated domains, lower-case.
+    pub domains: BTreeSet<String>,
+    inner: Mutex<Inner>,
+}
+
+impl App {
+    pub fn new(args: EmulatorArgs) -> Self {
+        let domains = args
+            .domains
+            .iter()
+            .map(|d| d.trim().to_ascii_lowercase())
+            .filter(|d| !d.is_empty())
+            .collect();
+        let inner = Inner::new(&args.faults, args.fault_seed);
+        App {
+            args,
+            domains,
+            inner: Mutex::new(inner),
+        }
+    }
+
+    /// The state. Never held across an `.await`; a panic elsewhere does not poison it for
+    /// good, since every update is a small self-contained step.
+    pub fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.lock().snapshot(chrono::Utc::now())
+    }
+}
+
+/// One API request, body read in full.
+pub(crate) struct ApiCall {
+    pub method: Method,
+    pub uri: Uri,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// What a provider's API implements; the pipeline around it is shared.
+pub(crate) trait Api: Send + Sync + 'static {
+    /// The name the stats count this request under, read without validating anything.
+    fn action(call: &ApiCall) -> String;
+    /// An error in the provider's wire format, for injected faults.
+    fn error(call: &ApiCall, status: StatusCode, code: &str, message: &str) -> Response;
+    /// Authenticates and serves the request.
+    fn handle(app: Arc<App>, call: ApiCall) -> impl Future<Output = Response> + Send;
+}
+
+pub(crate) fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/_emulator/stats", get(stats))
+        .route("/", any(api::<super::aliyun::Aliyun>))
+        .fallback(|| async { (StatusCode::NOT_FOUND, "no such endpoint in the emulator\n") })
+        .with_state(app)
+}
+
+async fn stats(State(app): State<Arc<App>>) -> axum::Json<Stats> {
+    axum::Json(app.stats())
+}
+
+/// The pipeline: count, wait the configured latency, maybe inject a fault (before any
+/// authentication, so a fault consumes no quota and creates no task), else serve.
+async fn api<P: Api>(
+    State(app): State<Arc<App>>,
+    ConnectInfo(conn): ConnectInfo<Conn>,
+    req: Request,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, MAX_BODY).await else {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n").into_response();
+    };
+    let call = ApiCall {
+        method: parts.method,
+        uri: parts.uri,
+        headers: parts.headers,
+        body,
+    };
+    Inner::count(&mut app.lock().stats.requests, &P::action(&call));
+    if !app.args.latency.is_zero() {
+        tokio::time::sleep(app.args.latency).await;
+    }
+    let fault = {
+        let mut inner = app.lock();
+        let fault = inner.faults.roll();
+        if let Some(kind) = fault {
+            Inner::count(&mut inner.stats.faults, kind.as_str());
+        }
+        fault
+    };
+    match fault {
+        None => P::handle(app, call).await,
+        Some(FaultKind::Drop) => {
+            conn.kill();
+            // Never written: the connection refuses all output from now on.
+            StatusCode::OK.into_response()
+        }
+        Some(FaultKind::Garbage) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/html")],
+            "<html><body><h1>502 Bad Gateway</h1>upstream sent garbage</body></html>",
+        )
+            .into_response(),
+        Some(FaultKind::Throttle) => {
+            let mut resp = P::error(
+                &call,
+                StatusCode::TOO_MANY_REQUESTS,
+                "TooManyRequests",
+                "Too many requests, please try again later.",
+            );
+            // Milliseconds, as the official SDKs read it.
+            resp.headers_mut()
+                .insert("x-acs-retry-after", header::HeaderValue::from_static("100"));
+            resp
+        }
+        Some(FaultKind::Error) => P::error(
+            &call,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
+            "The request processing has failed due to some unknown error, exception or failure.",
+        ),
+    }
+}
+
+/// A handle on one client connection, so that a `drop` fault can close it without
+/// answering: once killed, the connection's reads see end-of-file and its writes fail, and
+/// hyper closes the socket without sending a byte.
+#[derive(Clone)]
+pub(crate) struct Conn {
+    killed: Arc<AtomicBool>,
+    server_closed: Arc<AtomicBool>,
+}
+
+impl Conn {
+    fn kill(&self) {
+        self.killed.store(true, Ordering::SeqCst);
+    }
+
+    fn is_dead(&self) -> bool {
+        self.killed.load(Ordering::SeqCst) || self.server_closed.load(Ordering::SeqCst)
+    }
+}
+
+impl Connected<IncomingStream<'_, KillableListener>> for Conn {
+    fn connect_info(stream: IncomingStream<'_, KillableListener>) -> Self {
+        stream.io().conn.clone()
+    }
+}
+
+/// A TCP listener whose connections can be killed one by one, or all at shutdown.
+pub(crate) struct KillableListener {
+    inner: TcpListener,
+    closed: Arc<AtomicBool>,
+}
+
+impl KillableListener {
+    pub fn new(inner: TcpListener, closed: Arc<AtomicBool>) -> Self {
+        KillableListener { inner, closed }
+    }
+}
+
+impl Listener for KillableListener {
+    type Io = KillableIo;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (KillableIo, SocketAddr) {
+        let (stream, addr) = Listener::accept(&mut self.inner).await;
+        let conn = Conn {
+            killed: Arc::new(AtomicBool::new(false)),
+            server_closed: self.closed.clone(),
+        };
+        (KillableIo { stream, conn }, addr)
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+}
+
+pub(crate) struct KillableIo {
+    stream: TcpStream,
+    conn: Conn,
+}
+
+fn killed() -> io::Error {
+    io::Error::new(io::ErrorKind::ConnectionAborted, "dropped by the emulator")
+}
+
+impl AsyncRead for KillableIo {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.conn.is_dead() {
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for KillableIo {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if self.conn.is_dead() {
+            return Poll::Ready(Err(killed()));
+        }
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.conn.is_dead() {
+            return Poll::Ready(Err(killed()));
+        }
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}

@@ -1,0 +1,461 @@
+//! Everything the emulator remembers, provider-neutral: counters for the stats endpoint,
+//! the fault dice, rate windows, used nonces, daily quotas and tasks. It all sits behind one
+//! mutex ([`super::server::App::lock`]) and is only touched synchronously, so a request is
+//! checked and accepted atomically: nothing is ever half-accepted.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+use super::args::{FaultKind, FaultRate, FaultSpec};
+use crate::providers::{ObjectType, Operation, QuotaKind};
+
+/// What the emulator has seen, as `GET /_emulator/stats` returns it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Every API request received, by action (faulted and rejected ones included). Requests
+    /// without a recognisable action count under `""`.
+    pub requests: BTreeMap<String, u64>,
+    /// API requests answered with success, by action.
+    pub succeeded: BTreeMap<String, u64>,
+    /// Error responses of the emulated API, by error code (injected faults not included).
+    pub errors: BTreeMap<String, u64>,
+    /// Injected faults, by kind (`throttle`, `error`, `drop`, `garbage`).
+    pub faults: BTreeMap<String, u64>,
+    /// Object paths accepted into tasks.
+    pub accepted: Accepted,
+    /// Today's use of each daily quota.
+    pub quota_used: BTreeMap<QuotaKind, u64>,
+    /// Tasks created.
+    pub tasks_created: u64,
+}
+
+/// Object path, exactly as the request carried it (trimmed), → times it was accepted.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Accepted {
+    pub refresh: BTreeMap<String, u64>,
+    pub prefetch: BTreeMap<String, u64>,
+}
+
+impl Stats {
+    /// API requests of any action.
+    pub fn total_requests(&self) -> u64 {
+        self.requests.values().sum()
+    }
+
+    /// Object paths accepted for this operation, counting repeats.
+    pub fn total_accepted(&self, operation: Operation) -> u64 {
+        self.accepted.get(operation).values().sum()
+    }
+}
+
+impl Accepted {
+    pub fn get(&self, operation: Operation) -> &BTreeMap<String, u64> {
+        match operation {
+            Operation::Refresh => &self.refresh,
+            Operation::Prefetch => &self.prefetch,
+        }
+    }
+
+    fn get_mut(&mut self, operation: Operation) -> &mut BTreeMap<String, u64> {
+        match operation {
+            Operation::Refresh => &mut self.refresh,
+            Operation::Prefetch => &mut self.prefetch,
+        }
+    }
+}
+
+/// All mutable state.
+pub(crate) struct Inner {
+    pub stats: Stats,
+    pub faults: FaultDice,
+    pub rates: RateWindows,
+    pub nonces: NonceCache,
+    pub quota: DailyQuota,
+    pub per_minute: MinuteWindows,
+    pub tasks: Tasks,
+}
+
+impl Inner {
+    pub fn new(faults: &[FaultSpec], seed: Option<u64>) -> Self {
+        Inner {
+            stats: Stats::default(),
+            faults: FaultDice::new(faults.to_vec(), seed),
+            rates: RateWindows::default(),
+            nonces: NonceCache::default(),
+            quota: DailyQuota::default(),
+            per_minute: MinuteWindows::default(),
+            tasks: Tasks::default(),
+        }
+    }
+
+    /// The stats with today's quota use filled in.
+    pub fn snapshot(&mut self, now: DateTime<Utc>) -> Stats {
+        let mut stats = self.stats.clone();
+        stats.quota_used = self.quota.used_all(now);
+        stats
+    }
+
+    pub fn count(map: &mut BTreeMap<String, u64>, key: &str) {
+        *map.entry(key.to_string()).or_default() += 1;
+    }
+
+    /// Records that these paths went into a task.
+    pub fn accept(&mut self, operation: Operation, raw_paths: &[&str]) {
+        let map = self.stats.accepted.get_mut(operation);
+        for path in raw_paths {
+            *map.entry(path.to_string()).or_default() += 1;
+        }
+    }
+}
+
+/// Decides which API request gets which injected fault.
+pub(crate) struct FaultDice {
+    specs: Vec<FaultSpec>,
+    /// API requests seen so far (all providers, all actions): `1/N` faults hit every Nth.
+    seen: u64,
+    rng: StdRng,
+}
+
+impl FaultDice {
+    fn new(specs: Vec<FaultSpec>, seed: Option<u64>) -> Self {
+        let rng = match seed {
+            Some(seed) => StdRng::seed_from_u64(seed),
+            None => StdRng::from_rng(&mut rand::rng()),
+        };
+        FaultDice {
+            specs,
+            seen: 0,
+            rng,
+        }
+    }
+
+    /// Rolls for the next API request; the first spec (in flag order) that fires wins.
+    pub fn roll(&mut self) -> Option<FaultKind> {
+        self.seen += 1;
+        let mut hit = None;
+        for spec in &self.specs {
+            // Every probability spec draws on every request, hit or not, so a seed gives the
+            // same sequence whatever the other specs do.
+            let fires = match spec.rate {
+                FaultRate::EveryNth(n) => self.seen % n == 0,
+                FaultRate::Probability(p) => self.rng.random::<f64>() < p,
+            };
+            if fires && hit.is_none() {
+                hit = Some(spec.kind);
+            }
+        }
+        hit
+    }
+}
+
+/// Sliding one-second windows of admitted calls, per key (access key and API).
+#[derive(Default)]
+pub(crate) struct RateWindows {
+    windows: HashMap<String, VecDeque<Instant>>,
+}
+
+impl RateWindows {
+    /// Admits a call unless `per_second` calls were admitted in the last second (0: no limit).
+    pub fn admit(&mut self, key: &str, per_second: u32, now: Instant) -> bool {
+        if per_second == 0 {
+            return true;
+        }
+        let window = self.windows.entry(key.to_string()).or_default();
+        while window
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+        {
+            window.pop_front();
+        }
+        if window.len() >= per_second as usize {
+            return false;
+        }
+        window.push_back(now);
+        true
+    }
+}
+
+/// Nonces seen within the replay window, pruned oldest first.
+#[derive(Default)]
+pub(crate) struct NonceCache {
+    seen: HashSet<String>,
+    order: VecDeque<(Instant, String)>,
+}
+
+impl NonceCache {
+    /// Remembers `key`; false when it was already seen within `window`.
+    pub fn first_use(&mut self, key: String, now: Instant, window: Duration) -> bool {
+        while let Some((t, _)) = self.order.front() {
+            if now.duration_since(*t) < window {
+                break;
+            }
+            let (_, old) = self.order.pop_front().expect("front exists");
+            self.seen.remove(&old);
+        }
+        if !self.seen.insert(key.clone()) {
+            return false;
+        }
+        self.order.push_back((now, key));
+        true
+    }
+}
+
+/// Daily quota use; the day turns at midnight Beijing time (UTC+8), as the console's does.
+#[derive(Default)]
+pub(crate) struct DailyQuota {
+    day: Option<NaiveDate>,
+    used: BTreeMap<QuotaKind, u64>,
+}
+
+impl DailyQuota {
+    fn roll_over(&mut self, now: DateTime<Utc>) {
+        let beijing = FixedOffset::east_opt(8 * 3600).expect("valid offset");
+        let today = now.with_timezone(&beijing).date_naive();
+        if self.day != Some(today) {
+            self.day = Some(today);
+            self.used.clear();
+        }
+    }
+
+    pub fn used(&mut self, kind: QuotaKind, now: DateTime<Utc>) -> u64 {
+        self.roll_over(now);
+        self.used.get(&kind).copied().unwrap_or(0)
+    }
+
+    pub fn add(&mut self, kind: QuotaKind, n: u64, now: DateTime<Utc>) {
+        self.roll_over(now);
+        *self.used.entry(kind).or_default() += n;
+    }
+
+    fn used_all(&mut self, now: DateTime<Utc>) -> BTreeMap<QuotaKind, u64> {
+        self.roll_over(now);
+        self.used.clone()
+    }
+}
+
+/// Sliding one-minute windows of refreshed paths, per domain.
+#[derive(Default)]
+pub(crate) struct MinuteWindows {
+    windows: HashMap<String, VecDeque<(Instant, u64)>>,
+}
+
+impl MinuteWindows {
+    /// Paths counted against `domain` in the last minute.
+    pub fn used(&mut self, domain: &str, now: Instant) -> u64 {
+        let Some(window) = self.windows.get_mut(domain) else {
+            return 0;
+        };
+        while window
+            .front()
+            .is_some_and(|(t, _)| now.duration_since(*t) >= Duration::from_secs(60))
+        {
+            window.pop_front();
+        }
+        window.iter().map(|(_, n)| n).sum()
+    }
+
+    pub fn add(&mut self, domain: &str, n: u64, now: Instant) {
+        self.windows
+            .entry(domain.to_string())
+            .or_default()
+            .push_back((now, n));
+    }
+}
+
+/// One path of a task. Tasks are per domain; every path has its own status.
+pub(crate) struct TaskPath {
+    /// The path as status queries report it.
+    pub reported: String,
+    /// Ends Failed (matched `--fail-matching`).
+    pub fails: bool,
+}
+
+pub(crate) struct Task {
+    pub id: u64,
+    pub operation: Operation,
+    pub object_type: ObjectType,
+    pub domain: String,
+    pub paths: Vec<TaskPath>,
+    pub created: DateTime<Utc>,
+    pub started: Instant,
+}
+
+/// Where one path of a task stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Progress {
+    Pending,
+    /// Percent done, 0–99.
+    Running(u8),
+    Complete,
+    Failed,
+}
+
+impl Task {
+    /// Pending for the first tenth of `duration`, then running with a growing percentage,
+    /// then Complete or Failed. Derived from the clock, so polling needs no background task.
+    pub fn progress(&self, path: &TaskPath, now: Instant, duration: Duration) -> Progress {
+        let elapsed = now.duration_since(self.started);
+        if elapsed >= duration {
+            return if path.fails {
+                Progress::Failed
+            } else {
+                Progress::Complete
+            };
+        }
+        let pending = duration / 10;
+        if elapsed < pending {
+            return Progress::Pending;
+        }
+        let fraction = (elapsed - pending).as_secs_f64() / (duration - pending).as_secs_f64();
+        Progress::Running((fraction * 100.0).clamp(0.0, 99.0) as u8)
+    }
+}
+
+/// Tasks of the last three days (all a status query can see), by id.
+pub(crate) struct Tasks {
+    next_id: u64,
+    by_id: BTreeMap<u64, Task>,
+}
+
+impl Default for Tasks {
+    fn default() -> Self {
+        // Real ids are long decimal numbers; start high so clients never assume small ones.
+        Tasks {
+            next_id: 10_000_000_001,
+            by_id: BTreeMap::new(),
+        }
+    }
+}
+
+/// How long tasks stay visible.
+pub(crate) const TASK_RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(3);
+
+impl Tasks {
+    pub fn create(
+        &mut self,
+        operation: Operation,
+        object_type: ObjectType,
+        domain: &str,
+        paths: Vec<TaskPath>,
+        now: (DateTime<Utc>, Instant),
+    ) -> u64 {
+        // Ids grow with time, so the oldest tasks are first.
+        while let Some(entry) = self.by_id.first_entry() {
+            if now.0 - entry.get().created < TASK_RETENTION {
+                break;
+            }
+            entry.remove();
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        self.by_id.insert(
+            id,
+            Task {
+                id,
+                operation,
+                object_type,
+                domain: domain.to_string(),
+                paths,
+                created: now.0,
+                started: now.1,
+            },
+        );
+        id
+    }
+
+    pub fn get(&self, id: u64) -> Option<&Task> {
+        self.by_id.get(&id)
+    }
+
+    /// Newest first.
+    pub fn newest_first(&self) -> impl Iterator<Item = &Task> {
+        self.by_id.values().rev()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_nth_fault_counts_all_requests() {
+        let spec = |s: &str| s.parse::<FaultSpec>().unwrap();
+        let mut dice = FaultDice::new(vec![spec("drop=1/3"), spec("error=1/2")], Some(1));
+        let rolls: Vec<_> = (0..6).map(|_| dice.roll()).collect();
+        use FaultKind::*;
+        assert_eq!(
+            rolls,
+            vec![None, Some(Error), Some(Drop), Some(Error), None, Some(Drop)]
+        );
+    }
+
+    #[test]
+    fn seeded_probability_is_reproducible() {
+        let spec = vec!["garbage=0.5".parse::<FaultSpec>().unwrap()];
+        let a: Vec<_> = {
+            let mut d = FaultDice::new(spec.clone(), Some(7));
+            (0..50).map(|_| d.roll()).collect()
+        };
+        let mut d = FaultDice::new(spec, Some(7));
+        let b: Vec<_> = (0..50).map(|_| d.roll()).collect();
+        assert_eq!(a, b);
+        assert!(a.iter().any(Option::is_some) && a.iter().any(Option::is_none));
+    }
+
+    #[test]
+    fn rate_window_slides() {
+        let mut w = RateWindows::default();
+        let t0 = Instant::now();
+        assert!(w.admit("k", 2, t0));
+        assert!(w.admit("k", 2, t0));
+        assert!(!w.admit("k", 2, t0 + Duration::from_millis(500)));
+        assert!(w.admit("other", 2, t0));
+        assert!(w.admit("k", 2, t0 + Duration::from_secs(1)));
+        assert!(w.admit("k", 0, t0));
+    }
+
+    #[test]
+    fn nonces_are_forgotten_after_the_window() {
+        let mut n = NonceCache::default();
+        let t0 = Instant::now();
+        let window = Duration::from_secs(60);
+        assert!(n.first_use("a".into(), t0, window));
+        assert!(!n.first_use("a".into(), t0 + Duration::from_secs(59), window));
+        assert!(n.first_use("a".into(), t0 + Duration::from_secs(61), window));
+    }
+
+    #[test]
+    fn task_progress_phases() {
+        let t0 = Instant::now();
+        let task = Task {
+            id: 1,
+            operation: Operation::Refresh,
+            object_type: ObjectType::File,
+            domain: "example.com".into(),
+            paths: vec![],
+            created: Utc::now(),
+            started: t0,
+        };
+        let ok = TaskPath {
+            reported: "x".into(),
+            fails: false,
+        };
+        let bad = TaskPath {
+            reported: "y".into(),
+            fails: true,
+        };
+        let d = Duration::from_secs(10);
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        assert_eq!(task.progress(&ok, at(0), d), Progress::Pending);
+        assert_eq!(task.progress(&ok, at(1), d), Progress::Running(0));
+        assert!(matches!(task.progress(&ok, at(5), d), Progress::Running(44)));
+        assert_eq!(task.progress(&ok, at(10), d), Progress::Complete);
+        assert_eq!(task.progress(&bad, at(10), d), Progress::Failed);
+        assert_eq!(task.progress(&bad, t0, Duration::ZERO), Progress::Failed);
+    }
+}

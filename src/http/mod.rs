@@ -1,0 +1,2 @@
+//! Shared HTTP behaviour: the one retry policy every provider call goes through.
+pub mod retry;

@@ -1,0 +1,189 @@
+//! Human-readable output on stdout: the run summary, the plan, quotas and task states.
+
+use std::fmt::Write;
+
+use crate::plan::Plan;
+use crate::providers::{Limits, Operation, Quota, TaskState};
+use crate::report::{Report, UrlStatus};
+use crate::run::Shortfall;
+use crate::url_list;
+
+/// How many failed or pending URLs the summary lists before pointing at the report.
+const LISTED: usize = 20;
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The summary printed after a run.
+pub fn summary(report: &Report, report_path: Option<&std::path::Path>) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}: {} in {:.1}s, {}",
+        report.provider,
+        report.status.as_str(),
+        report.duration_ms as f64 / 1000.0,
+        plural(report.counts.urls, "URL", "URLs")
+    );
+    for op in [Operation::Refresh, Operation::Prefetch] {
+        let urls: Vec<_> = report.urls.iter().filter(|u| u.operation == op).collect();
+        if urls.is_empty() {
+            continue;
+        }
+        let mut parts = Vec::new();
+        for (status, name) in [
+            (UrlStatus::Complete, "complete"),
+            (UrlStatus::Submitted, "submitted"),
+            (UrlStatus::Pending, "pending"),
+            (UrlStatus::Failed, "failed"),
+            (UrlStatus::Rejected, "rejected"),
+        ] {
+            let n = urls.iter().filter(|u| u.status == status).count();
+            if n > 0 {
+                parts.push(format!("{n} {name}"));
+            }
+        }
+        let ids = report.task_ids(Some(op));
+        let _ = writeln!(
+            out,
+            "  {:<9}{}: {}{}",
+            op.to_string(),
+            plural(urls.len(), "URL", "URLs"),
+            parts.join(", "),
+            if ids.is_empty() {
+                String::new()
+            } else {
+                format!("; tasks {}", ids.join(","))
+            }
+        );
+    }
+    let c = &report.calls;
+    let _ = writeln!(
+        out,
+        "  calls: {} submit, {} status, {} quota; {} retried",
+        c.submit, c.status, c.quota, c.retries
+    );
+    let problems: Vec<_> = report
+        .urls
+        .iter()
+        .filter(|u| {
+            matches!(
+                u.status,
+                UrlStatus::Failed | UrlStatus::Rejected | UrlStatus::Pending
+            )
+        })
+        .collect();
+    if !problems.is_empty() {
+        let _ = writeln!(out, "not complete:");
+        for u in problems.iter().take(LISTED) {
+            let status = serde_json::to_value(u.status).ok();
+            let _ = writeln!(
+                out,
+                "  {} {} [{}] {}",
+                u.operation,
+                u.url,
+                status.as_ref().and_then(|s| s.as_str()).unwrap_or("?"),
+                u.reason.as_deref().unwrap_or("")
+            );
+        }
+        if problems.len() > LISTED {
+            let _ = writeln!(
+                out,
+                "  … and {} more (see the report)",
+                problems.len() - LISTED
+            );
+        }
+    }
+    if let Some(stop) = &report.stopped {
+        let _ = writeln!(out, "stopped: {}: {}", stop.code, stop.message);
+        if let Some(hint) = &stop.hint {
+            let _ = writeln!(out, "  fix: {hint}");
+        }
+    }
+    if let Some(path) = report_path {
+        let _ = writeln!(out, "report: {}", path.display());
+    }
+    out
+}
+
+/// A dry run: what would be sent, batch by batch.
+pub fn plan(plan: &Plan, limits: &Limits, batch_size: Option<usize>) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "plan (dry run, nothing is sent):");
+    let mut batches = plan.refresh_batches(limits, batch_size);
+    batches.extend(Plan::prefetch_batches(&plan.prefetch, limits, batch_size));
+    for (i, b) in batches.iter().enumerate() {
+        let mut hosts: Vec<&str> = b.urls.iter().map(|u| url_list::host(u)).collect();
+        hosts.sort();
+        hosts.dedup();
+        let _ = writeln!(
+            out,
+            "  batch {}: {} of {} (max {}), hosts {}",
+            i + 1,
+            b.kind,
+            plural(b.urls.len(), "path", "paths"),
+            crate::schedule::batch_capacity(b.kind, limits, batch_size),
+            hosts.join(",")
+        );
+    }
+    if plan.prefetch_after_refresh {
+        let _ = writeln!(
+            out,
+            "  prefetch batches go out only for URLs whose refresh completed"
+        );
+    }
+    let needs = plan.quota_needs();
+    let needs: Vec<String> = needs.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    let _ = writeln!(out, "  daily quota needed: {}", needs.join(", "));
+    out
+}
+
+/// The day's quotas.
+pub fn quota(quota: &Quota) -> String {
+    let mut out = String::from("quota (remaining of today's limit):\n");
+    for e in &quota.entries {
+        let _ = writeln!(
+            out,
+            "  {:<22} {:>8} of {}",
+            e.kind.to_string(),
+            e.remaining,
+            e.limit
+        );
+    }
+    out
+}
+
+/// Why a run did not start: each quota that falls short.
+pub fn shortfalls(shortfalls: &[Shortfall]) -> String {
+    let mut out = String::from("today's quota does not cover this run; nothing was sent:\n");
+    for s in shortfalls {
+        let _ = writeln!(
+            out,
+            "  {}: needs {}, {} left of {} today",
+            s.kind, s.needed, s.remaining, s.limit
+        );
+    }
+    out.push_str("  fix: split the run over days, refresh a directory instead of many files, or ask the provider for a higher quota");
+    out
+}
+
+/// Task states, one line per path.
+pub fn task_states(states: &[TaskState]) -> String {
+    let mut out = String::new();
+    for s in states {
+        let status = serde_json::to_value(s.status).ok();
+        let _ = writeln!(
+            out,
+            "{}\t{}\t{}{}",
+            s.task_id,
+            status.as_ref().and_then(|v| v.as_str()).unwrap_or("?"),
+            s.url,
+            s.description
+                .as_deref()
+                .map(|d| format!("\t{d}"))
+                .unwrap_or_default()
+        );
+    }
+    out
+}

@@ -1,0 +1,209 @@
+//! The run's result: every URL with its final status, and the counts derived from them.
+//!
+//! The report is built from the URL records alone, so counts and statuses can never
+//! disagree with the list, and a URL can only be missing if it was never planned.
+
+use serde::{Deserialize, Serialize};
+
+use crate::providers::{ObjectType, Operation, ProviderKind, Quota};
+
+/// Where one URL ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UrlStatus {
+    /// The provider finished the task for this URL.
+    Complete,
+    /// The provider finished the task with a failure (its description is the reason).
+    Failed,
+    /// Sent, but not finished when the wait ended (timeout), or not sent because what it
+    /// waited for (its refresh) was still running.
+    Pending,
+    /// Sent, and not waited for (`--wait false`).
+    Submitted,
+    /// Not done: the provider refused the request, or the run stopped before sending it.
+    Rejected,
+    /// Only planned (`plan` / `--dry-run`).
+    Planned,
+}
+
+/// One URL of one operation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UrlResult {
+    pub url: String,
+    pub operation: Operation,
+    pub object_type: ObjectType,
+    pub status: UrlStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// One task the provider created.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskRecord {
+    pub id: String,
+    pub operation: Operation,
+    pub object_type: ObjectType,
+}
+
+/// The overall outcome, as the `status` output names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunStatus {
+    Success,
+    Partial,
+    Failed,
+    Skipped,
+    DryRun,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Success => "success",
+            RunStatus::Partial => "partial",
+            RunStatus::Failed => "failed",
+            RunStatus::Skipped => "skipped",
+            RunStatus::DryRun => "dry-run",
+        }
+    }
+}
+
+/// Why the provider stopped the run, when it did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stop {
+    pub code: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    /// Distinct URLs in the run (a URL refreshed and prefetched counts once).
+    pub urls: usize,
+    pub refreshed: usize,
+    pub prefetched: usize,
+    /// Failed or rejected.
+    pub failed: usize,
+    pub pending: usize,
+    pub submitted: usize,
+}
+
+/// API calls made, beside the retries among them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Calls {
+    pub submit: u64,
+    pub status: u64,
+    pub quota: u64,
+    pub retries: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub version: u32,
+    pub provider: ProviderKind,
+    pub status: RunStatus,
+    pub started_at: String,
+    pub finished_at: String,
+    pub duration_ms: u64,
+    pub counts: Counts,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quota_before: Option<Quota>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<Stop>,
+    pub calls: Calls,
+    pub tasks: Vec<TaskRecord>,
+    pub urls: Vec<UrlResult>,
+}
+
+impl Counts {
+    pub fn of(urls: &[UrlResult]) -> Counts {
+        let distinct: std::collections::HashSet<&str> =
+            urls.iter().map(|u| u.url.as_str()).collect();
+        let mut c = Counts {
+            urls: distinct.len(),
+            ..Counts::default()
+        };
+        for u in urls {
+            match (u.status, u.operation) {
+                (UrlStatus::Complete, Operation::Refresh) => c.refreshed += 1,
+                (UrlStatus::Complete, Operation::Prefetch) => c.prefetched += 1,
+                (UrlStatus::Failed | UrlStatus::Rejected, _) => c.failed += 1,
+                (UrlStatus::Pending, _) => c.pending += 1,
+                (UrlStatus::Submitted, _) => c.submitted += 1,
+                (UrlStatus::Planned, _) => {}
+            }
+        }
+        c
+    }
+}
+
+/// The overall status of a run that sent (or tried to send) requests.
+pub fn run_status(urls: &[UrlResult]) -> RunStatus {
+    let done = urls
+        .iter()
+        .filter(|u| matches!(u.status, UrlStatus::Complete | UrlStatus::Submitted))
+        .count();
+    let bad = urls
+        .iter()
+        .filter(|u| {
+            matches!(
+                u.status,
+                UrlStatus::Failed | UrlStatus::Rejected | UrlStatus::Pending
+            )
+        })
+        .count();
+    match (done, bad) {
+        (0, 0) => RunStatus::Skipped,
+        (_, 0) => RunStatus::Success,
+        (0, _) => RunStatus::Failed,
+        _ => RunStatus::Partial,
+    }
+}
+
+impl Report {
+    pub fn task_ids(&self, operation: Option<Operation>) -> Vec<&str> {
+        self.tasks
+            .iter()
+            .filter(|t| operation.is_none_or(|op| t.operation == op))
+            .map(|t| t.id.as_str())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(u: &str, operation: Operation, status: UrlStatus) -> UrlResult {
+        UrlResult {
+            url: u.into(),
+            operation,
+            object_type: ObjectType::File,
+            status,
+            task_id: None,
+            reason: None,
+        }
+    }
+
+    #[test]
+    fn counts_and_status_follow_the_urls() {
+        let urls = vec![
+            url("http://a/1", Operation::Refresh, UrlStatus::Complete),
+            url("http://a/1", Operation::Prefetch, UrlStatus::Complete),
+            url("http://a/2", Operation::Refresh, UrlStatus::Failed),
+            url("http://a/3", Operation::Refresh, UrlStatus::Pending),
+        ];
+        let c = Counts::of(&urls);
+        assert_eq!(
+            (c.urls, c.refreshed, c.prefetched, c.failed, c.pending),
+            (3, 1, 1, 1, 1)
+        );
+        assert_eq!(run_status(&urls), RunStatus::Partial);
+        assert_eq!(run_status(&urls[..2]), RunStatus::Success);
+        assert_eq!(run_status(&urls[2..]), RunStatus::Failed);
+        assert_eq!(run_status(&[]), RunStatus::Skipped);
+    }
+}

@@ -1,0 +1,668 @@
+//! The pipeline: quota check → submit batches → wait → prefetch → report.
+//!
+//! Every planned URL gets exactly one [`UrlResult`] per operation, whatever happens: sent
+//! and finished, refused, left unsent because the provider stopped the run, or still
+//! running when the wait ended. Provider calls go through the shared rate limiter and
+//! retry policy; nothing here knows a provider's wire format.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio::time::Instant;
+
+use crate::http::retry::{RetryPolicy, stops_run, with_retry};
+use crate::plan::Plan;
+use crate::providers::{
+    Batch, Operation, Provider, ProviderError, Quota, QuotaKind, TaskId, TaskState, TaskStatus,
+};
+use crate::rate_limit::{Api, ApiRates};
+use crate::report::{self, Calls, Counts, Report, Stop, TaskRecord, UrlResult, UrlStatus};
+use crate::url_list;
+use crate::wait::{Check, PollSchedule, poll_until};
+
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Wait for tasks to finish (a refresh is always waited for when a prefetch follows it).
+    pub wait: bool,
+    /// Bound on all waiting in the run, counted from its start.
+    pub timeout: Duration,
+    pub poll_interval: Duration,
+    pub concurrency: usize,
+    pub batch_size: Option<usize>,
+    pub qps: Option<u32>,
+    pub retry: RetryPolicy,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            wait: true,
+            timeout: Duration::from_secs(600),
+            poll_interval: Duration::from_secs(2),
+            concurrency: 8,
+            batch_size: None,
+            qps: None,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// A run that ended before anything was sent.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("today's quota does not cover this run; nothing was sent")]
+    QuotaShortfall {
+        quota: Quota,
+        shortfalls: Vec<Shortfall>,
+    },
+    #[error("the quota check failed; nothing was sent: {0}")]
+    QuotaCheck(ProviderError),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shortfall {
+    pub kind: QuotaKind,
+    pub needed: u64,
+    pub remaining: u64,
+    pub limit: u64,
+}
+
+/// Compares what a plan needs with what is left.
+pub fn shortfalls(needs: &BTreeMap<QuotaKind, u64>, quota: &Quota) -> Vec<Shortfall> {
+    needs
+        .iter()
+        .filter_map(|(kind, needed)| {
+            let entry = quota.get(*kind)?;
+            (*needed > entry.remaining).then_some(Shortfall {
+                kind: *kind,
+                needed: *needed,
+                remaining: entry.remaining,
+                limit: entry.limit,
+            })
+        })
+        .collect()
+}
+
+/// Counters shared by concurrent calls.
+#[derive(Default)]
+struct CallCounter {
+    submit: AtomicU64,
+    status: AtomicU64,
+    quota: AtomicU64,
+    retries: AtomicU64,
+}
+
+impl CallCounter {
+    fn snapshot(&self) -> Calls {
+        Calls {
+            submit: self.submit.load(Ordering::Relaxed),
+            status: self.status.load(Ordering::Relaxed),
+            quota: self.quota.load(Ordering::Relaxed),
+            retries: self.retries.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// What happened to one batch.
+enum Sent {
+    Accepted(Vec<TaskId>),
+    Refused(ProviderError),
+    NotSent(String),
+}
+
+struct Runner<'a> {
+    provider: &'a dyn Provider,
+    opts: &'a RunOptions,
+    rates: ApiRates,
+    calls: CallCounter,
+    /// The error that stopped the run; once set, no further batch is sent.
+    stop: Mutex<Option<ProviderError>>,
+    deadline: Instant,
+}
+
+fn on_retry<'c>(
+    calls: &'c CallCounter,
+    what: &'c str,
+) -> impl FnMut(&ProviderError, u32, Duration) + 'c {
+    move |err, attempt, delay| {
+        calls.retries.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(
+            "{what}: {} (attempt {attempt}); retrying in {:.1}s",
+            err,
+            delay.as_secs_f64()
+        );
+    }
+}
+
+/// Runs a plan against a provider.
+pub async fn execute(
+    provider: &dyn Provider,
+    plan: &Plan,
+    opts: &RunOptions,
+) -> Result<Report, RunError> {
+    let started = chrono::Utc::now();
+    let clock = Instant::now();
+    let runner = Runner {
+        provider,
+        opts,
+        rates: ApiRates::new(provider.limits(), opts.qps),
+        calls: CallCounter::default(),
+        stop: Mutex::new(None),
+        deadline: clock + opts.timeout,
+    };
+
+    let quota = runner.quota().await.map_err(RunError::QuotaCheck)?;
+    let short = shortfalls(&plan.quota_needs(), &quota);
+    if !short.is_empty() {
+        return Err(RunError::QuotaShortfall {
+            quota,
+            shortfalls: short,
+        });
+    }
+
+    let mut urls = Vec::new();
+    let mut tasks = Vec::new();
+    let limits = provider.limits();
+
+    // Refresh.
+    let refresh_batches = plan.refresh_batches(limits, opts.batch_size);
+    let wait_refresh = opts.wait || plan.prefetch_after_refresh;
+    let refresh = runner.send_and_wait(refresh_batches, wait_refresh).await;
+    tasks.extend(refresh.tasks);
+    urls.extend(refresh.urls);
+
+    // Prefetch: after a refresh, only what it completed.
+    let mut prefetch_urls = Vec::new();
+    if plan.prefetch_after_refresh {
+        let refreshed: HashMap<String, UrlStatus> = urls
+            .iter()
+            .filter(|u| u.operation == Operation::Refresh)
+            .map(|u| (u.url.clone(), u.status))
+            .collect();
+        for url in &plan.prefetch {
+            match refreshed.get(url.as_str()) {
+                Some(UrlStatus::Complete) | None => prefetch_urls.push(url.clone()),
+                Some(status) => urls.push(UrlResult {
+                    url: url.clone(),
+                    operation: Operation::Prefetch,
+                    object_type: crate::providers::ObjectType::File,
+                    status: if *status == UrlStatus::Pending {
+                        UrlStatus::Pending
+                    } else {
+                        UrlStatus::Rejected
+                    },
+                    task_id: None,
+                    reason: Some(format!(
+                        "not prefetched: its refresh ended {}",
+                        serde_json::to_value(status)
+                            .unwrap_or_default()
+                            .as_str()
+                            .unwrap_or("?")
+                    )),
+                }),
+            }
+        }
+    } else {
+        prefetch_urls = plan.prefetch.clone();
+    }
+    let prefetch_batches = Plan::prefetch_batches(&prefetch_urls, limits, opts.batch_size);
+    let prefetch = runner.send_and_wait(prefetch_batches, opts.wait).await;
+    tasks.extend(prefetch.tasks);
+    urls.extend(prefetch.urls);
+
+    let finished = chrono::Utc::now();
+    let stopped = runner
+        .stop
+        .lock()
+        .expect("not poisoned")
+        .take()
+        .map(|e| Stop {
+            code: e.code,
+            message: e.message,
+            hint: e.hint,
+        });
+    Ok(Report {
+        version: 1,
+        provider: provider.kind(),
+        status: report::run_status(&urls),
+        started_at: started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        finished_at: finished.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        duration_ms: clock.elapsed().as_millis() as u64,
+        counts: Counts::of(&urls),
+        quota_before: Some(quota),
+        stopped,
+        calls: runner.calls.snapshot(),
+        tasks,
+        urls,
+    })
+}
+
+struct Phase {
+    tasks: Vec<TaskRecord>,
+    urls: Vec<UrlResult>,
+}
+
+/// Interleaves batches by their first host, so a per-host rate cap on one host does not
+/// hold back the batches of the others.
+fn interleave_by_host(batches: Vec<Batch>) -> Vec<Batch> {
+    let mut by_host: Vec<(String, std::collections::VecDeque<Batch>)> = Vec::new();
+    for b in batches {
+        let host = b
+            .urls
+            .first()
+            .map(|u| url_list::host(u).to_string())
+            .unwrap_or_default();
+        match by_host.iter_mut().find(|(h, _)| *h == host) {
+            Some((_, q)) => q.push_back(b),
+            None => by_host.push((host, [b].into())),
+        }
+    }
+    let mut out = Vec::new();
+    while by_host.iter().any(|(_, q)| !q.is_empty()) {
+        for (_, q) in &mut by_host {
+            if let Some(b) = q.pop_front() {
+                out.push(b);
+            }
+        }
+    }
+    out
+}
+
+fn same_path(reported: &str, sent: &str) -> bool {
+    fn strip(s: &str) -> &str {
+        s.strip_prefix("https://")
+            .or_else(|| s.strip_prefix("http://"))
+            .unwrap_or(s)
+    }
+    reported == sent || strip(reported) == strip(sent)
+}
+
+impl Runner<'_> {
+    async fn quota(&self) -> Result<Quota, ProviderError> {
+        with_retry(
+            &self.opts.retry,
+            || async {
+                self.rates.acquire(Api::Quota).await;
+                self.calls.quota.fetch_add(1, Ordering::Relaxed);
+                self.provider.quota().await
+            },
+            on_retry(&self.calls, "quota check"),
+        )
+        .await
+    }
+
+    fn stopped(&self) -> Option<String> {
+        self.stop
+            .lock()
+            .expect("not poisoned")
+            .as_ref()
+            .map(|e| format!("not sent: the run stopped after {}: {}", e.code, e.message))
+    }
+
+    async fn submit(&self, batch: &Batch) -> Sent {
+        if let Some(reason) = self.stopped() {
+            return Sent::NotSent(reason);
+        }
+        self.rates.acquire(Api::Submit).await;
+        if batch.kind.quota_kind() == QuotaKind::RefreshUrl
+            || batch.kind.quota_kind() == QuotaKind::RefreshIgnoreParams
+        {
+            let mut per_host: HashMap<String, u32> = HashMap::new();
+            for u in &batch.urls {
+                *per_host.entry(url_list::host(u).to_string()).or_default() += 1;
+            }
+            let counts: Vec<(String, u32)> = per_host.into_iter().collect();
+            self.rates.acquire_hosts(&counts).await;
+        }
+        // Check again: the run may have stopped while this batch waited for its turn.
+        if let Some(reason) = self.stopped() {
+            return Sent::NotSent(reason);
+        }
+        let what = format!("{} of {} URLs", batch.kind, batch.urls.len());
+        let result = with_retry(
+            &self.opts.retry,
+            || async {
+                self.calls.submit.fetch_add(1, Ordering::Relaxed);
+                self.provider.submit(batch).await
+            },
+            on_retry(&self.calls, &what),
+        )
+        .await;
+        match result {
+            Ok(ids) => Sent::Accepted(ids),
+            Err(err) => {
+                if stops_run(err.class) {
+                    let mut stop = self.stop.lock().expect("not poisoned");
+                    if stop.is_none() {
+                        tracing::error!("{what}: {err}; the run stops here");
+                        *stop = Some(err.clone());
+                    }
+                } else {
+                    tracing::error!("{what}: {err}");
+                }
+                Sent::Refused(err)
+            }
+        }
+    }
+
+    /// Sends the batches (concurrently, within the rates), waits for their tasks when
+    /// asked, and gives every URL of every batch its result.
+    async fn send_and_wait(&self, batches: Vec<Batch>, wait: bool) -> Phase {
+        let mut phase = Phase {
+            tasks: Vec::new(),
+            urls: Vec::new(),
+        };
+        if batches.is_empty() {
+            return phase;
+        }
+        let batches = interleave_by_host(batches);
+        let total = batches.len();
+        let url_total: usize = batches.iter().map(|b| b.urls.len()).sum();
+        tracing::info!(
+            "{}: sending {url_total} URLs in {total} batches",
+            batches[0].kind.operation
+        );
+        let done = AtomicU64::new(0);
+        let sent: Vec<(Batch, Sent)> = futures::stream::iter(batches)
+            .map(|batch| {
+                let done = &done;
+                async move {
+                    let sent = self.submit(&batch).await;
+                    let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                    if let Sent::Accepted(ids) = &sent {
+                        let ids: Vec<&str> = ids.iter().map(|i| i.0.as_str()).collect();
+                        tracing::info!(
+                            "  batch {n}/{total}: {} accepted, task {}",
+                            batch.kind,
+                            ids.join(",")
+                        );
+                    }
+                    (batch, sent)
+                }
+            })
+            .buffer_unordered(self.opts.concurrency.max(1))
+            .collect()
+            .await;
+
+        let ids: Vec<TaskId> = sent
+            .iter()
+            .flat_map(|(_, s)| match s {
+                Sent::Accepted(ids) => ids.clone(),
+                _ => Vec::new(),
+            })
+            .collect();
+        for (batch, s) in &sent {
+            if let Sent::Accepted(task_ids) = s {
+                for id in task_ids {
+                    phase.tasks.push(TaskRecord {
+                        id: id.0.clone(),
+                        operation: batch.kind.operation,
+                        object_type: batch.kind.object_type,
+                    });
+                }
+            }
+        }
+
+        let (states, poll_error) = if wait && !ids.is_empty() {
+            self.wait_for(&ids).await
+        } else {
+            (HashMap::new(), None)
+        };
+
+        for (batch, s) in sent {
+            for url in batch.urls {
+                let (status, task_id, reason) = match &s {
+                    Sent::NotSent(reason) => (UrlStatus::Rejected, None, Some(reason.clone())),
+                    Sent::Refused(err) => (
+                        UrlStatus::Rejected,
+                        None,
+                        Some(match &err.hint {
+                            Some(hint) => format!("{err} ({hint})"),
+                            None => err.to_string(),
+                        }),
+                    ),
+                    Sent::Accepted(ids) => resolve(
+                        &url,
+                        ids,
+                        &states,
+                        wait,
+                        poll_error.as_ref(),
+                        self.opts.timeout,
+                    ),
+                };
+                phase.urls.push(UrlResult {
+                    url,
+                    operation: batch.kind.operation,
+                    object_type: batch.kind.object_type,
+                    status,
+                    task_id,
+                    reason,
+                });
+            }
+        }
+        phase
+    }
+
+    /// Polls until every task is finished or the deadline passes. Returns the latest
+    /// states per task, and the error that stopped polling early, if one did.
+    async fn wait_for(
+        &self,
+        ids: &[TaskId],
+    ) -> (HashMap<TaskId, Vec<TaskState>>, Option<ProviderError>) {
+        let states: Mutex<HashMap<TaskId, Vec<TaskState>>> = Mutex::new(HashMap::new());
+        let fatal: Mutex<Option<ProviderError>> = Mutex::new(None);
+        let per_query = self.provider.limits().status_ids_per_query.max(1);
+        let schedule = PollSchedule::new(self.opts.poll_interval);
+        let total = ids.len();
+        poll_until(&schedule, self.deadline, || async {
+            let open: Vec<TaskId> = {
+                let states = states.lock().expect("not poisoned");
+                ids.iter()
+                    .filter(|id| !states.get(*id).is_some_and(|s| finished(s)))
+                    .cloned()
+                    .collect()
+            };
+            let results: Vec<Result<Vec<TaskState>, ProviderError>> =
+                futures::stream::iter(open.chunks(per_query))
+                    .map(|chunk| async move {
+                        with_retry(
+                            &self.opts.retry,
+                            || async {
+                                self.rates.acquire(Api::Status).await;
+                                self.calls.status.fetch_add(1, Ordering::Relaxed);
+                                self.provider.poll(chunk).await
+                            },
+                            on_retry(&self.calls, "status query"),
+                        )
+                        .await
+                    })
+                    .buffer_unordered(self.opts.concurrency.max(1))
+                    .collect()
+                    .await;
+            let mut states = states.lock().expect("not poisoned");
+            for result in results {
+                match result {
+                    Ok(found) => {
+                        let mut by_task: HashMap<TaskId, Vec<TaskState>> = HashMap::new();
+                        for s in found {
+                            by_task.entry(s.task_id.clone()).or_default().push(s);
+                        }
+                        states.extend(by_task);
+                    }
+                    Err(err) if stops_run(err.class) => {
+                        tracing::error!("status query: {err}; no more status checks");
+                        *fatal.lock().expect("not poisoned") = Some(err);
+                    }
+                    Err(err) => tracing::warn!("status query: {err}; will check again"),
+                }
+            }
+            let finished_count = ids
+                .iter()
+                .filter(|id| states.get(*id).is_some_and(|s| finished(s)))
+                .count();
+            tracing::info!("  waiting: {finished_count}/{total} tasks finished");
+            if finished_count == total || fatal.lock().expect("not poisoned").is_some() {
+                Check::Done(())
+            } else {
+                Check::NotYet(())
+            }
+        })
+        .await;
+        (
+            states.into_inner().expect("not poisoned"),
+            fatal.into_inner().expect("not poisoned"),
+        )
+    }
+}
+
+fn finished(states: &[TaskState]) -> bool {
+    !states.is_empty() && states.iter().all(|s| s.status.is_terminal())
+}
+
+/// The result of one sent URL from the states its tasks reported.
+fn resolve(
+    url: &str,
+    ids: &[TaskId],
+    states: &HashMap<TaskId, Vec<TaskState>>,
+    waited: bool,
+    poll_error: Option<&ProviderError>,
+    timeout: Duration,
+) -> (UrlStatus, Option<String>, Option<String>) {
+    let found = ids
+        .iter()
+        .filter_map(|id| states.get(id))
+        .flatten()
+        .find(|s| same_path(&s.url, url));
+    let joined = || {
+        Some(
+            ids.iter()
+                .map(|i| i.0.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+        )
+    };
+    match found {
+        Some(s) => {
+            let task = Some(s.task_id.0.clone());
+            match s.status {
+                TaskStatus::Complete => (UrlStatus::Complete, task, None),
+                TaskStatus::Failed => (
+                    UrlStatus::Failed,
+                    task,
+                    Some(
+                        s.description
+                            .clone()
+                            .unwrap_or_else(|| "the provider reported the task failed".into()),
+                    ),
+                ),
+                TaskStatus::Pending | TaskStatus::Running => (
+                    UrlStatus::Pending,
+                    task,
+                    Some(match poll_error {
+                        Some(e) => format!("status unknown after the status query failed: {e}"),
+                        None => format!(
+                            "still {} when the wait ended ({}s timeout)",
+                            if s.status == TaskStatus::Pending {
+                                "pending"
+                            } else {
+                                "running"
+                            },
+                            timeout.as_secs()
+                        ),
+                    }),
+                ),
+            }
+        }
+        None if !waited => (UrlStatus::Submitted, joined(), None),
+        None => (
+            UrlStatus::Pending,
+            joined(),
+            Some(match poll_error {
+                Some(e) => format!("status unknown after the status query failed: {e}"),
+                None => "the provider reported no status for this URL before the wait ended".into(),
+            }),
+        ),
+    }
+}
+
+/// Every URL of a plan as `planned`, for dry runs.
+pub fn planned(plan: &Plan) -> Vec<UrlResult> {
+    let mut urls = Vec::new();
+    let mut seen = HashSet::new();
+    for (t, list) in &plan.refresh {
+        for u in list {
+            seen.insert(u.clone());
+            urls.push(UrlResult {
+                url: u.clone(),
+                operation: Operation::Refresh,
+                object_type: *t,
+                status: UrlStatus::Planned,
+                task_id: None,
+                reason: None,
+            });
+        }
+    }
+    for u in &plan.prefetch {
+        urls.push(UrlResult {
+            url: u.clone(),
+            operation: Operation::Prefetch,
+            object_type: crate::providers::ObjectType::File,
+            status: UrlStatus::Planned,
+            task_id: None,
+            reason: None,
+        });
+    }
+    urls
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::{BatchKind, QuotaEntry};
+
+    #[test]
+    fn shortfall_names_each_quota_that_does_not_cover() {
+        let quota = Quota {
+            entries: vec![
+                QuotaEntry {
+                    kind: QuotaKind::RefreshUrl,
+                    limit: 10000,
+                    remaining: 5,
+                },
+                QuotaEntry {
+                    kind: QuotaKind::Prefetch,
+                    limit: 1000,
+                    remaining: 1000,
+                },
+            ],
+        };
+        let needs = BTreeMap::from([(QuotaKind::RefreshUrl, 6), (QuotaKind::Prefetch, 6)]);
+        let s = shortfalls(&needs, &quota);
+        assert_eq!(s.len(), 1);
+        assert_eq!(
+            (s[0].kind, s[0].needed, s[0].remaining),
+            (QuotaKind::RefreshUrl, 6, 5)
+        );
+    }
+
+    #[test]
+    fn batches_alternate_hosts() {
+        let b = |host: &str| Batch {
+            kind: BatchKind::PREFETCH,
+            urls: vec![format!("https://{host}/x")],
+        };
+        let out = interleave_by_host(vec![b("a.com"), b("a.com"), b("b.com"), b("b.com")]);
+        let hosts: Vec<&str> = out.iter().map(|b| url_list::host(&b.urls[0])).collect();
+        assert_eq!(hosts, vec!["a.com", "b.com", "a.com", "b.com"]);
+    }
+
+    #[test]
+    fn reported_paths_match_with_or_without_scheme() {
+        assert!(same_path("a.com/x", "https://a.com/x"));
+        assert!(same_path("http://a.com/x", "http://a.com/x"));
+        assert!(!same_path("a.com/y", "https://a.com/x"));
+    }
+}

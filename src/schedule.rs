@@ -1,0 +1,209 @@
+//! Batching: cutting a list of paths into requests the provider accepts.
+//!
+//! Daily quotas are counted per path, but requests per second are limited too, so the fewer
+//! requests a run needs, the sooner it finishes and the less it is throttled. A request is bounded
+//! two ways: by the number of paths of its kind ([`Limits::per_request`], or a smaller
+//! `--batch-size`, never a larger one) and by the number of distinct host names in it
+//! ([`Limits::domains_per_request`], 10 for Alibaba Cloud).
+//!
+//! [`batches`] takes one kind and its paths, because each kind is a different request type with
+//! its own limit and quota; the caller calls it once per kind.
+//!
+//! # The algorithm
+//!
+//! Paths are grouped by host (hosts in first-seen order, paths in input order within a host) and
+//! the groups are poured into batches one after another. A batch is closed when it holds as many
+//! paths as allowed, or when it already has the maximum number of hosts and the next path belongs
+//! to a new one. A host may be split across batches: nothing forbids it, and it is what lets every
+//! batch but the last be full.
+//!
+//! When all hosts fit in one request (the common case: one site, a few domains), the host limit
+//! never closes a batch, every batch but the last is full, and the count is `ceil(n / size)`,
+//! which is the minimum. When there are more hosts than one request allows, a batch can close
+//! on the host limit before it is full and the count may exceed the minimum; finding the true
+//! minimum then is a bin-packing problem (NP-hard in general), and the waste is bounded by one
+//! batch per `domains_per_request` hosts, so we keep the simple greedy.
+//!
+//! Rate limiting and concurrency come later, over these batches; this part is pure.
+
+use std::collections::HashMap;
+
+use crate::providers::{Batch, BatchKind, Limits};
+use crate::url_list::host;
+
+/// Paths one batch of `kind` may carry: the provider maximum, or the smaller user `batch_size`.
+/// Never zero, so that batching always terminates (settings reject `--batch-size 0`, and a kind
+/// whose limit is zero is one the provider does not support, which is checked before batching).
+pub fn batch_capacity(kind: BatchKind, limits: &Limits, batch_size: Option<usize>) -> usize {
+    let max = limits.per_request(kind).max(1);
+    batch_size.map_or(max, |size| size.clamp(1, max))
+}
+
+/// Cuts `urls` (normalized, without duplicates) into as few batches of `kind` as the greedy in
+/// the module docs finds. Every URL appears in exactly one batch; no batch is empty.
+pub fn batches(
+    kind: BatchKind,
+    urls: &[String],
+    limits: &Limits,
+    batch_size: Option<usize>,
+) -> Vec<Batch> {
+    let capacity = batch_capacity(kind, limits, batch_size);
+    let max_hosts = limits.domains_per_request.max(1);
+
+    let mut out = Vec::new();
+    let mut current: Vec<String> = Vec::new();
+    let mut hosts_in_current = 0;
+    let mut close = |current: &mut Vec<String>| {
+        out.push(Batch {
+            kind,
+            urls: std::mem::take(current),
+        });
+    };
+    for group in group_by_host(urls) {
+        if hosts_in_current == max_hosts {
+            close(&mut current);
+            hosts_in_current = 0;
+        }
+        hosts_in_current += 1;
+        for url in group {
+            if current.len() == capacity {
+                // The host continues in the next batch.
+                close(&mut current);
+                hosts_in_current = 1;
+            }
+            current.push(url.clone());
+        }
+    }
+    if !current.is_empty() {
+        close(&mut current);
+    }
+    out
+}
+
+/// URLs grouped by host: hosts in first-seen order, URLs in input order within a host.
+fn group_by_host(urls: &[String]) -> Vec<Vec<&String>> {
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    let mut groups: Vec<Vec<&String>> = Vec::new();
+    for url in urls {
+        let i = *index.entry(host(url)).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[i].push(url);
+    }
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::ObjectType;
+
+    fn limits() -> Limits {
+        Limits {
+            refresh_urls_per_request: 1000,
+            refresh_dirs_per_request: 100,
+            refresh_regex_per_request: 1,
+            prefetch_urls_per_request: 100,
+            domains_per_request: 10,
+            max_url_len: 1024,
+            submit_per_second: 50,
+            status_per_second: 30,
+            quota_per_second: 20,
+            status_ids_per_query: 10,
+            refresh_urls_per_minute_per_domain: Some(1000),
+            refresh_object_types: &[ObjectType::File, ObjectType::Directory],
+        }
+    }
+
+    /// `count` URLs on each of these hosts, host by host.
+    fn urls(hosts: &[(&str, usize)]) -> Vec<String> {
+        hosts
+            .iter()
+            .flat_map(|&(h, count)| (0..count).map(move |i| format!("https://{h}/{i}")))
+            .collect()
+    }
+
+    fn sizes(batches: &[Batch]) -> Vec<usize> {
+        batches.iter().map(|b| b.urls.len()).collect()
+    }
+
+    const FILE: BatchKind = BatchKind {
+        operation: crate::providers::Operation::Refresh,
+        object_type: ObjectType::File,
+    };
+
+    #[test]
+    fn capacity_is_the_provider_maximum_or_the_smaller_user_size() {
+        let l = limits();
+        assert_eq!(batch_capacity(FILE, &l, None), 1000);
+        assert_eq!(batch_capacity(FILE, &l, Some(250)), 250);
+        assert_eq!(batch_capacity(FILE, &l, Some(5000)), 1000);
+        assert_eq!(batch_capacity(BatchKind::PREFETCH, &l, Some(5000)), 100);
+        assert_eq!(
+            batch_capacity(BatchKind::refresh(ObjectType::Directory), &l, None),
+            100
+        );
+        assert_eq!(batch_capacity(FILE, &l, Some(0)), 1);
+    }
+
+    #[test]
+    fn empty_input_gives_no_batches() {
+        assert!(batches(FILE, &[], &limits(), None).is_empty());
+    }
+
+    #[test]
+    fn one_host_fills_every_batch() {
+        let b = batches(FILE, &urls(&[("a.com", 2500)]), &limits(), None);
+        assert_eq!(sizes(&b), [1000, 1000, 500]);
+        assert!(b.iter().all(|b| b.kind == FILE));
+    }
+
+    #[test]
+    fn hosts_are_split_so_batches_stay_full() {
+        // Three hosts of 600: splitting gives ceil(1800 / 1000) = 2 batches, not 3.
+        let b = batches(
+            FILE,
+            &urls(&[("a.com", 600), ("b.com", 600), ("c.com", 600)]),
+            &limits(),
+            None,
+        );
+        assert_eq!(sizes(&b), [1000, 800]);
+        assert_eq!(b[0].urls[999], "https://b.com/399");
+        assert_eq!(b[1].urls[0], "https://b.com/400");
+    }
+
+    #[test]
+    fn the_host_limit_closes_a_batch() {
+        let hosts: Vec<String> = (0..25).map(|i| format!("h{i}.com")).collect();
+        let spec: Vec<(&str, usize)> = hosts.iter().map(|h| (h.as_str(), 3)).collect();
+        let b = batches(FILE, &urls(&spec), &limits(), None);
+        assert_eq!(sizes(&b), [30, 30, 15]);
+    }
+
+    #[test]
+    fn user_batch_size_and_per_kind_limits() {
+        let list = urls(&[("a.com", 250)]);
+        assert_eq!(
+            sizes(&batches(FILE, &list, &limits(), Some(100))),
+            [100, 100, 50]
+        );
+        assert_eq!(
+            sizes(&batches(BatchKind::PREFETCH, &list, &limits(), None)),
+            [100, 100, 50]
+        );
+        let regex = BatchKind::refresh(ObjectType::Regex);
+        assert_eq!(batches(regex, &list[..3], &limits(), None).len(), 3);
+    }
+
+    #[test]
+    fn port_does_not_make_another_host() {
+        let mut l = limits();
+        l.domains_per_request = 1;
+        let list = vec![
+            "https://a.com/1".to_string(),
+            "https://a.com:8443/2".to_string(),
+        ];
+        assert_eq!(batches(FILE, &list, &l, None).len(), 1);
+    }
+}

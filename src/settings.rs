@@ -1,0 +1,510 @@
+//! Raw inputs (flags and env fallbacks) → validated [`Settings`]. Every error names the
+//! input it came from and the fix, and is raised before anything is sent.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use crate::cli::{Env, RunArgs};
+use crate::plan::{Plan, TaskMode};
+use crate::providers::aliyun::{self, Area, api::Credentials};
+use crate::providers::{ObjectType, ProviderKind};
+use crate::run::RunOptions;
+use crate::url_list::{self, InvalidLine};
+
+/// An input that cannot be used; nothing was sent.
+#[derive(Debug, PartialEq, Eq)]
+pub enum InputError {
+    Invalid {
+        input: String,
+        problem: String,
+        fix: String,
+    },
+    Urls {
+        source: String,
+        lines: Vec<InvalidLine>,
+    },
+}
+
+impl InputError {
+    fn new(input: &str, problem: impl Into<String>, fix: impl Into<String>) -> Self {
+        InputError::Invalid {
+            input: input.to_string(),
+            problem: problem.into(),
+            fix: fix.into(),
+        }
+    }
+}
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InputError::Invalid {
+                input,
+                problem,
+                fix,
+            } => {
+                write!(f, "{input}: {problem}\n  fix: {fix}")
+            }
+            InputError::Urls { source, lines } => {
+                writeln!(
+                    f,
+                    "{source}: {} invalid line{}; nothing was sent",
+                    lines.len(),
+                    if lines.len() == 1 { "" } else { "s" }
+                )?;
+                for l in lines {
+                    writeln!(f, "  line {}: {}\n    {}", l.line, l.text, l.reason)?;
+                }
+                write!(f, "  fix: correct or remove these lines")
+            }
+        }
+    }
+}
+
+impl std::error::Error for InputError {}
+
+/// When a run counts as failed (exit 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailOn {
+    Failed,
+    Pending,
+    Never,
+}
+
+/// Which provider account to talk to, and how: all that `quota` and `status` need.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    pub provider: ProviderKind,
+    pub endpoint: url::Url,
+    pub aliyun: aliyun::Options,
+}
+
+/// Everything a run needs, validated.
+#[derive(Debug)]
+pub struct Settings {
+    pub connection: Connection,
+    pub task: TaskMode,
+    pub object_type: ObjectType,
+    pub plan: Plan,
+    /// Lines dropped as duplicates of earlier ones.
+    pub duplicates: usize,
+    pub dry_run: bool,
+    pub run: RunOptions,
+    pub report_path: Option<PathBuf>,
+    pub fail_on: FailOn,
+}
+
+fn parse_task(s: &str) -> Result<TaskMode, InputError> {
+    match s.to_ascii_lowercase().as_str() {
+        "refresh" | "clear" | "purge" => Ok(TaskMode::Refresh),
+        "prefetch" | "push" | "preload" => Ok(TaskMode::Prefetch),
+        "both" => Ok(TaskMode::Both),
+        _ => Err(InputError::new(
+            "--task",
+            format!("unknown task `{s}`"),
+            "use refresh, prefetch or both (the seed script's clear and push also work)",
+        )),
+    }
+}
+
+fn parse_object_type(s: &str) -> Result<ObjectType, InputError> {
+    match s.to_ascii_lowercase().replace('_', "-").as_str() {
+        "file" => Ok(ObjectType::File),
+        "directory" | "dir" => Ok(ObjectType::Directory),
+        "regex" => Ok(ObjectType::Regex),
+        "ignore-params" | "ignoreparams" | "exquery" => Ok(ObjectType::IgnoreParams),
+        _ => Err(InputError::new(
+            "--object-type",
+            format!("unknown object type `{s}`"),
+            "use file, directory, regex or ignore-params (File and Directory also work)",
+        )),
+    }
+}
+
+fn parse_area(s: &str) -> Result<Option<Area>, InputError> {
+    match s.to_ascii_lowercase().as_str() {
+        "domestic" | "mainland" => Ok(Some(Area::Domestic)),
+        "overseas" => Ok(Some(Area::Overseas)),
+        "global" => Ok(None),
+        _ => Err(InputError::new(
+            "--area",
+            format!("unknown area `{s}`"),
+            "use domestic, overseas or global",
+        )),
+    }
+}
+
+fn parse_duration(input: &str, s: &str) -> Result<Duration, InputError> {
+    if let Ok(secs) = s.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    humantime::parse_duration(s).map_err(|e| {
+        InputError::new(
+            input,
+            format!("`{s}` is not a duration ({e})"),
+            "give seconds (600) or a duration such as 90s, 10m, 1h",
+        )
+    })
+}
+
+fn parse_fail_on(s: &str) -> Result<FailOn, InputError> {
+    match s.to_ascii_lowercase().as_str() {
+        "failed" => Ok(FailOn::Failed),
+        "pending" => Ok(FailOn::Pending),
+        "never" => Ok(FailOn::Never),
+        _ => Err(InputError::new(
+            "--fail-on",
+            format!("unknown value `{s}`"),
+            "use failed, pending or never",
+        )),
+    }
+}
+
+fn positive(input: &str, n: Option<usize>) -> Result<Option<usize>, InputError> {
+    match n {
+        Some(0) => Err(InputError::new(
+            input,
+            "must be at least 1",
+            "give a positive number or leave it unset",
+        )),
+        other => Ok(other),
+    }
+}
+
+/// The provider, endpoint and request options; checks what every command needs.
+pub fn connection(args: &RunArgs) -> Result<Connection, InputError> {
+    if args.seed_key_id.is_some() || args.seed_key_secret.is_some() {
+        return Err(InputError::new(
+            "-i / -k",
+            "credentials are not taken on the command line (they would land in shell history and process lists)",
+            "set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET in the environment (or the inputs access-key-id and access-key-secret)",
+        ));
+    }
+    let provider = args.provider.unwrap_or(ProviderKind::Aliyun);
+    let endpoint_text = args
+        .endpoint
+        .clone()
+        .unwrap_or_else(|| aliyun::api::DEFAULT_ENDPOINT.to_string());
+    let endpoint = url::Url::parse(&endpoint_text)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+        .ok_or_else(|| {
+            InputError::new(
+                "--endpoint",
+                format!("`{endpoint_text}` is not an http(s) URL"),
+                "give a base URL such as https://cdn.aliyuncs.com or http://127.0.0.1:PORT",
+            )
+        })?;
+    Ok(Connection {
+        provider,
+        endpoint,
+        aliyun: aliyun::Options {
+            signature: args.aliyun_signature.unwrap_or_default(),
+            force: args.force.unwrap_or(false),
+            area: args.area.as_deref().map(parse_area).transpose()?.flatten(),
+            l2_preload: args.l2_preload.unwrap_or(false),
+        },
+    })
+}
+
+/// Reads the URL sources: `-r FILE` (or `-` for stdin) and `--urls`.
+fn read_url_sources(
+    args: &RunArgs,
+    read_stdin: &mut dyn FnMut() -> std::io::Result<String>,
+) -> Result<Vec<(String, String)>, InputError> {
+    let mut sources = Vec::new();
+    if let Some(path) = &args.urls_file {
+        let text = if path == "-" {
+            read_stdin().map_err(|e| {
+                InputError::new(
+                    "--urls-file -",
+                    format!("cannot read stdin: {e}"),
+                    "pipe the URL list in, or give a file",
+                )
+            })?
+        } else {
+            std::fs::read_to_string(path).map_err(|e| {
+                InputError::new(
+                    "--urls-file",
+                    format!("cannot read `{path}`: {e}"),
+                    "give the path of a readable UTF-8 file with one URL per line",
+                )
+            })?
+        };
+        let name = if path == "-" {
+            "stdin".to_string()
+        } else {
+            path.clone()
+        };
+        sources.push((name, text));
+    }
+    if let Some(urls) = &args.urls {
+        sources.push(("--urls".to_string(), urls.clone()));
+    }
+    Ok(sources)
+}
+
+/// Validates the run inputs. `read_stdin` is called only for `-r -`.
+pub fn settings(
+    args: &RunArgs,
+    read_stdin: &mut dyn FnMut() -> std::io::Result<String>,
+) -> Result<Settings, InputError> {
+    let connection = connection(args)?;
+    let provider = connection.provider;
+    let task = args
+        .task
+        .as_deref()
+        .map(parse_task)
+        .transpose()?
+        .unwrap_or(TaskMode::Refresh);
+    let object_type = args
+        .object_type
+        .as_deref()
+        .map(parse_object_type)
+        .transpose()?
+        .unwrap_or(ObjectType::File);
+    if args.area.is_some() && task == TaskMode::Refresh {
+        return Err(InputError::new(
+            "--area",
+            "the area applies to prefetch, but the task is refresh",
+            "drop --area, or use --task prefetch (push) or both",
+        ));
+    }
+    if object_type != ObjectType::File && task != TaskMode::Refresh {
+        return Err(InputError::new(
+            "--object-type",
+            format!("prefetch takes files, not {object_type} paths"),
+            "use --task refresh with this object type, or --object-type file to prefetch",
+        ));
+    }
+    let limits = match provider {
+        ProviderKind::Aliyun => &aliyun::LIMITS,
+    };
+    if !limits.refresh_object_types.contains(&object_type) {
+        return Err(InputError::new(
+            "--object-type",
+            format!("{provider} cannot refresh {object_type} paths"),
+            "use file",
+        ));
+    }
+
+    let rules = url_list::Rules {
+        max_len: limits.max_url_len,
+        object_type,
+    };
+    let mut urls = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut duplicates = 0;
+    let mut errors = Vec::new();
+    for (source, text) in read_url_sources(args, read_stdin)? {
+        match url_list::parse(&text, &rules) {
+            Ok(parsed) => {
+                duplicates += parsed.duplicates;
+                for u in parsed.urls {
+                    if seen.insert(u.clone()) {
+                        urls.push(u);
+                    } else {
+                        duplicates += 1;
+                    }
+                }
+            }
+            Err(lines) => errors.push(InputError::Urls { source, lines }),
+        }
+    }
+    if let Some(first) = errors.into_iter().next() {
+        return Err(first);
+    }
+    if urls.is_empty() {
+        return Err(InputError::new(
+            "URLs",
+            "there is nothing to refresh: no URL was given",
+            "give a file with -r FILE (or -r - for stdin), or URLs with --urls",
+        ));
+    }
+
+    let batch_size = positive("--batch-size", args.batch_size)?;
+    let concurrency = positive("--concurrency", args.concurrency)?.unwrap_or(8);
+    if args.qps == Some(0) {
+        return Err(InputError::new(
+            "--qps",
+            "must be at least 1",
+            "give a positive number or leave it unset",
+        ));
+    }
+    let defaults = RunOptions::default();
+    let run = RunOptions {
+        wait: args.wait.unwrap_or(true),
+        timeout: args
+            .timeout
+            .as_deref()
+            .map(|s| parse_duration("--timeout", s))
+            .transpose()?
+            .unwrap_or(defaults.timeout),
+        poll_interval: args
+            .poll_interval
+            .as_deref()
+            .map(|s| parse_duration("--poll-interval", s))
+            .transpose()?
+            .unwrap_or(defaults.poll_interval)
+            .max(Duration::from_millis(100)),
+        concurrency,
+        batch_size,
+        qps: args.qps,
+        retry: defaults.retry,
+    };
+
+    Ok(Settings {
+        connection,
+        task,
+        object_type,
+        plan: Plan::from_urls(urls, task, object_type),
+        duplicates,
+        dry_run: args.dry_run.unwrap_or(false),
+        run,
+        report_path: args.report.clone(),
+        fail_on: args
+            .fail_on
+            .as_deref()
+            .map(parse_fail_on)
+            .transpose()?
+            .unwrap_or(FailOn::Failed),
+    })
+}
+
+/// Alibaba Cloud credentials: the inputs first, then the official SDK variables.
+pub fn aliyun_credentials(env: &Env) -> Result<Credentials, InputError> {
+    let pick = |input: &str, var: &str| {
+        env.input(input)
+            .or_else(|| env.get(var))
+            .map(str::to_string)
+    };
+    let missing = |var: &str, input: &str| {
+        InputError::new(
+            var,
+            "is not set",
+            format!("set {var} in the environment (in CI, from a secret), or the input {input}"),
+        )
+    };
+    let id = pick("access-key-id", "ALIBABA_CLOUD_ACCESS_KEY_ID")
+        .ok_or_else(|| missing("ALIBABA_CLOUD_ACCESS_KEY_ID", "access-key-id"))?;
+    let secret = pick("access-key-secret", "ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+        .ok_or_else(|| missing("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "access-key-secret"))?;
+    let token = pick("security-token", "ALIBABA_CLOUD_SECURITY_TOKEN");
+    Ok(Credentials {
+        access_key_id: id,
+        access_key_secret: SecretString::from(secret),
+        security_token: token.map(SecretString::from),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(urls: &str) -> RunArgs {
+        RunArgs {
+            urls: Some(urls.to_string()),
+            ..RunArgs::default()
+        }
+    }
+
+    fn no_stdin() -> impl FnMut() -> std::io::Result<String> {
+        || panic!("stdin not expected")
+    }
+
+    #[test]
+    fn seed_aliases_and_defaults() {
+        let mut a = args("https://example.com/a");
+        a.task = Some("push".into());
+        a.area = Some("domestic".into());
+        let s = settings(&a, &mut no_stdin()).unwrap();
+        assert_eq!(s.task, TaskMode::Prefetch);
+        assert_eq!(s.connection.aliyun.area, Some(Area::Domestic));
+        assert!(s.run.wait);
+        assert_eq!(s.fail_on, FailOn::Failed);
+        assert_eq!(s.connection.endpoint.as_str(), "https://cdn.aliyuncs.com/");
+    }
+
+    #[test]
+    fn errors_name_the_input_and_the_fix() {
+        let mut a = args("https://example.com/a");
+        a.task = Some("wipe".into());
+        let e = settings(&a, &mut no_stdin()).unwrap_err().to_string();
+        assert!(
+            e.starts_with("--task: unknown task `wipe`") && e.contains("fix:"),
+            "{e}"
+        );
+
+        let mut a = args("https://example.com/a");
+        a.object_type = Some("directory".into());
+        a.task = Some("both".into());
+        assert!(
+            settings(&a, &mut no_stdin())
+                .unwrap_err()
+                .to_string()
+                .contains("prefetch takes files")
+        );
+
+        let mut a = args("https://example.com/a");
+        a.seed_key_secret = Some("s3cr3t".into());
+        let e = settings(&a, &mut no_stdin()).unwrap_err().to_string();
+        assert!(!e.contains("s3cr3t"));
+        assert!(e.contains("ALIBABA_CLOUD_ACCESS_KEY_SECRET"));
+
+        let e = settings(&RunArgs::default(), &mut no_stdin())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no URL was given"), "{e}");
+    }
+
+    #[test]
+    fn every_bad_line_is_listed() {
+        let e = settings(
+            &args("https://ok.com/a\nftp://x.com/b\n# comment\nexample.com/c"),
+            &mut no_stdin(),
+        )
+        .unwrap_err();
+        let InputError::Urls { lines, .. } = &e else {
+            panic!("{e}")
+        };
+        assert_eq!(lines.iter().map(|l| l.line).collect::<Vec<_>>(), vec![2, 4]);
+    }
+
+    #[test]
+    fn stdin_is_read_for_dash() {
+        let a = RunArgs {
+            urls_file: Some("-".into()),
+            ..RunArgs::default()
+        };
+        let s = settings(&a, &mut || {
+            Ok("https://a.com/1\nhttps://a.com/1\n".to_string())
+        })
+        .unwrap();
+        assert_eq!(s.plan.refresh[&ObjectType::File].len(), 1);
+        assert_eq!(s.duplicates, 1);
+    }
+
+    #[test]
+    fn credentials_from_inputs_or_sdk_variables() {
+        let env = Env::new([("ALIBABA_CLOUD_ACCESS_KEY_ID".to_string(), "id".to_string())]);
+        let e = aliyun_credentials(&env).err().unwrap().to_string();
+        assert!(e.starts_with("ALIBABA_CLOUD_ACCESS_KEY_SECRET"), "{e}");
+        let env = Env::new([
+            ("INPUT_ACCESS-KEY-ID".to_string(), "from-input".to_string()),
+            (
+                "ALIBABA_CLOUD_ACCESS_KEY_ID".to_string(),
+                "from-sdk".to_string(),
+            ),
+            (
+                "ALIBABA_CLOUD_ACCESS_KEY_SECRET".to_string(),
+                "s".to_string(),
+            ),
+        ]);
+        let c = aliyun_credentials(&env).unwrap();
+        assert_eq!(c.access_key_id, "from-input");
+        assert!(c.security_token.is_none());
+    }
+}
