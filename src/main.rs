@@ -110,10 +110,7 @@ fn provider(connection: &Connection, env: &Env) -> Result<Box<dyn Provider>, u8>
 fn print_plan(settings: &Settings, format: Format) -> u8 {
     let limits = &aliyun::LIMITS;
     match format {
-        Format::Text => print!(
-            "{}",
-            text::plan(&settings.plan, limits, settings.run.batch_size)
-        ),
+        Format::Text => emit(&text::plan(&settings.plan, limits, settings.run.batch_size)),
         Format::Json => {
             let mut batches = settings
                 .plan

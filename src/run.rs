@@ -107,7 +107,7 @@ impl CallCounter {
 }
 
 /// What happened to one batch.
-enum Sent {
+enum BatchOutcome {
     Accepted(Vec<TaskId>),
     Refused(ProviderError),
     NotSent(String),
@@ -302,9 +302,9 @@ impl Runner<'_> {
             .map(|e| format!("not sent: the run stopped after {}: {}", e.code, e.message))
     }
 
-    async fn submit(&self, batch: &Batch) -> Sent {
+    async fn submit(&self, batch: &Batch) -> BatchOutcome {
         if let Some(reason) = self.stopped() {
-            return Sent::NotSent(reason);
+            return BatchOutcome::NotSent(reason);
         }
         self.rates.acquire(Api::Submit).await;
         if batch.kind.quota_kind() == QuotaKind::RefreshUrl
@@ -319,7 +319,7 @@ impl Runner<'_> {
         }
         // Check again: the run may have stopped while this batch waited for its turn.
         if let Some(reason) = self.stopped() {
-            return Sent::NotSent(reason);
+            return BatchOutcome::NotSent(reason);
         }
         let what = format!("{} of {} URLs", batch.kind, batch.urls.len());
         let result = with_retry(
@@ -332,7 +332,7 @@ impl Runner<'_> {
         )
         .await;
         match result {
-            Ok(ids) => Sent::Accepted(ids),
+            Ok(ids) => BatchOutcome::Accepted(ids),
             Err(err) => {
                 if stops_run(err.class) {
                     let mut stop = self.stop.lock().expect("not poisoned");
@@ -343,7 +343,7 @@ impl Runner<'_> {
                 } else {
                     tracing::error!("{what}: {err}");
                 }
-                Sent::Refused(err)
+                BatchOutcome::Refused(err)
             }
         }
     }
@@ -366,13 +366,13 @@ impl Runner<'_> {
             batches[0].kind.operation
         );
         let done = AtomicU64::new(0);
-        let sent: Vec<(Batch, Sent)> = futures::stream::iter(batches)
+        let sent: Vec<(Batch, BatchOutcome)> = futures::stream::iter(batches)
             .map(|batch| {
                 let done = &done;
                 async move {
                     let sent = self.submit(&batch).await;
                     let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                    if let Sent::Accepted(ids) = &sent {
+                    if let BatchOutcome::Accepted(ids) = &sent {
                         let ids: Vec<&str> = ids.iter().map(|i| i.0.as_str()).collect();
                         tracing::info!(
                             "  batch {n}/{total}: {} accepted, task {}",
@@ -390,12 +390,12 @@ impl Runner<'_> {
         let ids: Vec<TaskId> = sent
             .iter()
             .flat_map(|(_, s)| match s {
-                Sent::Accepted(ids) => ids.clone(),
+                BatchOutcome::Accepted(ids) => ids.clone(),
                 _ => Vec::new(),
             })
             .collect();
         for (batch, s) in &sent {
-            if let Sent::Accepted(task_ids) = s {
+            if let BatchOutcome::Accepted(task_ids) = s {
                 for id in task_ids {
                     phase.tasks.push(TaskRecord {
                         id: id.0.clone(),
@@ -415,8 +415,10 @@ impl Runner<'_> {
         for (batch, s) in sent {
             for url in batch.urls {
                 let (status, task_id, reason) = match &s {
-                    Sent::NotSent(reason) => (UrlStatus::Rejected, None, Some(reason.clone())),
-                    Sent::Refused(err) => (
+                    BatchOutcome::NotSent(reason) => {
+                        (UrlStatus::Rejected, None, Some(reason.clone()))
+                    }
+                    BatchOutcome::Refused(err) => (
                         UrlStatus::Rejected,
                         None,
                         Some(match &err.hint {
@@ -424,7 +426,7 @@ impl Runner<'_> {
                             None => err.to_string(),
                         }),
                     ),
-                    Sent::Accepted(ids) => resolve(
+                    BatchOutcome::Accepted(ids) => resolve(
                         &url,
                         ids,
                         &states,

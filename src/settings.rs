@@ -291,10 +291,7 @@ pub fn settings(
         ));
     }
 
-    let rules = url_list::Rules {
-        max_len: limits.max_url_len,
-        object_type,
-    };
+    let rules = url_list::Rules::new(limits, object_type);
     let mut urls = Vec::new();
     let mut seen = std::collections::HashSet::new();
     let mut duplicates = 0;
