@@ -85,10 +85,10 @@ pub enum Command {
     /// Show the status of tasks by id.
     Status(StatusArgs),
     /// Serve the provider APIs on a local address, as strict as the real services.
-    #[cfg(all(feature = "emulator", any()))] // TODO(wire): enable once src/emulator lands
+    #[cfg(feature = "emulator")]
     Emulator(crate::emulator::EmulatorArgs),
     /// Refresh and prefetch a few URLs against the built-in emulator (no credentials, no network).
-    #[cfg(all(feature = "emulator", any()))]
+    #[cfg(feature = "emulator")]
     Demo(DemoArgs),
 }
 

@@ -1,6 +1,8 @@
 //! cdn-refresh: refresh (purge) and prefetch (warm) CDN caches for exactly what a deploy changed.
 pub mod cli;
 #[cfg(feature = "emulator")]
+pub mod demo;
+#[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod http;
 pub mod output;

@@ -10,7 +10,7 @@ use cdn_refresh::http::retry::with_retry;
 use cdn_refresh::output::text;
 use cdn_refresh::providers::aliyun::{self, Aliyun};
 use cdn_refresh::providers::{Provider, TaskId};
-use cdn_refresh::report::{Counts, Report, RunStatus, UrlStatus};
+use cdn_refresh::report::{Report, RunStatus, Stop, UrlStatus};
 use cdn_refresh::run::{self, RunError};
 use cdn_refresh::settings::{self, Connection, FailOn, InputError, Settings};
 
@@ -77,6 +77,16 @@ async fn dispatch(cli: Cli, env: Env) -> u8 {
         }
         Some(Command::Quota(args)) => quota_command(&args, &env).await,
         Some(Command::Status(status)) => status_command(&status.run, &status.task_ids, &env).await,
+        #[cfg(feature = "emulator")]
+        Some(Command::Emulator(args)) => match cdn_refresh::emulator::run_cli(args).await {
+            Ok(()) => SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                BAD_INPUT
+            }
+        },
+        #[cfg(feature = "emulator")]
+        Some(Command::Demo(args)) => demo_command(args.report.as_deref()).await,
     }
 }
 
@@ -176,22 +186,14 @@ async fn run_command(args: &RunArgs, env: &Env) -> u8 {
     }
     if settings.dry_run {
         let code = print_plan(&settings, Format::Text);
-        let urls = run::planned(&settings.plan);
-        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        let report = Report {
-            version: 1,
-            provider: settings.connection.provider,
-            status: RunStatus::DryRun,
-            started_at: now.clone(),
-            finished_at: now,
-            duration_ms: 0,
-            counts: Counts::of(&urls),
-            quota_before: None,
-            stopped: None,
-            calls: Default::default(),
-            tasks: vec![],
+        let urls = run::listed(&settings.plan, UrlStatus::Planned, None);
+        let report = Report::without_tasks(
+            settings.connection.provider,
+            RunStatus::DryRun,
             urls,
-        };
+            None,
+            None,
+        );
         return write_report(&report, &settings).err().unwrap_or(code);
     }
     let provider = match provider(&settings.connection, env) {
@@ -206,16 +208,61 @@ async fn run_command(args: &RunArgs, env: &Env) -> u8 {
                 .err()
                 .unwrap_or_else(|| exit_code(&report, settings.fail_on))
         }
-        Err(RunError::QuotaShortfall { shortfalls, .. }) => {
-            eprintln!("error: {}", text::shortfalls(&shortfalls));
-            REFUSED
+        Err(err) => {
+            let (quota, stop) = match &err {
+                RunError::QuotaShortfall { quota, shortfalls } => {
+                    eprintln!("error: {}", text::shortfalls(shortfalls));
+                    let stop = Stop {
+                        code: "QuotaShortfall".into(),
+                        message: text::shortfalls(shortfalls),
+                        hint: None,
+                    };
+                    (Some(quota.clone()), stop)
+                }
+                RunError::QuotaCheck(e) => {
+                    eprintln!("error: the quota check failed, so nothing was sent: {e}");
+                    if let Some(hint) = &e.hint {
+                        eprintln!("  fix: {hint}");
+                    }
+                    let stop = Stop {
+                        code: e.code.clone(),
+                        message: e.message.clone(),
+                        hint: e.hint.clone(),
+                    };
+                    (None, stop)
+                }
+            };
+            let reason = err.to_string();
+            let urls = run::listed(&settings.plan, UrlStatus::Rejected, Some(&reason));
+            let report = Report::without_tasks(
+                settings.connection.provider,
+                RunStatus::Failed,
+                urls,
+                quota,
+                Some(stop),
+            );
+            write_report(&report, &settings).err().unwrap_or(REFUSED)
         }
-        Err(RunError::QuotaCheck(err)) => {
-            eprintln!("error: the quota check failed, so nothing was sent: {err}");
-            if let Some(hint) = &err.hint {
-                eprintln!("  fix: {hint}");
+    }
+}
+
+#[cfg(feature = "emulator")]
+async fn demo_command(report_path: Option<&std::path::Path>) -> u8 {
+    match cdn_refresh::demo::run().await {
+        Ok(report) => {
+            if let Some(path) = report_path {
+                let json = serde_json::to_string_pretty(&report).expect("plain data");
+                if let Err(e) = std::fs::write(path, json + "\n") {
+                    eprintln!("error: cannot write the report to {}: {e}", path.display());
+                    return URLS_FAILED;
+                }
             }
-            REFUSED
+            emit(&text::summary(&report, report_path));
+            exit_code(&report, FailOn::Failed)
+        }
+        Err(e) => {
+            eprintln!("error: the demo failed: {e:#}");
+            URLS_FAILED
         }
     }
 }

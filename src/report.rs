@@ -164,6 +164,31 @@ pub fn run_status(urls: &[UrlResult]) -> RunStatus {
 }
 
 impl Report {
+    /// A report of a run that created no task: a dry run, or one refused before sending.
+    pub fn without_tasks(
+        provider: ProviderKind,
+        status: RunStatus,
+        urls: Vec<UrlResult>,
+        quota_before: Option<Quota>,
+        stopped: Option<Stop>,
+    ) -> Report {
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        Report {
+            version: 1,
+            provider,
+            status,
+            started_at: now.clone(),
+            finished_at: now,
+            duration_ms: 0,
+            counts: Counts::of(&urls),
+            quota_before,
+            stopped,
+            calls: Calls::default(),
+            tasks: Vec::new(),
+            urls,
+        }
+    }
+
     pub fn task_ids(&self, operation: Option<Operation>) -> Vec<&str> {
         self.tasks
             .iter()

@@ -5,7 +5,7 @@
 //! running when the wait ended. Provider calls go through the shared rate limiter and
 //! retry policy; nothing here knows a provider's wire format.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -590,33 +590,26 @@ fn resolve(
     }
 }
 
-/// Every URL of a plan as `planned`, for dry runs.
-pub fn planned(plan: &Plan) -> Vec<UrlResult> {
+/// Every URL of a plan with one status and reason: for dry runs (`planned`) and for runs
+/// refused before anything was sent (`rejected`).
+pub fn listed(plan: &Plan, status: UrlStatus, reason: Option<&str>) -> Vec<UrlResult> {
+    let record = |url: &String, operation, object_type| UrlResult {
+        url: url.clone(),
+        operation,
+        object_type,
+        status,
+        task_id: None,
+        reason: reason.map(str::to_string),
+    };
     let mut urls = Vec::new();
-    let mut seen = HashSet::new();
     for (t, list) in &plan.refresh {
-        for u in list {
-            seen.insert(u.clone());
-            urls.push(UrlResult {
-                url: u.clone(),
-                operation: Operation::Refresh,
-                object_type: *t,
-                status: UrlStatus::Planned,
-                task_id: None,
-                reason: None,
-            });
-        }
+        urls.extend(list.iter().map(|u| record(u, Operation::Refresh, *t)));
     }
-    for u in &plan.prefetch {
-        urls.push(UrlResult {
-            url: u.clone(),
-            operation: Operation::Prefetch,
-            object_type: crate::providers::ObjectType::File,
-            status: UrlStatus::Planned,
-            task_id: None,
-            reason: None,
-        });
-    }
+    urls.extend(
+        plan.prefetch
+            .iter()
+            .map(|u| record(u, Operation::Prefetch, crate::providers::ObjectType::File)),
+    );
     urls
 }
 

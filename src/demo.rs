@@ -1,0 +1,62 @@
+//! `cdn-refresh demo`: the whole job against the built-in emulator, with no credentials and
+//! no network. It runs the real client and pipeline; only the endpoint is local.
+
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use crate::emulator::{self, EmulatorArgs, FaultKind, FaultRate, FaultSpec};
+use crate::plan::{Plan, TaskMode};
+use crate::providers::ObjectType;
+use crate::providers::aliyun::{self, Aliyun, api::Credentials};
+use crate::report::Report;
+use crate::run::{self, RunOptions};
+
+/// The site the demo refreshes and warms.
+pub const DEMO_URLS: &[&str] = &[
+    "https://www.example.com/",
+    "https://www.example.com/index.html",
+    "https://www.example.com/about/",
+    "https://www.example.com/blog/2026/11/release notes.html",
+    "https://static.example.com/css/site.css",
+    "https://static.example.com/js/app.js",
+    "https://static.example.com/img/logo.svg",
+    "https://static.example.com/fonts/中文.woff2",
+];
+
+/// Runs the demo and returns its report. Every fourth call to the emulator is throttled, so
+/// the retry path shows up in the log too.
+pub async fn run() -> anyhow::Result<Report> {
+    let args = EmulatorArgs {
+        task_duration: Duration::from_millis(1500),
+        faults: vec![FaultSpec {
+            kind: FaultKind::Throttle,
+            rate: FaultRate::EveryNth(4),
+        }],
+        ..EmulatorArgs::default()
+    };
+    let emulator = emulator::start(args).await?;
+    let (id, secret) = ("testid", "testsecret");
+    tracing::info!("emulator listening on {}", emulator.url());
+    let provider = Aliyun::new(
+        emulator.url().parse()?,
+        Credentials {
+            access_key_id: id.to_string(),
+            access_key_secret: SecretString::from(secret),
+            security_token: None,
+        },
+        aliyun::Options::default(),
+    )?;
+    let rules = crate::url_list::Rules::new(&aliyun::LIMITS, ObjectType::File);
+    let parsed = crate::url_list::parse(&DEMO_URLS.join("\n"), &rules)
+        .map_err(|lines| anyhow::anyhow!("demo URLs are invalid: {lines:?}"))?;
+    let plan = Plan::from_urls(parsed.urls, TaskMode::Both, ObjectType::File);
+    let opts = RunOptions {
+        poll_interval: Duration::from_millis(500),
+        timeout: Duration::from_secs(60),
+        ..RunOptions::default()
+    };
+    let report = run::execute(&provider, &plan, &opts).await?;
+    emulator.shutdown();
+    Ok(report)
+}
