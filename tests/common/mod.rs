@@ -1,0 +1,142 @@
+//! Shared harness: an in-process emulator and the real binary run against it.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Stdio;
+
+use cdn_refresh::emulator::{self, EmulatorArgs, Running};
+use clap::Parser;
+use serde_json::Value;
+
+#[derive(Parser)]
+struct Wrapper {
+    #[command(flatten)]
+    args: EmulatorArgs,
+}
+
+/// An emulator configured with `flags`, exactly as `cdn-refresh emulator FLAGS` would be.
+pub async fn emulator(flags: &[&str]) -> Running {
+    let args = Wrapper::parse_from(std::iter::once("emulator").chain(flags.iter().copied())).args;
+    emulator::start(args).await.expect("emulator starts")
+}
+
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub report: Option<Value>,
+    pub dir: tempfile::TempDir,
+}
+
+impl Output {
+    pub fn report(&self) -> &Value {
+        self.report.as_ref().expect("a report was written")
+    }
+
+    /// `(url, operation) → status` of every report record.
+    pub fn statuses(&self) -> Vec<(String, String, String)> {
+        self.report()["urls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| {
+                (
+                    u["url"].as_str().unwrap().to_string(),
+                    u["operation"].as_str().unwrap().to_string(),
+                    u["status"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    pub fn all(&self) -> String {
+        format!(
+            "{}\n{}\n{}",
+            self.stdout,
+            self.stderr,
+            self.report
+                .as_ref()
+                .map(Value::to_string)
+                .unwrap_or_default()
+        )
+    }
+}
+
+pub const KEY_ID: &str = "testid";
+pub const SECRET: &str = "testsecret";
+
+/// Runs the binary with `args`, the emulator as endpoint, a report path, a short poll
+/// interval and the default emulator credentials, plus `env` (which may override them).
+/// Nothing else from the test's environment reaches it.
+pub async fn run(emu: &Running, args: &[&str], env: &[(&str, &str)]) -> Output {
+    run_with_stdin(emu, args, env, None).await
+}
+
+pub async fn run_with_stdin(
+    emu: &Running,
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: Option<&str>,
+) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let report: PathBuf = dir.path().join("report.json");
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_cdn-refresh"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID)
+        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
+        .args(args)
+        .arg("--endpoint")
+        .arg(emu.url())
+        .arg("--report")
+        .arg(&report)
+        .arg("--poll-interval")
+        .arg("100ms")
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        if v.is_empty() {
+            cmd.env_remove(k);
+        } else {
+            cmd.env(k, v);
+        }
+    }
+    let mut child = cmd.spawn().expect("binary runs");
+    if let Some(text) = stdin {
+        use tokio::io::AsyncWriteExt;
+        let mut pipe = child.stdin.take().unwrap();
+        pipe.write_all(text.as_bytes()).await.unwrap();
+        drop(pipe);
+    }
+    let out = child.wait_with_output().await.unwrap();
+    let report = std::fs::read_to_string(&report)
+        .ok()
+        .map(|s| serde_json::from_str(&s).expect("report is JSON"));
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        report,
+        dir,
+    }
+}
+
+/// A URL file in `dir`.
+pub fn url_file(dir: &std::path::Path, urls: &[String]) -> String {
+    let path = dir.join("urls.txt");
+    std::fs::write(&path, urls.join("\n")).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+/// `n` URLs spread over the emulator's default domains.
+pub fn urls(n: usize) -> Vec<String> {
+    let hosts = ["example.com", "www.example.com", "static.example.com"];
+    (0..n)
+        .map(|i| format!("https://{}/assets/file-{i}.js", hosts[i % hosts.len()]))
+        .collect()
+}
