@@ -362,8 +362,9 @@ impl Runner<'_> {
         let total = batches.len();
         let url_total: usize = batches.iter().map(|b| b.urls.len()).sum();
         tracing::info!(
-            "{}: sending {url_total} URLs in {total} batches",
-            batches[0].kind.operation
+            "{}: sending {url_total} URLs in {total} batch{}",
+            batches[0].kind.operation,
+            if total == 1 { "" } else { "es" }
         );
         let done = AtomicU64::new(0);
         let sent: Vec<(Batch, BatchOutcome)> = futures::stream::iter(batches)

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
-/// Knobs of the built-in emulator (`cdn-refresh emulator --help`).
+/// Knobs of the built-in emulator: credentials, domains, limits, quotas and faults.
 #[derive(clap::Args, Clone, Debug)]
 pub struct EmulatorArgs {
     /// Address to listen on; port 0 picks a free port (printed on the first line).

@@ -453,7 +453,10 @@ mod tests {
         let at = |s: u64| t0 + Duration::from_secs(s);
         assert_eq!(task.progress(&ok, at(0), d), Progress::Pending);
         assert_eq!(task.progress(&ok, at(1), d), Progress::Running(0));
-        assert!(matches!(task.progress(&ok, at(5), d), Progress::Running(44)));
+        assert!(matches!(
+            task.progress(&ok, at(5), d),
+            Progress::Running(44)
+        ));
         assert_eq!(task.progress(&ok, at(10), d), Progress::Complete);
         assert_eq!(task.progress(&bad, at(10), d), Progress::Failed);
         assert_eq!(task.progress(&bad, t0, Duration::ZERO), Progress::Failed);
