@@ -16,6 +16,9 @@ use tokio::time::Instant;
 
 use crate::providers::Limits;
 
+/// Added to a provider's per-minute window (see [`ApiRates::new`]).
+pub const WINDOW_MARGIN: Duration = Duration::from_secs(2);
+
 /// The APIs that have separate rates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Api {
@@ -45,9 +48,11 @@ impl ApiRates {
             submit: limiter(cap(limits.submit_per_second)),
             status: limiter(cap(limits.status_per_second)),
             quota: limiter(cap(limits.quota_per_second)),
+            // The provider counts a request when it arrives and we count it when it leaves,
+            // so latency jitter can make our minute end before the provider's: keep a margin.
             per_host: limits
                 .refresh_urls_per_minute_per_domain
-                .map(|cap| SlidingWindow::new(cap, Duration::from_secs(60))),
+                .map(|cap| SlidingWindow::new(cap, Duration::from_secs(60) + WINDOW_MARGIN)),
         }
     }
 

@@ -197,7 +197,7 @@ pub fn parse<T: serde::de::DeserializeOwned>(
         .unwrap_or_else(|| format!("HTTP status {} without an error body", raw.status));
     let mut err = classify(action, raw.status, &code, message);
     err.request_id = body.and_then(|b| b.request_id);
-    err.retry_after = raw.retry_after;
+    err.retry_after = raw.retry_after.max(err.retry_after);
     Err(err)
 }
 
@@ -245,8 +245,15 @@ pub fn classify(action: &str, status: u16, code: &str, message: String) -> Provi
     };
     let mut err = ProviderError::new(class, code, message);
     err.hint = hint;
+    if code.starts_with("QuotaPerMinuteExceeded") {
+        // The cap is per minute: retrying within a second or two cannot succeed.
+        err.retry_after = Some(PER_MINUTE_RETRY);
+    }
     err
 }
+
+/// The least wait before retrying a per-minute refresh cap.
+pub const PER_MINUTE_RETRY: Duration = Duration::from_secs(10);
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -334,6 +341,8 @@ mod tests {
             c("InvalidObjectPath.Malformed", 400),
             ErrorClass::InvalidRequest
         );
+        let minute = classify("RefreshObjectCaches", 400, "QuotaPerMinuteExceeded.Refresh", String::new());
+        assert_eq!(minute.retry_after, Some(PER_MINUTE_RETRY));
         let ram = classify("PushObjectCache", 403, "Forbidden.RAM", String::new());
         assert!(ram.hint.unwrap().contains("cdn:PushObjectCache"));
     }
