@@ -306,16 +306,26 @@ impl Runner<'_> {
         if let Some(reason) = self.stopped() {
             return BatchOutcome::NotSent(reason);
         }
-        self.rates.acquire(Api::Submit).await;
-        if batch.kind.quota_kind() == QuotaKind::RefreshUrl
-            || batch.kind.quota_kind() == QuotaKind::RefreshIgnoreParams
-        {
-            let mut per_host: HashMap<String, u32> = HashMap::new();
-            for u in &batch.urls {
-                *per_host.entry(url_list::host(u).to_string()).or_default() += 1;
+        // The rates may hold a batch back (a per-host cap can take minutes); --timeout
+        // bounds the whole run, so a batch whose turn comes after it is not sent.
+        let turn = async {
+            self.rates.acquire(Api::Submit).await;
+            if batch.kind.quota_kind() == QuotaKind::RefreshUrl
+                || batch.kind.quota_kind() == QuotaKind::RefreshIgnoreParams
+            {
+                let mut per_host: HashMap<String, u32> = HashMap::new();
+                for u in &batch.urls {
+                    *per_host.entry(url_list::host(u).to_string()).or_default() += 1;
+                }
+                let counts: Vec<(String, u32)> = per_host.into_iter().collect();
+                self.rates.acquire_hosts(&counts).await;
             }
-            let counts: Vec<(String, u32)> = per_host.into_iter().collect();
-            self.rates.acquire_hosts(&counts).await;
+        };
+        if tokio::time::timeout_at(self.deadline, turn).await.is_err() {
+            return BatchOutcome::NotSent(format!(
+                "not sent: the run's --timeout ({}s) passed before this batch's turn under the provider's rate limits",
+                self.opts.timeout.as_secs()
+            ));
         }
         // Check again: the run may have stopped while this batch waited for its turn.
         if let Some(reason) = self.stopped() {

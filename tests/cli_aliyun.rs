@@ -578,3 +578,46 @@ async fn quota_and_status_commands() {
     assert!(out.stdout.contains("URL refresh"), "{}", out.stdout);
     assert!(out.stdout.contains("9998 of 10000"), "{}", out.stdout);
 }
+
+#[tokio::test]
+async fn timeout_also_bounds_batches_held_back_by_the_per_domain_cap() {
+    // 1,100 URLs on one host: the first 1,000 fill the host's minute; the other 100 would have
+    // to wait a minute, past the 2 s timeout, so they are reported as not sent.
+    let emu = emulator(&["--task-duration", "200ms"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let list: Vec<String> = (0..1100)
+        .map(|i| format!("https://example.com/f{i}.js"))
+        .collect();
+    let out = run(
+        &emu,
+        &["-r", &url_file(dir.path(), &list), "--timeout", "2s"],
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, 1, "{}", out.all());
+    let statuses = out.statuses();
+    assert_eq!(statuses.len(), 1100);
+    assert_eq!(
+        statuses.iter().filter(|(_, _, s)| s == "complete").count(),
+        1000
+    );
+    let rejected: Vec<&Value> = out.report()["urls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| u["status"] == "rejected")
+        .collect();
+    assert_eq!(rejected.len(), 100);
+    assert!(
+        rejected[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("--timeout"),
+        "{}",
+        rejected[0]
+    );
+    assert_eq!(
+        emu.stats().await.requests.get("RefreshObjectCaches"),
+        Some(&1)
+    );
+}
