@@ -1,5 +1,7 @@
 //! cdn-refresh: refresh (purge) and prefetch (warm) CDN caches for exactly what a deploy changed.
+pub mod changes;
 pub mod cli;
+pub mod config;
 #[cfg(feature = "emulator")]
 pub mod demo;
 #[cfg(feature = "emulator")]
@@ -10,6 +12,7 @@ pub mod plan;
 pub mod providers;
 pub mod rate_limit;
 pub mod report;
+pub mod rules;
 pub mod run;
 pub mod schedule;
 pub mod settings;

@@ -68,9 +68,7 @@ impl ApiRates {
     /// Waits until every host may take this many more refreshed URLs this minute.
     pub async fn acquire_hosts(&self, counts: &[(String, u32)]) {
         if let Some(window) = &self.per_host {
-            for (host, n) in counts {
-                window.acquire(host, *n).await;
-            }
+            window.acquire_all(counts).await;
         }
     }
 }
@@ -91,40 +89,61 @@ impl SlidingWindow {
         }
     }
 
-    /// Waits until `n` more units fit for `key`, then records them. More than `cap` at once
-    /// is let through alone once the window is empty (the provider will throttle it; that is
-    /// better than waiting forever).
+    /// Waits until `n` more units fit for `key`, then records them.
     pub async fn acquire(&self, key: &str, n: u32) {
+        self.acquire_all(&[(key.to_string(), n)]).await
+    }
+
+    /// Waits until every `(key, n)` fits at the same moment, then records them all at that
+    /// moment: one request carries them together, so recording one key while waiting for
+    /// another would date it earlier than it is really sent. More than `cap` at once is let
+    /// through alone once its window is empty (the provider will refuse it; that is better
+    /// than waiting forever).
+    pub async fn acquire_all(&self, wanted: &[(String, u32)]) {
         loop {
             let wait = {
                 let mut sent = self.sent.lock().expect("not poisoned");
-                let entries = sent.entry(key.to_string()).or_default();
                 let now = Instant::now();
-                while entries
-                    .front()
-                    .is_some_and(|(at, _)| now.duration_since(*at) >= self.span)
-                {
-                    entries.pop_front();
+                let mut wait = Duration::ZERO;
+                for (key, n) in wanted {
+                    let entries = sent.entry(key.clone()).or_default();
+                    while entries
+                        .front()
+                        .is_some_and(|(at, _)| now.duration_since(*at) >= self.span)
+                    {
+                        entries.pop_front();
+                    }
+                    wait = wait.max(self.wait_for(entries, *n, now));
                 }
-                let used: u32 = entries.iter().map(|(_, c)| c).sum();
-                if used + n <= self.cap || entries.is_empty() {
-                    entries.push_back((now, n));
+                if wait.is_zero() {
+                    for (key, n) in wanted {
+                        sent.entry(key.clone()).or_default().push_back((now, *n));
+                    }
                     return;
                 }
-                // Wait until enough of the oldest entries have left the window.
-                let mut freed = 0;
-                let mut until = now;
-                for (at, count) in entries.iter() {
-                    freed += count;
-                    until = *at + self.span;
-                    if used - freed + n <= self.cap {
-                        break;
-                    }
-                }
-                until.saturating_duration_since(now)
+                wait
             };
             tokio::time::sleep(wait).await;
         }
+    }
+
+    /// How long until `n` more fit beside `entries` (already pruned to the window).
+    fn wait_for(&self, entries: &VecDeque<(Instant, u32)>, n: u32, now: Instant) -> Duration {
+        let used: u32 = entries.iter().map(|(_, c)| c).sum();
+        if used + n <= self.cap || entries.is_empty() {
+            return Duration::ZERO;
+        }
+        // Until enough of the oldest entries have left the window.
+        let mut freed = 0;
+        for (at, count) in entries {
+            freed += count;
+            if used - freed + n <= self.cap {
+                return (*at + self.span).saturating_duration_since(now);
+            }
+        }
+        entries.back().map_or(Duration::ZERO, |(at, _)| {
+            (*at + self.span).saturating_duration_since(now)
+        })
     }
 }
 
@@ -148,6 +167,21 @@ mod tests {
         w.acquire("a.com", 999).await;
         assert_eq!(start.elapsed(), Duration::from_secs(60));
         w.acquire("a.com", 500).await;
+        assert_eq!(start.elapsed(), Duration::from_secs(120));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn hosts_of_one_request_are_recorded_together() {
+        let w = SlidingWindow::new(1000, Duration::from_secs(60));
+        let start = Instant::now();
+        w.acquire("b.com", 1000).await;
+        tokio::time::advance(Duration::from_secs(10)).await;
+        // a.com fits now, b.com only at 60 s: both are recorded at 60 s.
+        w.acquire_all(&[("a.com".into(), 500), ("b.com".into(), 500)])
+            .await;
+        assert_eq!(start.elapsed(), Duration::from_secs(60));
+        // So a.com's 500 leave the window at 120 s, not 70 s.
+        w.acquire("a.com", 600).await;
         assert_eq!(start.elapsed(), Duration::from_secs(120));
     }
 

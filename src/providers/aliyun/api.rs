@@ -341,7 +341,12 @@ mod tests {
             c("InvalidObjectPath.Malformed", 400),
             ErrorClass::InvalidRequest
         );
-        let minute = classify("RefreshObjectCaches", 400, "QuotaPerMinuteExceeded.Refresh", String::new());
+        let minute = classify(
+            "RefreshObjectCaches",
+            400,
+            "QuotaPerMinuteExceeded.Refresh",
+            String::new(),
+        );
         assert_eq!(minute.retry_after, Some(PER_MINUTE_RETRY));
         let ram = classify("PushObjectCache", 403, "Forbidden.RAM", String::new());
         assert!(ram.hint.unwrap().contains("cdn:PushObjectCache"));
