@@ -551,20 +551,7 @@ mod tests {
 
     #[test]
     fn rules_from_provider_limits() {
-        let limits = Limits {
-            refresh_urls_per_request: 1000,
-            refresh_dirs_per_request: 100,
-            refresh_regex_per_request: 1,
-            prefetch_urls_per_request: 100,
-            domains_per_request: 10,
-            max_url_len: 1024,
-            submit_per_second: 50,
-            status_per_second: 30,
-            quota_per_second: 20,
-            status_ids_per_query: 10,
-            refresh_urls_per_minute_per_domain: Some(1000),
-            refresh_object_types: &[ObjectType::File],
-        };
+        let limits = crate::providers::aliyun::LIMITS;
         assert_eq!(
             Rules::new(&limits, ObjectType::Directory),
             rules(ObjectType::Directory)

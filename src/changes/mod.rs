@@ -248,10 +248,11 @@ pub fn changes(
     if head_oid.is_none() && fetch::is_full_sha(&head_rev) {
         wanted.push(&head_rev);
     }
-    if let Some(b) = base_rev.as_deref() {
-        if base_oid.is_none() && fetch::is_full_sha(b) {
-            wanted.push(b);
-        }
+    if let Some(b) = base_rev.as_deref()
+        && base_oid.is_none()
+        && fetch::is_full_sha(b)
+    {
+        wanted.push(b);
     }
     let fetched = if wanted.is_empty() {
         None

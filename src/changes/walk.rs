@@ -155,10 +155,11 @@ impl<'r> Walk<'r> {
         old: Option<&TreeEntry<'_>>,
         new: Option<&TreeEntry<'_>>,
     ) -> Result<(), WalkError> {
-        if let (Some(o), Some(n)) = (old, new) {
-            if o.id() == n.id() && o.filemode_raw() == n.filemode_raw() {
-                return Ok(()); // unchanged, a whole subtree included
-            }
+        if let (Some(o), Some(n)) = (old, new)
+            && o.id() == n.id()
+            && o.filemode_raw() == n.filemode_raw()
+        {
+            return Ok(()); // unchanged, a whole subtree included
         }
         let name = old.or(new).map(TreeEntry::name_bytes).unwrap_or_default();
         let dir_len = self.path.len();

@@ -142,7 +142,7 @@ impl FaultDice {
             // Every probability spec draws on every request, hit or not, so a seed gives the
             // same sequence whatever the other specs do.
             let fires = match spec.rate {
-                FaultRate::EveryNth(n) => self.seen % n == 0,
+                FaultRate::EveryNth(n) => self.seen.is_multiple_of(n),
                 FaultRate::Probability(p) => self.rng.random::<f64>() < p,
             };
             if fires && hit.is_none() {
