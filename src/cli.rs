@@ -171,6 +171,38 @@ pub struct RunArgs {
     #[arg(long, value_enum, value_name = "VERSION")]
     pub aliyun_signature: Option<SignatureVersion>,
 
+    /// Git mode: the commit the last deploy came from (a SHA or a ref), or `auto` to read it
+    /// from the CI event (GitHub push `before`, pull request base, GitLab variables).
+    #[arg(long, value_name = "REV")]
+    pub base: Option<String>,
+
+    /// Git mode: the commit being deployed [default: the CI event's head, else HEAD].
+    #[arg(long, value_name = "REV")]
+    pub head: Option<String>,
+
+    /// Git mode: the repository checkout [default: .].
+    #[arg(long, value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+
+    /// Git mode: mapping rules, one per line: `GLOB => URL_TEMPLATE[, URL_TEMPLATE…]`,
+    /// `!GLOB` excludes, `GLOB => @all` refreshes every root (see docs/mapping.md).
+    #[arg(long, value_name = "RULES")]
+    pub mapping: Option<String>,
+
+    /// YAML config file [default: .cdn-refresh.yml in the repository or the current directory, when present].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Git mode, when the base commit is unknown: fail (exit 2, default), all (refresh every
+    /// mapped root as a directory) or skip (send nothing, exit 0).
+    #[arg(long, value_name = "POLICY")]
+    pub on_missing_base: Option<String>,
+
+    /// Git mode: when more than N changed files map under one directory URL, refresh the
+    /// directory instead [default: never].
+    #[arg(long, value_name = "N")]
+    pub collapse_threshold: Option<usize>,
+
     /// Not supported: the seed script's AccessKey id flag. Use ALIBABA_CLOUD_ACCESS_KEY_ID.
     #[arg(short = 'i', hide = true, value_name = "KEY")]
     pub seed_key_id: Option<String>,

@@ -9,8 +9,8 @@ use cdn_refresh::cli::{self, Cli, Command, Env, Format, RunArgs};
 use cdn_refresh::http::retry::with_retry;
 use cdn_refresh::output::text;
 use cdn_refresh::providers::aliyun::{self, Aliyun};
-use cdn_refresh::providers::{Provider, TaskId};
-use cdn_refresh::report::{Report, RunStatus, Stop, UrlStatus};
+use cdn_refresh::providers::{Provider, QuotaKind, TaskId};
+use cdn_refresh::report::{GitReport, Report, RunStatus, Stop, UrlStatus};
 use cdn_refresh::run::{self, RunError};
 use cdn_refresh::settings::{self, Connection, FailOn, InputError, Settings};
 
@@ -69,7 +69,7 @@ async fn dispatch(cli: Cli, env: Env) -> u8 {
         None => run_command(&cli.run, &env).await,
         Some(Command::Run(args)) => run_command(&args, &env).await,
         Some(Command::Plan(plan)) => {
-            let settings = match load(&plan.run) {
+            let settings = match load(&plan.run, &env) {
                 Ok(s) => s,
                 Err(code) => return code,
             };
@@ -90,8 +90,8 @@ async fn dispatch(cli: Cli, env: Env) -> u8 {
     }
 }
 
-fn load(args: &RunArgs) -> Result<Settings, u8> {
-    settings::settings(args, &mut || {
+fn load(args: &RunArgs, env: &Env) -> Result<Settings, u8> {
+    settings::settings(args, env, &mut || {
         let mut s = String::new();
         std::io::stdin().read_to_string(&mut s).map(|_| s)
     })
@@ -117,10 +117,52 @@ fn provider(connection: &Connection, env: &Env) -> Result<Box<dyn Provider>, u8>
     })
 }
 
+/// One paragraph on git mode: the range, how the base was chosen, what the changes became.
+fn git_summary(g: &GitReport) -> String {
+    let mut out = match &g.base {
+        Some(base) => format!(
+            "git: {base}..{} (base from {}): {} changed, {} unmapped, {} excluded\n",
+            g.head, g.base_source, g.changes, g.unmapped, g.excluded
+        ),
+        None => format!("git: no base for head {} ({})\n", g.head, g.base_source),
+    };
+    if let Some(m) = &g.missing_base {
+        out.push_str(&format!("  on-missing-base {}: {}\n", m.policy, m.reason));
+    }
+    if !g.skipped_submodules.is_empty() {
+        out.push_str(&format!(
+            "  submodules skipped: {}\n",
+            g.skipped_submodules.join(", ")
+        ));
+    }
+    for c in &g.collapses {
+        out.push_str(&format!(
+            "  collapsed {} changed files into {}\n",
+            c.files.len(),
+            c.directory
+        ));
+    }
+    out
+}
+
 fn print_plan(settings: &Settings, format: Format) -> u8 {
     let limits = &aliyun::LIMITS;
     match format {
-        Format::Text => emit(&text::plan(&settings.plan, limits, settings.run.batch_size)),
+        Format::Text => {
+            if let Some(g) = &settings.git {
+                emit(&git_summary(&g.report));
+            }
+            if settings.plan.is_empty() {
+                let why = if settings.skip {
+                    "skipped"
+                } else {
+                    "no mapped change"
+                };
+                emit(&format!("plan: nothing to send ({why})\n"));
+            } else {
+                emit(&text::plan(&settings.plan, limits, settings.run.batch_size))
+            }
+        }
         Format::Json => {
             let mut batches = settings
                 .plan
@@ -130,7 +172,14 @@ fn print_plan(settings: &Settings, format: Format) -> u8 {
                 limits,
                 settings.run.batch_size,
             ));
+            let git = settings.git.as_ref().map(|g| {
+                let mut v = serde_json::to_value(&g.report).expect("plain data");
+                v["changed"] = serde_json::to_value(&g.changes).expect("plain data");
+                v
+            });
             let json = serde_json::json!({
+                "status": if settings.skip { "skipped" } else { "dry-run" },
+                "git": git,
                 "provider": settings.connection.provider,
                 "task": settings.task,
                 "plan": settings.plan,
@@ -176,32 +225,97 @@ fn exit_code(report: &Report, fail_on: FailOn) -> u8 {
     }
 }
 
+/// Directory collapses go out only if the day's directory quota covers every directory of
+/// the plan; otherwise they are undone and the files are refreshed instead. If the quota
+/// cannot be read here, the plan is left as it is: the run's own quota check decides.
+async fn keep_collapses_within_quota(
+    provider: &dyn Provider,
+    plan: &mut cdn_refresh::plan::Plan,
+    collapses: &mut [cdn_refresh::report::Collapse],
+) {
+    if collapses.is_empty() {
+        return;
+    }
+    let needed = plan
+        .quota_needs()
+        .get(&QuotaKind::RefreshDirectory)
+        .copied()
+        .unwrap_or(0);
+    let quota = match with_retry(
+        &Default::default(),
+        || provider.quota(),
+        |e, _, _| tracing::warn!("quota: {e}; retrying"),
+    )
+    .await
+    {
+        Ok(q) => q,
+        Err(e) => {
+            tracing::warn!("cannot read the quota to check directory collapses: {e}");
+            return;
+        }
+    };
+    if let Some(entry) = quota
+        .get(QuotaKind::RefreshDirectory)
+        .filter(|e| e.remaining < needed)
+    {
+        let reason = format!(
+            "the day's directory refresh quota has {} left, the plan needs {needed}: the files are refreshed instead",
+            entry.remaining
+        );
+        tracing::warn!("{reason}");
+        plan.uncollapse(collapses, &reason);
+    }
+}
+
 async fn run_command(args: &RunArgs, env: &Env) -> u8 {
-    let settings = match load(args) {
+    let mut settings = match load(args, env) {
         Ok(s) => s,
         Err(code) => return code,
     };
     if settings.duplicates > 0 {
         tracing::info!("{} duplicate URL lines dropped", settings.duplicates);
     }
+    let git = settings.git.as_ref().map(|g| g.report.clone());
+    if settings.skip || (settings.git.is_some() && settings.plan.is_empty()) {
+        // Git mode with nothing to send: a skipped missing base, or no mapped change.
+        let status = if settings.skip {
+            RunStatus::Skipped
+        } else {
+            RunStatus::Success
+        };
+        if let Some(g) = &settings.git {
+            emit(&git_summary(&g.report));
+        }
+        emit(&format!("nothing to send ({})\n", status.as_str()));
+        let mut report =
+            Report::without_tasks(settings.connection.provider, status, Vec::new(), None, None);
+        report.git = git;
+        return write_report(&report, &settings).err().unwrap_or(SUCCESS);
+    }
     if settings.dry_run {
         let code = print_plan(&settings, Format::Text);
         let urls = run::listed(&settings.plan, UrlStatus::Planned, None);
-        let report = Report::without_tasks(
+        let mut report = Report::without_tasks(
             settings.connection.provider,
             RunStatus::DryRun,
             urls,
             None,
             None,
         );
+        report.git = git;
         return write_report(&report, &settings).err().unwrap_or(code);
     }
     let provider = match provider(&settings.connection, env) {
         Ok(p) => p,
         Err(code) => return code,
     };
+    let mut git = git;
+    if let Some(g) = git.as_mut() {
+        keep_collapses_within_quota(provider.as_ref(), &mut settings.plan, &mut g.collapses).await;
+    }
     match run::execute(provider.as_ref(), &settings.plan, &settings.run).await {
-        Ok(report) => {
+        Ok(mut report) => {
+            report.git = git;
             let written = write_report(&report, &settings);
             emit(&text::summary(&report, settings.report_path.as_deref()));
             written
@@ -234,13 +348,14 @@ async fn run_command(args: &RunArgs, env: &Env) -> u8 {
             };
             let reason = err.to_string();
             let urls = run::listed(&settings.plan, UrlStatus::Rejected, Some(&reason));
-            let report = Report::without_tasks(
+            let mut report = Report::without_tasks(
                 settings.connection.provider,
                 RunStatus::Failed,
                 urls,
                 quota,
                 Some(stop),
             );
+            report.git = git;
             write_report(&report, &settings).err().unwrap_or(REFUSED)
         }
     }
@@ -268,7 +383,7 @@ async fn demo_command(report_path: Option<&std::path::Path>) -> u8 {
 }
 
 async fn quota_command(args: &RunArgs, env: &Env) -> u8 {
-    let connection = match settings::connection(args) {
+    let connection = match settings::with_config(args).and_then(|(a, _)| settings::connection(&a)) {
         Ok(c) => c,
         Err(e) => return input_error(&e),
     };
@@ -300,7 +415,7 @@ fn refused(err: &cdn_refresh::providers::ProviderError) -> u8 {
 }
 
 async fn status_command(args: &RunArgs, ids: &[String], env: &Env) -> u8 {
-    let connection = match settings::connection(args) {
+    let connection = match settings::with_config(args).and_then(|(a, _)| settings::connection(&a)) {
         Ok(c) => c,
         Err(e) => return input_error(&e),
     };

@@ -2,12 +2,22 @@
 //!
 //! A plan is pure data. Batches, quota needs and the `plan` command's output are all
 //! derived from it, so a dry run shows exactly what a real run would send.
+//!
+//! Two sources make plans: URL lists ([`Plan::from_urls`]) and git changes mapped through
+//! the rules ([`Plan::from_changes`]); [`Plan::merge`] combines them without duplicates.
+//! Directory collapse is decided here from the changes alone (more than N changed paths with
+//! a refreshed URL directly in one directory URL); whether the day's directory quota covers
+//! it needs the network, so `main` checks that before the run and calls
+//! [`Plan::uncollapse`] when it does not.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
 
+use crate::changes::{Change, ChangeKind};
 use crate::providers::{Batch, BatchKind, Limits, ObjectType, QuotaKind};
+use crate::report::Collapse;
+use crate::rules::{Mapping, RuleSet};
 use crate::schedule;
 
 /// Which operations a run performs.
@@ -61,7 +71,7 @@ impl Plan {
         self.refresh
             .iter()
             .flat_map(|(t, urls)| {
-                schedule::batches(BatchKind::refresh(*t), urls, limits, batch_size)
+                schedule::batches_within_rates(BatchKind::refresh(*t), urls, limits, batch_size)
             })
             .collect()
     }
@@ -92,6 +102,227 @@ impl Plan {
     }
 }
 
+/// A mapped URL longer than the provider accepts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TooLong {
+    /// The repository path it was mapped from (or `root` for a rule root).
+    pub path: String,
+    pub url: String,
+    pub max: usize,
+}
+
+/// The git part of a run: the changes mapped through the rules, then collapsed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GitPlan {
+    pub plan: Plan,
+    /// Distinct changed paths no rule matched.
+    pub unmapped: usize,
+    /// Distinct changed paths an exclude rule matched.
+    pub excluded: usize,
+    pub collapses: Vec<Collapse>,
+}
+
+fn push_unique(list: &mut Vec<String>, seen: &mut HashSet<String>, url: &str) {
+    if seen.insert(url.to_string()) {
+        list.push(url.to_string());
+    }
+}
+
+/// The directory URL a file URL sits in: everything up to its last `/` (before any query).
+fn parent_dir(url: &str) -> &str {
+    let path_end = url.find('?').unwrap_or(url.len());
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    match url[..path_end].rfind('/') {
+        Some(i) if i >= after_scheme => &url[..=i],
+        _ => url,
+    }
+}
+
+fn check_len(path: &str, url: &str, limits: &Limits) -> Result<(), TooLong> {
+    if url.len() > limits.max_url_len {
+        return Err(TooLong {
+            path: path.to_string(),
+            url: url.to_string(),
+            max: limits.max_url_len,
+        });
+    }
+    Ok(())
+}
+
+impl Plan {
+    /// The plan for a git diff: deleted and modified paths are refreshed; added and modified
+    /// ones prefetched (when `task` prefetches); a rename refreshes the old path's URLs and
+    /// prefetches the new one's; a type change counts as a modification. Each path goes
+    /// through `rules`; a whole-site match refreshes every root as a directory.
+    ///
+    /// With `collapse_threshold` `Some(n)` and a provider that refreshes directories, when
+    /// more than `n` changed paths have a refreshed URL directly in one directory URL, that
+    /// directory is refreshed instead of the files in it (and below it). File refreshes that a
+    /// refreshed directory covers are dropped. Prefetch always takes files.
+    pub fn from_changes(
+        changes: &[Change],
+        rules: &RuleSet,
+        task: TaskMode,
+        limits: &Limits,
+        collapse_threshold: Option<usize>,
+    ) -> Result<GitPlan, TooLong> {
+        let refresh_wanted = task != TaskMode::Prefetch;
+        let prefetch_wanted = task != TaskMode::Refresh;
+        let mut mapped: HashMap<&str, Mapping> = HashMap::new();
+        // (url, path) in first-seen order.
+        let mut refresh_files: Vec<(String, String)> = Vec::new();
+        let mut dirs = Vec::new();
+        let mut dirs_seen = HashSet::new();
+        let mut prefetch = Vec::new();
+        let mut prefetch_seen = HashSet::new();
+        for change in changes {
+            let (refresh, prefetch_path): (Option<&str>, Option<&str>) = match change.kind {
+                ChangeKind::Added => (None, Some(&change.path)),
+                ChangeKind::Modified | ChangeKind::TypeChanged => {
+                    (Some(&change.path), Some(&change.path))
+                }
+                ChangeKind::Deleted => (Some(&change.path), None),
+                ChangeKind::Renamed => (
+                    Some(change.old_path.as_deref().unwrap_or(&change.path)),
+                    Some(&change.path),
+                ),
+            };
+            for (path, refreshing) in [(refresh, true), (prefetch_path, false)] {
+                let Some(path) = path else { continue };
+                let mapping = mapped.entry(path).or_insert_with(|| rules.map(path));
+                match mapping {
+                    Mapping::Files(urls) => {
+                        for url in urls.iter() {
+                            check_len(path, url, limits)?;
+                            if refreshing && refresh_wanted {
+                                refresh_files.push((url.clone(), path.to_string()));
+                            } else if !refreshing && prefetch_wanted {
+                                push_unique(&mut prefetch, &mut prefetch_seen, url);
+                            }
+                        }
+                    }
+                    Mapping::WholeSite(roots) => {
+                        if refresh_wanted {
+                            for root in roots.iter() {
+                                check_len(path, root, limits)?;
+                                push_unique(&mut dirs, &mut dirs_seen, root);
+                            }
+                        }
+                    }
+                    Mapping::Excluded | Mapping::Unmatched => {}
+                }
+            }
+        }
+        let unmapped = mapped
+            .values()
+            .filter(|m| **m == Mapping::Unmatched)
+            .count();
+        let excluded = mapped.values().filter(|m| **m == Mapping::Excluded).count();
+
+        let mut collapses = Vec::new();
+        let directories = limits.refresh_object_types.contains(&ObjectType::Directory);
+        if let (Some(threshold), true) = (collapse_threshold, directories) {
+            // Changed paths per directory URL, in order of first appearance.
+            let mut by_dir: Vec<(String, Vec<String>)> = Vec::new();
+            let mut index: HashMap<String, usize> = HashMap::new();
+            for (url, path) in &refresh_files {
+                let dir = parent_dir(url).to_string();
+                let i = *index.entry(dir.clone()).or_insert_with(|| {
+                    by_dir.push((dir, Vec::new()));
+                    by_dir.len() - 1
+                });
+                if !by_dir[i].1.contains(path) {
+                    by_dir[i].1.push(path.clone());
+                }
+            }
+            // Outer directories first, so a directory inside a collapsed one is not listed twice.
+            by_dir.sort_by(|a, b| a.0.len().cmp(&b.0.len()).then(a.0.cmp(&b.0)));
+            for (dir, files) in by_dir {
+                if files.len() > threshold && !dirs.iter().any(|d: &String| dir.starts_with(d)) {
+                    push_unique(&mut dirs, &mut dirs_seen, &dir);
+                    let mut urls = Vec::new();
+                    let mut seen = HashSet::new();
+                    for (url, _) in &refresh_files {
+                        if url.starts_with(dir.as_str()) {
+                            push_unique(&mut urls, &mut seen, url);
+                        }
+                    }
+                    collapses.push(Collapse {
+                        directory: dir,
+                        files,
+                        urls,
+                        not_applied: None,
+                    });
+                }
+            }
+        }
+
+        let mut plan = Plan::default();
+        let mut files = Vec::new();
+        let mut files_seen = HashSet::new();
+        for (url, _) in &refresh_files {
+            if !dirs.iter().any(|d| url.starts_with(d.as_str())) {
+                push_unique(&mut files, &mut files_seen, url);
+            }
+        }
+        if !files.is_empty() {
+            plan.refresh.insert(ObjectType::File, files);
+        }
+        if !dirs.is_empty() {
+            plan.refresh.insert(ObjectType::Directory, dirs);
+        }
+        plan.prefetch = prefetch;
+        plan.prefetch_after_refresh = task == TaskMode::Both;
+        Ok(GitPlan {
+            plan,
+            unmapped,
+            excluded,
+            collapses,
+        })
+    }
+
+    /// Undoes `collapses`: their directories leave the plan and the file URLs they replaced
+    /// come back; each collapse records `reason`.
+    pub fn uncollapse(&mut self, collapses: &mut [Collapse], reason: &str) {
+        let mut restored = Plan::default();
+        for c in collapses.iter_mut().filter(|c| c.not_applied.is_none()) {
+            if let Some(dirs) = self.refresh.get_mut(&ObjectType::Directory) {
+                dirs.retain(|d| *d != c.directory);
+            }
+            restored
+                .refresh
+                .entry(ObjectType::File)
+                .or_default()
+                .extend(c.urls.iter().cloned());
+            c.not_applied = Some(reason.to_string());
+        }
+        if self
+            .refresh
+            .get(&ObjectType::Directory)
+            .is_some_and(Vec::is_empty)
+        {
+            self.refresh.remove(&ObjectType::Directory);
+        }
+        self.merge(restored);
+    }
+
+    /// Adds `other`'s URLs that this plan does not hold yet.
+    pub fn merge(&mut self, other: Plan) {
+        for (t, urls) in other.refresh {
+            let list = self.refresh.entry(t).or_default();
+            let mut seen: HashSet<String> = list.iter().cloned().collect();
+            for u in urls {
+                push_unique(list, &mut seen, &u);
+            }
+        }
+        let mut seen: HashSet<String> = self.prefetch.iter().cloned().collect();
+        for u in other.prefetch {
+            push_unique(&mut self.prefetch, &mut seen, &u);
+        }
+        self.prefetch_after_refresh |= other.prefetch_after_refresh;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,5 +348,34 @@ mod tests {
         );
         assert_eq!(plan.quota_needs()[&QuotaKind::RefreshDirectory], 1);
         assert!(plan.prefetch.is_empty());
+    }
+
+    #[test]
+    fn parent_dir_is_the_url_up_to_its_last_slash() {
+        assert_eq!(parent_dir("https://a.com/b/c.html"), "https://a.com/b/");
+        assert_eq!(parent_dir("https://a.com/b/"), "https://a.com/b/");
+        assert_eq!(parent_dir("https://a.com/c.html?x=/y"), "https://a.com/");
+        assert_eq!(parent_dir("https://a.com"), "https://a.com");
+    }
+
+    #[test]
+    fn uncollapse_restores_the_files() {
+        let mut plan = Plan::from_urls(
+            vec!["https://a.com/x.html".into()],
+            TaskMode::Refresh,
+            ObjectType::File,
+        );
+        plan.refresh
+            .insert(ObjectType::Directory, vec!["https://a.com/d/".into()]);
+        let mut collapses = vec![Collapse {
+            directory: "https://a.com/d/".into(),
+            files: vec!["d/1".into(), "d/2".into()],
+            urls: vec!["https://a.com/d/1".into(), "https://a.com/d/2".into()],
+            not_applied: None,
+        }];
+        plan.uncollapse(&mut collapses, "no quota");
+        assert!(!plan.refresh.contains_key(&ObjectType::Directory));
+        assert_eq!(plan.refresh[&ObjectType::File].len(), 3);
+        assert_eq!(collapses[0].not_applied.as_deref(), Some("no quota"));
     }
 }

@@ -116,6 +116,56 @@ pub struct Report {
     pub calls: Calls,
     pub tasks: Vec<TaskRecord>,
     pub urls: Vec<UrlResult>,
+    /// Git mode: which range was diffed and how its changes were mapped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git: Option<GitReport>,
+}
+
+/// Git mode in the report: the base used and how it was chosen, and what the changes became.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GitReport {
+    /// Full SHA of the base; absent when there was none (see `missing_base`).
+    pub base: Option<String>,
+    /// Full SHA of the head.
+    pub head: String,
+    /// How the base was chosen: `explicit`, `github-push`, `github-pull-request`,
+    /// `gitlab-merge-request`, `gitlab-before` or `undetected`.
+    pub base_source: String,
+    /// Changed paths in the diff (a rename counts once).
+    pub changes: usize,
+    /// Submodule paths that changed; not diffed, not refreshed.
+    pub skipped_submodules: Vec<String>,
+    /// Changed paths no rule matches: not refreshed.
+    pub unmapped: usize,
+    /// Changed paths an exclude rule matches: not refreshed.
+    pub excluded: usize,
+    /// Directories refreshed instead of the files under them (`--collapse-threshold`).
+    pub collapses: Vec<Collapse>,
+    /// Set when there was no base to diff against: the policy applied and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing_base: Option<MissingBaseReport>,
+}
+
+/// One directory refreshed in place of the changed files under it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Collapse {
+    pub directory: String,
+    /// The changed repository paths under the directory.
+    pub files: Vec<String>,
+    /// The file URLs the directory refresh replaces.
+    #[serde(default)]
+    pub urls: Vec<String>,
+    /// Set when the collapse was undone (the files are refreshed instead), with the reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_applied: Option<String>,
+}
+
+/// `--on-missing-base` as applied.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MissingBaseReport {
+    /// `all` or `skip` (`fail` stops before any report).
+    pub policy: String,
+    pub reason: String,
 }
 
 impl Counts {
@@ -186,6 +236,7 @@ impl Report {
             calls: Calls::default(),
             tasks: Vec::new(),
             urls,
+            git: None,
         }
     }
 

@@ -237,6 +237,7 @@ pub async fn execute(
         calls: runner.calls.snapshot(),
         tasks,
         urls,
+        git: None,
     })
 }
 
@@ -310,9 +311,7 @@ impl Runner<'_> {
         // bounds the whole run, so a batch whose turn comes after it is not sent.
         let turn = async {
             self.rates.acquire(Api::Submit).await;
-            if batch.kind.quota_kind() == QuotaKind::RefreshUrl
-                || batch.kind.quota_kind() == QuotaKind::RefreshIgnoreParams
-            {
+            if self.provider.limits().minute_cap(batch.kind).is_some() {
                 let mut per_host: HashMap<String, u32> = HashMap::new();
                 for u in &batch.urls {
                     *per_host.entry(url_list::host(u).to_string()).or_default() += 1;

@@ -1,5 +1,13 @@
 //! Raw inputs (flags and env fallbacks) → validated [`Settings`]. Every error names the
 //! input it came from and the fix, and is raised before anything is sent.
+//!
+//! Precedence: flags, then env (installed by `cli`), then the config file ([`with_config`]:
+//! `--config`, else `.cdn-refresh.yml` in `--repo` or the current directory when present).
+//! Git mode is on when `--base`, `--mapping` or the file's `mapping`/`whole_site` is given:
+//! the diff is read here (`changes::changes`), mapped and collapsed by `plan`, and merged
+//! with any URL list, so `plan` and a run see the same [`Plan`]. A missing base follows
+//! `--on-missing-base`: `fail` is an input error (exit 2), `all` plans every rule root as a
+//! directory, `skip` sets [`Settings::skip`] unless URL lists were given too.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -7,10 +15,14 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
+use crate::changes::{self, Change, MissingBase, Resolved};
 use crate::cli::{Env, RunArgs};
-use crate::plan::{Plan, TaskMode};
+use crate::config::{self, Config, OnMissingBase};
+use crate::plan::{Plan, TaskMode, TooLong};
 use crate::providers::aliyun::{self, Area, api::Credentials};
 use crate::providers::{ObjectType, ProviderKind};
+use crate::report::{GitReport, MissingBaseReport};
+use crate::rules::RuleSet;
 use crate::run::RunOptions;
 use crate::url_list::{self, InvalidLine};
 
@@ -26,6 +38,8 @@ pub enum InputError {
         source: String,
         lines: Vec<InvalidLine>,
     },
+    /// A message that already names its input and the fix (config file, git, rules).
+    Message(String),
 }
 
 impl InputError {
@@ -60,6 +74,7 @@ impl fmt::Display for InputError {
                 }
                 write!(f, "  fix: correct or remove these lines")
             }
+            InputError::Message(message) => f.write_str(message),
         }
     }
 }
@@ -95,6 +110,18 @@ pub struct Settings {
     pub run: RunOptions,
     pub report_path: Option<PathBuf>,
     pub fail_on: FailOn,
+    /// Git mode: the range, the changes and what they became.
+    pub git: Option<GitInfo>,
+    /// `--on-missing-base skip` applied and no URL list was given: send nothing, exit 0.
+    pub skip: bool,
+}
+
+/// What git mode found, for the report and the `plan` output.
+#[derive(Debug, Clone)]
+pub struct GitInfo {
+    pub report: GitReport,
+    /// Every change of the diff (empty when the base was missing).
+    pub changes: Vec<Change>,
 }
 
 fn parse_task(s: &str) -> Result<TaskMode, InputError> {
@@ -247,11 +274,230 @@ fn read_url_sources(
     Ok(sources)
 }
 
-/// Validates the run inputs. `read_stdin` is called only for `-r -`.
+/// Reads the config file (`--config`, else `.cdn-refresh.yml` in `--repo` or the current
+/// directory when present) and fills what the flags and env left unset from it.
+pub fn with_config(args: &RunArgs) -> Result<(RunArgs, Option<Config>), InputError> {
+    let path = match &args.config {
+        Some(path) => Some(path.clone()),
+        None => {
+            let repo = args.repo.clone().unwrap_or_else(|| PathBuf::from("."));
+            [
+                repo.join(config::DEFAULT_FILE),
+                PathBuf::from(config::DEFAULT_FILE),
+            ]
+            .into_iter()
+            .find(|p| p.is_file())
+        }
+    };
+    let mut args = args.clone();
+    let Some(path) = path else {
+        return Ok((args, None));
+    };
+    let config = Config::load(&path).map_err(|e| InputError::Message(e.to_string()))?;
+    config.run.apply_to(&mut args);
+    if args.collapse_threshold.is_none() {
+        args.collapse_threshold = config.collapse_threshold;
+    }
+    if args.on_missing_base.is_none() {
+        args.on_missing_base = config.on_missing_base.map(|p| {
+            match p {
+                OnMissingBase::Fail => "fail",
+                OnMissingBase::All => "all",
+                OnMissingBase::Skip => "skip",
+            }
+            .to_string()
+        });
+    }
+    Ok((args, Some(config)))
+}
+
+fn kebab(value: impl serde::Serialize) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn too_long(e: TooLong) -> InputError {
+    InputError::new(
+        "--mapping",
+        format!(
+            "path `{}` maps to a URL of {} characters, more than the provider's {}: {}",
+            e.path,
+            e.url.len(),
+            e.max,
+            e.url
+        ),
+        "shorten the URL template, or exclude the path with a `!GLOB` rule",
+    )
+}
+
+/// The rules of git mode: `--mapping`, else the config file's; `None` when git mode is off.
+fn git_rules(args: &RunArgs, config: Option<&Config>) -> Result<Option<RuleSet>, InputError> {
+    let from_file = config.is_some_and(|c| !c.mapping.is_empty() || !c.whole_site.is_empty());
+    if args.base.is_none() && args.mapping.is_none() && !from_file {
+        return Ok(None);
+    }
+    let default = Config::default();
+    let config = config.unwrap_or(&default);
+    let rules = config.rules(args.mapping.as_deref()).map_err(|errors| {
+        let source = if args.mapping.is_some() {
+            "--mapping".to_string()
+        } else {
+            args.config
+                .as_ref()
+                .map_or(config::DEFAULT_FILE.to_string(), |p| {
+                    p.display().to_string()
+                })
+        };
+        let mut text = format!(
+            "{source}: {} invalid mapping rule{}; nothing was sent",
+            errors.len(),
+            if errors.len() == 1 { "" } else { "s" }
+        );
+        for e in &errors {
+            text.push_str(&format!(
+                "\n  line {}: {}\n    {}",
+                e.line, e.text, e.reason
+            ));
+        }
+        text.push_str("\n  fix: correct or remove these rules (see docs/mapping.md)");
+        InputError::Message(text)
+    })?;
+    if rules.is_empty() {
+        return Err(InputError::new(
+            "--base",
+            "git mode needs mapping rules, and none were given",
+            "give rules with --mapping (`public/** => https://www.example.com/{path}`) or in .cdn-refresh.yml (see docs/mapping.md)",
+        ));
+    }
+    Ok(Some(rules))
+}
+
+/// Git mode: diff, map, collapse. Returns the plan of the changes and what was found.
+fn git_plan(
+    args: &RunArgs,
+    env: &Env,
+    rules: &RuleSet,
+    task: TaskMode,
+    limits: &crate::providers::Limits,
+) -> Result<(Plan, GitInfo, bool), InputError> {
+    let policy = args
+        .on_missing_base
+        .as_deref()
+        .map(|s| s.parse::<MissingBase>())
+        .transpose()
+        .map_err(|e| {
+            InputError::new(
+                "--on-missing-base",
+                e,
+                "use fail (exit 2), all (refresh every mapped root) or skip (send nothing)",
+            )
+        })?
+        .unwrap_or_default();
+    let threshold = positive("--collapse-threshold", args.collapse_threshold)?;
+    let repo = args.repo.clone().unwrap_or_else(|| PathBuf::from("."));
+    let lookup = |name: &str| env.get(name).map(str::to_string);
+    let resolved = changes::changes(&repo, args.base.as_deref(), args.head.as_deref(), &lookup)
+        .map_err(|e| InputError::Message(e.to_string()))?;
+    match resolved {
+        Resolved::Diff(diff) => {
+            let git = Plan::from_changes(&diff.changes, rules, task, limits, threshold)
+                .map_err(too_long)?;
+            let report = GitReport {
+                base: Some(diff.base.clone()),
+                head: diff.head.clone(),
+                base_source: kebab(diff.base_source),
+                changes: diff.changes.len(),
+                skipped_submodules: diff.skipped_submodules.clone(),
+                unmapped: git.unmapped,
+                excluded: git.excluded,
+                collapses: git.collapses,
+                missing_base: None,
+            };
+            let info = GitInfo {
+                report,
+                changes: diff.changes,
+            };
+            Ok((git.plan, info, false))
+        }
+        Resolved::MissingBase(missing) => {
+            let mut report = GitReport {
+                base: None,
+                head: missing.head.clone(),
+                base_source: kebab(missing.source),
+                missing_base: Some(MissingBaseReport {
+                    policy: kebab(policy),
+                    reason: missing.reason.clone(),
+                }),
+                ..GitReport::default()
+            };
+            let mut plan = Plan::default();
+            match policy {
+                MissingBase::Fail => {
+                    // The reason ends with the fix, which names the other policies.
+                    return Err(InputError::Message(missing.reason.clone()));
+                }
+                MissingBase::Skip => {}
+                MissingBase::All if task == TaskMode::Prefetch => {}
+                MissingBase::All => {
+                    if limits.refresh_object_types.contains(&ObjectType::Directory) {
+                        let roots = rules.roots();
+                        for root in &roots {
+                            if root.len() > limits.max_url_len {
+                                return Err(too_long(TooLong {
+                                    path: "(rule root)".into(),
+                                    url: root.clone(),
+                                    max: limits.max_url_len,
+                                }));
+                            }
+                        }
+                        if !roots.is_empty() {
+                            plan.refresh.insert(ObjectType::Directory, roots);
+                        }
+                    } else {
+                        // No directory refresh: every mapped file at head.
+                        let files = changes::files_at(&repo, &missing.head)
+                            .map_err(|e| InputError::Message(e.to_string()))?;
+                        let all: Vec<Change> = files
+                            .into_iter()
+                            .map(|path| Change {
+                                kind: changes::ChangeKind::Deleted,
+                                path,
+                                old_path: None,
+                            })
+                            .collect();
+                        let git = Plan::from_changes(&all, rules, TaskMode::Refresh, limits, None)
+                            .map_err(too_long)?;
+                        report.unmapped = git.unmapped;
+                        report.excluded = git.excluded;
+                        plan = git.plan;
+                    }
+                }
+            }
+            let skip = policy == MissingBase::Skip;
+            Ok((
+                plan,
+                GitInfo {
+                    report,
+                    changes: Vec::new(),
+                },
+                skip,
+            ))
+        }
+    }
+}
+
+/// Validates the run inputs. `read_stdin` is called only for `-r -`; `env` gives the CI
+/// variables that `--base auto` reads.
 pub fn settings(
     args: &RunArgs,
+    env: &Env,
     read_stdin: &mut dyn FnMut() -> std::io::Result<String>,
 ) -> Result<Settings, InputError> {
+    let (args, config) = with_config(args)?;
+    let args = &args;
+    let mapping = git_rules(args, config.as_ref())?;
     let connection = connection(args)?;
     let provider = connection.provider;
     let task = args
@@ -314,7 +560,7 @@ pub fn settings(
     if let Some(first) = errors.into_iter().next() {
         return Err(first);
     }
-    if urls.is_empty() {
+    if urls.is_empty() && mapping.is_none() {
         return Err(InputError::new(
             "URLs",
             "there is nothing to refresh: no URL was given",
@@ -353,11 +599,22 @@ pub fn settings(
         retry: defaults.retry,
     };
 
+    let listed = !urls.is_empty();
+    let mut plan = Plan::from_urls(urls, task, object_type);
+    let mut git = None;
+    let mut skip = false;
+    if let Some(rules) = &mapping {
+        let (git_plan, info, skipped) = git_plan(args, env, rules, task, limits)?;
+        plan.merge(git_plan);
+        git = Some(info);
+        skip = skipped && !listed;
+    }
+
     Ok(Settings {
         connection,
         task,
         object_type,
-        plan: Plan::from_urls(urls, task, object_type),
+        plan,
         duplicates,
         dry_run: args.dry_run.unwrap_or(false),
         run,
@@ -368,6 +625,8 @@ pub fn settings(
             .map(parse_fail_on)
             .transpose()?
             .unwrap_or(FailOn::Failed),
+        git,
+        skip,
     })
 }
 
@@ -417,7 +676,7 @@ mod tests {
         let mut a = args("https://example.com/a");
         a.task = Some("push".into());
         a.area = Some("domestic".into());
-        let s = settings(&a, &mut no_stdin()).unwrap();
+        let s = settings(&a, &Env::default(), &mut no_stdin()).unwrap();
         assert_eq!(s.task, TaskMode::Prefetch);
         assert_eq!(s.connection.aliyun.area, Some(Area::Domestic));
         assert!(s.run.wait);
@@ -429,7 +688,9 @@ mod tests {
     fn errors_name_the_input_and_the_fix() {
         let mut a = args("https://example.com/a");
         a.task = Some("wipe".into());
-        let e = settings(&a, &mut no_stdin()).unwrap_err().to_string();
+        let e = settings(&a, &Env::default(), &mut no_stdin())
+            .unwrap_err()
+            .to_string();
         assert!(
             e.starts_with("--task: unknown task `wipe`") && e.contains("fix:"),
             "{e}"
@@ -439,7 +700,7 @@ mod tests {
         a.object_type = Some("directory".into());
         a.task = Some("both".into());
         assert!(
-            settings(&a, &mut no_stdin())
+            settings(&a, &Env::default(), &mut no_stdin())
                 .unwrap_err()
                 .to_string()
                 .contains("prefetch takes files")
@@ -447,11 +708,13 @@ mod tests {
 
         let mut a = args("https://example.com/a");
         a.seed_key_secret = Some("s3cr3t".into());
-        let e = settings(&a, &mut no_stdin()).unwrap_err().to_string();
+        let e = settings(&a, &Env::default(), &mut no_stdin())
+            .unwrap_err()
+            .to_string();
         assert!(!e.contains("s3cr3t"));
         assert!(e.contains("ALIBABA_CLOUD_ACCESS_KEY_SECRET"));
 
-        let e = settings(&RunArgs::default(), &mut no_stdin())
+        let e = settings(&RunArgs::default(), &Env::default(), &mut no_stdin())
             .unwrap_err()
             .to_string();
         assert!(e.contains("no URL was given"), "{e}");
@@ -461,6 +724,7 @@ mod tests {
     fn every_bad_line_is_listed() {
         let e = settings(
             &args("https://ok.com/a\nftp://x.com/b\n# comment\nexample.com/c"),
+            &Env::default(),
             &mut no_stdin(),
         )
         .unwrap_err();
@@ -476,7 +740,7 @@ mod tests {
             urls_file: Some("-".into()),
             ..RunArgs::default()
         };
-        let s = settings(&a, &mut || {
+        let s = settings(&a, &Env::default(), &mut || {
             Ok("https://a.com/1\nhttps://a.com/1\n".to_string())
         })
         .unwrap();

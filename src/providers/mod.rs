@@ -140,6 +140,16 @@ impl Limits {
             (Operation::Refresh, _) => self.refresh_urls_per_request,
         }
     }
+
+    /// The per-host per-minute cap that requests of this kind count against, if any.
+    pub fn minute_cap(&self, kind: BatchKind) -> Option<u32> {
+        match kind.quota_kind() {
+            QuotaKind::RefreshUrl | QuotaKind::RefreshIgnoreParams => {
+                self.refresh_urls_per_minute_per_domain
+            }
+            _ => None,
+        }
+    }
 }
 
 /// The daily quotas a run can draw on.
