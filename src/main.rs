@@ -382,12 +382,16 @@ async fn demo_command(report_path: Option<&std::path::Path>) -> u8 {
     }
 }
 
+/// The provider for the commands that take no URL list (`quota`, `status`).
+fn connect(args: &RunArgs, env: &Env) -> Result<Box<dyn Provider>, u8> {
+    let connection = settings::with_config(args)
+        .and_then(|(a, _)| settings::connection(&a))
+        .map_err(|e| input_error(&e))?;
+    provider(&connection, env)
+}
+
 async fn quota_command(args: &RunArgs, env: &Env) -> u8 {
-    let connection = match settings::with_config(args).and_then(|(a, _)| settings::connection(&a)) {
-        Ok(c) => c,
-        Err(e) => return input_error(&e),
-    };
-    let provider = match provider(&connection, env) {
+    let provider = match connect(args, env) {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -415,11 +419,7 @@ fn refused(err: &cdn_refresh::providers::ProviderError) -> u8 {
 }
 
 async fn status_command(args: &RunArgs, ids: &[String], env: &Env) -> u8 {
-    let connection = match settings::with_config(args).and_then(|(a, _)| settings::connection(&a)) {
-        Ok(c) => c,
-        Err(e) => return input_error(&e),
-    };
-    let provider = match provider(&connection, env) {
+    let provider = match connect(args, env) {
         Ok(p) => p,
         Err(code) => return code,
     };
