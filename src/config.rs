@@ -27,7 +27,7 @@
 //! a mistake in the file is reported as the file's rather than as a flag's. Values keep the
 //! spelling the user wrote (`task: clear`) and the types of [`RunArgs`]:
 //! [`RunDefaults::apply_to`] puts them where a flag would be, and `settings` parses both with the
-//! same code. The accepted spellings checked here mirror `settings`' parsers. Whether the file
+//! same code. The accepted spellings checked here are `settings`' own tables. Whether the file
 //! is read at all, and the precedence (flags, then env, then the file), are the caller's.
 
 use std::fmt;
@@ -42,6 +42,7 @@ use crate::cli::RunArgs;
 use crate::providers::ProviderKind;
 use crate::providers::aliyun::api::SignatureVersion;
 use crate::rules::{self, IndexUrl, MapOptions, RuleError, RuleSet, WHOLE_SITE};
+use crate::settings;
 
 /// The default file name, read when present and `--config` is not given.
 pub const DEFAULT_FILE: &str = ".cdn-refresh.yml";
@@ -388,22 +389,24 @@ impl Validator<'_> {
     }
 
     /// A string value that must be one of `allowed` (case-insensitive, `_` as `-`).
-    fn one_of(
+    /// Checks a value against the table `settings` parses the same option with, and keeps the
+    /// user's spelling: `settings` turns it into its type once flags and env have had their say.
+    fn one_of<T: Copy>(
         &self,
         key: &str,
         value: Text,
-        allowed: &[&str],
+        table: &[(&str, T)],
     ) -> Result<Option<String>, ConfigError> {
         let Some(value) = value else { return Ok(None) };
-        let normalized = value.value.to_ascii_lowercase().replace('_', "-");
-        if allowed.contains(&normalized.as_str()) {
+        if settings::lookup(table, &value.value).is_some() {
             Ok(Some(value.value))
         } else {
+            let names: Vec<&str> = table.iter().map(|(name, _)| *name).collect();
             Err(self.invalid(
                 Some(line_of(&value)),
                 key,
                 format!("unknown value `{}`", value.value),
-                format!("use one of: {}", allowed.join(", ")),
+                format!("use one of: {}", names.join(", ")),
             ))
         }
     }
@@ -544,31 +547,9 @@ impl Validator<'_> {
             on_missing_base: raw.on_missing_base,
             run: RunDefaults {
                 provider: self.value_enum::<ProviderKind>("provider", raw.provider)?,
-                task: self.one_of(
-                    "task",
-                    raw.task,
-                    &[
-                        "refresh", "prefetch", "both", "clear", "push", "purge", "preload",
-                    ],
-                )?,
-                object_type: self.one_of(
-                    "object_type",
-                    raw.object_type,
-                    &[
-                        "file",
-                        "directory",
-                        "dir",
-                        "regex",
-                        "ignore-params",
-                        "ignoreparams",
-                        "exquery",
-                    ],
-                )?,
-                area: self.one_of(
-                    "area",
-                    raw.area,
-                    &["domestic", "mainland", "overseas", "global"],
-                )?,
+                task: self.one_of("task", raw.task, settings::TASKS)?,
+                object_type: self.one_of("object_type", raw.object_type, settings::OBJECT_TYPES)?,
+                area: self.one_of("area", raw.area, settings::AREAS)?,
                 force: raw.force,
                 l2_preload: raw.l2_preload,
                 dry_run: raw.dry_run,
@@ -580,7 +561,7 @@ impl Validator<'_> {
                 concurrency: self.positive("concurrency", raw.concurrency)?,
                 batch_size: self.positive("batch_size", raw.batch_size)?,
                 report: raw.report.map(|r| PathBuf::from(r.value)),
-                fail_on: self.one_of("fail_on", raw.fail_on, &["failed", "pending", "never"])?,
+                fail_on: self.one_of("fail_on", raw.fail_on, settings::FAIL_ON)?,
                 aliyun_signature: self
                     .value_enum::<SignatureVersion>("aliyun_signature", raw.aliyun_signature)?,
             },

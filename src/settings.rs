@@ -124,44 +124,82 @@ pub struct GitInfo {
     pub changes: Vec<Change>,
 }
 
+/// Accepted spellings of `--task`, in the order errors list them. The seed script's `clear`
+/// and `push` (and the common `purge`, `preload`) are aliases. The config file checks its
+/// values against the same tables, so the two can never disagree.
+pub const TASKS: &[(&str, TaskMode)] = &[
+    ("refresh", TaskMode::Refresh),
+    ("prefetch", TaskMode::Prefetch),
+    ("both", TaskMode::Both),
+    ("clear", TaskMode::Refresh),
+    ("push", TaskMode::Prefetch),
+    ("purge", TaskMode::Refresh),
+    ("preload", TaskMode::Prefetch),
+];
+
+/// Accepted spellings of `--object-type` (compared lower-cased, `_` as `-`).
+pub const OBJECT_TYPES: &[(&str, ObjectType)] = &[
+    ("file", ObjectType::File),
+    ("directory", ObjectType::Directory),
+    ("dir", ObjectType::Directory),
+    ("regex", ObjectType::Regex),
+    ("ignore-params", ObjectType::IgnoreParams),
+    ("ignoreparams", ObjectType::IgnoreParams),
+    ("exquery", ObjectType::IgnoreParams),
+];
+
+/// Accepted spellings of `--area`; `global` leaves the area to the domain's own region.
+pub const AREAS: &[(&str, Option<Area>)] = &[
+    ("domestic", Some(Area::Domestic)),
+    ("mainland", Some(Area::Domestic)),
+    ("overseas", Some(Area::Overseas)),
+    ("global", None),
+];
+
+/// Accepted values of `--fail-on`.
+pub const FAIL_ON: &[(&str, FailOn)] = &[
+    ("failed", FailOn::Failed),
+    ("pending", FailOn::Pending),
+    ("never", FailOn::Never),
+];
+
+/// Looks a value up in one of the tables above (case-insensitive, `_` as `-`).
+pub fn lookup<T: Copy>(table: &[(&str, T)], value: &str) -> Option<T> {
+    let wanted = value.trim().to_ascii_lowercase().replace('_', "-");
+    table
+        .iter()
+        .find(|(name, _)| *name == wanted)
+        .map(|(_, v)| *v)
+}
+
 fn parse_task(s: &str) -> Result<TaskMode, InputError> {
-    match s.to_ascii_lowercase().as_str() {
-        "refresh" | "clear" | "purge" => Ok(TaskMode::Refresh),
-        "prefetch" | "push" | "preload" => Ok(TaskMode::Prefetch),
-        "both" => Ok(TaskMode::Both),
-        _ => Err(InputError::new(
+    lookup(TASKS, s).ok_or_else(|| {
+        InputError::new(
             "--task",
             format!("unknown task `{s}`"),
             "use refresh, prefetch or both (the seed script's clear and push also work)",
-        )),
-    }
+        )
+    })
 }
 
 fn parse_object_type(s: &str) -> Result<ObjectType, InputError> {
-    match s.to_ascii_lowercase().replace('_', "-").as_str() {
-        "file" => Ok(ObjectType::File),
-        "directory" | "dir" => Ok(ObjectType::Directory),
-        "regex" => Ok(ObjectType::Regex),
-        "ignore-params" | "ignoreparams" | "exquery" => Ok(ObjectType::IgnoreParams),
-        _ => Err(InputError::new(
+    lookup(OBJECT_TYPES, s).ok_or_else(|| {
+        InputError::new(
             "--object-type",
             format!("unknown object type `{s}`"),
             "use file, directory, regex or ignore-params (File and Directory also work)",
-        )),
-    }
+        )
+    })
 }
 
 fn parse_area(s: &str) -> Result<Option<Area>, InputError> {
-    match s.to_ascii_lowercase().as_str() {
-        "domestic" | "mainland" => Ok(Some(Area::Domestic)),
-        "overseas" => Ok(Some(Area::Overseas)),
-        "global" => Ok(None),
-        _ => Err(InputError::new(
+    lookup(AREAS, s).ok_or_else(|| {
+        InputError::new(
             "--area",
             format!("unknown area `{s}`"),
             "use domestic, overseas or global",
-        )),
-    }
+        )
+    })
 }
 
 fn parse_duration(input: &str, s: &str) -> Result<Duration, InputError> {
@@ -178,16 +216,13 @@ fn parse_duration(input: &str, s: &str) -> Result<Duration, InputError> {
 }
 
 fn parse_fail_on(s: &str) -> Result<FailOn, InputError> {
-    match s.to_ascii_lowercase().as_str() {
-        "failed" => Ok(FailOn::Failed),
-        "pending" => Ok(FailOn::Pending),
-        "never" => Ok(FailOn::Never),
-        _ => Err(InputError::new(
+    lookup(FAIL_ON, s).ok_or_else(|| {
+        InputError::new(
             "--fail-on",
             format!("unknown value `{s}`"),
             "use failed, pending or never",
-        )),
-    }
+        )
+    })
 }
 
 fn positive(input: &str, n: Option<usize>) -> Result<Option<usize>, InputError> {
