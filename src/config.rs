@@ -50,17 +50,8 @@ pub const DEFAULT_FILE: &str = ".cdn-refresh.yml";
 /// The schema version this program reads.
 pub const VERSION: u32 = 1;
 
-/// What to do when the diff base cannot be found (a force push, a shallow clone).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum OnMissingBase {
-    /// Exit 2 and send nothing.
-    Fail,
-    /// Refresh every root as a directory.
-    All,
-    /// Refresh nothing and succeed.
-    Skip,
-}
+/// What to do when the diff base cannot be found: the policy of `--on-missing-base`.
+pub use crate::changes::MissingBase as OnMissingBase;
 
 /// Run options from the file; the same names and types as the flags in [`RunArgs`], so a value
 /// here is used exactly as the flag would be.

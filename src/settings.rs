@@ -17,7 +17,7 @@ use secrecy::SecretString;
 
 use crate::changes::{self, Change, MissingBase, Resolved};
 use crate::cli::{Env, RunArgs};
-use crate::config::{self, Config, OnMissingBase};
+use crate::config::{self, Config};
 use crate::plan::{Plan, TaskMode, TooLong};
 use crate::providers::aliyun::{self, Area, api::Credentials};
 use crate::providers::{ObjectType, ProviderKind};
@@ -334,14 +334,7 @@ pub fn with_config(args: &RunArgs) -> Result<(RunArgs, Option<Config>), InputErr
         args.collapse_threshold = config.collapse_threshold;
     }
     if args.on_missing_base.is_none() {
-        args.on_missing_base = config.on_missing_base.map(|p| {
-            match p {
-                OnMissingBase::Fail => "fail",
-                OnMissingBase::All => "all",
-                OnMissingBase::Skip => "skip",
-            }
-            .to_string()
-        });
+        args.on_missing_base = config.on_missing_base.map(kebab);
     }
     Ok((args, Some(config)))
 }

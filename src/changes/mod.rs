@@ -126,7 +126,7 @@ pub struct Changes {
 }
 
 /// `--on-missing-base`: what the caller does when there is no base to diff against.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum MissingBase {
     /// Stop with exit 2 and [`Missing::reason`] (default).
