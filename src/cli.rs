@@ -159,9 +159,15 @@ pub struct RunArgs {
     #[arg(long, value_name = "N")]
     pub batch_size: Option<usize>,
 
-    /// Write the JSON report (every URL with its status) to this path.
+    /// Write the JSON report (every URL with its status) to this path [default in CI:
+    /// $RUNNER_TEMP/cdn-refresh-report.json on GitHub, cdn-refresh-report.json on GitLab].
     #[arg(long, value_name = "PATH")]
     pub report: Option<PathBuf>,
+
+    /// Write the outputs as a GitLab dotenv report to this path [default with GITLAB_CI=true:
+    /// cdn-refresh.env].
+    #[arg(long, value_name = "PATH")]
+    pub dotenv: Option<PathBuf>,
 
     /// Exit 1 when URLs end `failed` (default), also `pending`, or `never`.
     #[arg(long, value_name = "WHEN")]

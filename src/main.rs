@@ -7,7 +7,9 @@ use std::process::ExitCode;
 
 use cdn_refresh::cli::{self, Cli, Command, Env, Format, RunArgs};
 use cdn_refresh::http::retry::with_retry;
-use cdn_refresh::output::text;
+use cdn_refresh::output::ci::Ci;
+use cdn_refresh::output::{github, text};
+use cdn_refresh::providers::Operation;
 use cdn_refresh::providers::aliyun::{self, Aliyun};
 use cdn_refresh::providers::{Provider, QuotaKind, TaskId};
 use cdn_refresh::report::{GitReport, Report, RunStatus, Stop, UrlStatus};
@@ -25,6 +27,12 @@ fn main() -> ExitCode {
         std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
     );
+    // Masks first: nothing printed later, by us or by a library, can show a secret.
+    if env.get("GITHUB_ACTIONS") == Some("true") {
+        for secret in settings::secret_values(&env) {
+            emit(&github::add_mask(&secret));
+        }
+    }
     init_logging(&env);
     let cli = match cli::parse(std::env::args_os(), &env) {
         Ok(cli) => cli,
@@ -95,7 +103,10 @@ fn load(args: &RunArgs, env: &Env) -> Result<Settings, u8> {
         let mut s = String::new();
         std::io::stdin().read_to_string(&mut s).map(|_| s)
     })
-    .map_err(|e| input_error(&e))
+    .map_err(|e| {
+        emit(&Ci::detect(env, None).error("cdn-refresh: bad input", &e.to_string()));
+        input_error(&e)
+    })
 }
 
 fn input_error(e: &InputError) -> u8 {
@@ -267,15 +278,58 @@ async fn keep_collapses_within_quota(
     }
 }
 
+/// Folds the log per phase in CI (GitHub groups, GitLab sections).
+struct Folding<'a>(&'a Ci);
+
+impl run::PhaseObserver for Folding<'_> {
+    fn started(&self, operation: Operation, urls: usize) {
+        emit(&self.0.begin(
+            &format!("cdn_refresh_{operation}"),
+            &format!("cdn-refresh: {operation} {urls} URLs"),
+        ));
+    }
+    fn finished(&self, operation: Operation) {
+        emit(&self.0.end(&format!("cdn_refresh_{operation}")));
+    }
+}
+
 async fn run_command(args: &RunArgs, env: &Env) -> u8 {
+    let ci = Ci::detect(env, args.dotenv.clone());
     let mut settings = match load(args, env) {
         Ok(s) => s,
         Err(code) => return code,
     };
+    if settings.report_path.is_none() {
+        settings.report_path = ci.default_report_path();
+    }
+    let (report, code) = match produce(&mut settings, env, &ci).await {
+        Ok(done) => done,
+        Err(code) => return code,
+    };
+    // Every path below publishes the same way: report file, then CI outputs.
+    let written = write_report(&report, &settings);
+    match ci.publish(&report, settings.report_path.as_deref()) {
+        Ok(notes) => emit(&notes),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return written.err().unwrap_or(URLS_FAILED).max(code);
+        }
+    }
+    written.err().unwrap_or(code)
+}
+
+/// The run proper: a report of what happened to every URL, and the exit code it earns.
+/// `Err` is an exit before any report exists (the provider client could not be built).
+async fn produce(settings: &mut Settings, env: &Env, ci: &Ci) -> Result<(Report, u8), u8> {
     if settings.duplicates > 0 {
         tracing::info!("{} duplicate URL lines dropped", settings.duplicates);
     }
     let git = settings.git.as_ref().map(|g| g.report.clone());
+    if let Some(g) = &settings.git {
+        emit(&ci.begin("cdn_refresh_plan", "cdn-refresh: git changes"));
+        emit(&ci.verbatim(&git_summary(&g.report)));
+        emit(&ci.end("cdn_refresh_plan"));
+    }
     if settings.skip || (settings.git.is_some() && settings.plan.is_empty()) {
         // Git mode with nothing to send: a skipped missing base, or no mapped change.
         let status = if settings.skip {
@@ -283,17 +337,18 @@ async fn run_command(args: &RunArgs, env: &Env) -> u8 {
         } else {
             RunStatus::Success
         };
-        if let Some(g) = &settings.git {
-            emit(&git_summary(&g.report));
-        }
         emit(&format!("nothing to send ({})\n", status.as_str()));
         let mut report =
             Report::without_tasks(settings.connection.provider, status, Vec::new(), None, None);
         report.git = git;
-        return write_report(&report, &settings).err().unwrap_or(SUCCESS);
+        return Ok((report, SUCCESS));
     }
     if settings.dry_run {
-        let code = print_plan(&settings, Format::Text);
+        emit(&ci.verbatim(&text::plan(
+            &settings.plan,
+            &aliyun::LIMITS,
+            settings.run.batch_size,
+        )));
         let urls = run::listed(&settings.plan, UrlStatus::Planned, None);
         let mut report = Report::without_tasks(
             settings.connection.provider,
@@ -303,24 +358,26 @@ async fn run_command(args: &RunArgs, env: &Env) -> u8 {
             None,
         );
         report.git = git;
-        return write_report(&report, &settings).err().unwrap_or(code);
+        return Ok((report, SUCCESS));
     }
-    let provider = match provider(&settings.connection, env) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
+    let provider = provider(&settings.connection, env)?;
     let mut git = git;
     if let Some(g) = git.as_mut() {
         keep_collapses_within_quota(provider.as_ref(), &mut settings.plan, &mut g.collapses).await;
     }
-    match run::execute(provider.as_ref(), &settings.plan, &settings.run).await {
+    match run::execute_observed(
+        provider.as_ref(),
+        &settings.plan,
+        &settings.run,
+        &Folding(ci),
+    )
+    .await
+    {
         Ok(mut report) => {
             report.git = git;
-            let written = write_report(&report, &settings);
-            emit(&text::summary(&report, settings.report_path.as_deref()));
-            written
-                .err()
-                .unwrap_or_else(|| exit_code(&report, settings.fail_on))
+            emit(&ci.verbatim(&text::summary(&report, settings.report_path.as_deref())));
+            let code = exit_code(&report, settings.fail_on);
+            Ok((report, code))
         }
         Err(err) => {
             let (quota, stop) = match &err {
@@ -356,7 +413,7 @@ async fn run_command(args: &RunArgs, env: &Env) -> u8 {
                 Some(stop),
             );
             report.git = git;
-            write_report(&report, &settings).err().unwrap_or(REFUSED)
+            Ok((report, REFUSED))
         }
     }
 }

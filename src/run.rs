@@ -138,10 +138,32 @@ fn on_retry<'c>(
 }
 
 /// Runs a plan against a provider.
+/// Told when each phase of a run (refresh, then prefetch) starts and ends, so a CI log can
+/// fold it.
+pub trait PhaseObserver: Sync {
+    fn started(&self, operation: Operation, urls: usize);
+    fn finished(&self, operation: Operation);
+}
+
+impl PhaseObserver for () {
+    fn started(&self, _: Operation, _: usize) {}
+    fn finished(&self, _: Operation) {}
+}
+
 pub async fn execute(
     provider: &dyn Provider,
     plan: &Plan,
     opts: &RunOptions,
+) -> Result<Report, RunError> {
+    execute_observed(provider, plan, opts, &()).await
+}
+
+/// [`execute`], telling `phases` when the refresh and the prefetch start and end.
+pub async fn execute_observed(
+    provider: &dyn Provider,
+    plan: &Plan,
+    opts: &RunOptions,
+    phases: &dyn PhaseObserver,
 ) -> Result<Report, RunError> {
     let started = chrono::Utc::now();
     let clock = Instant::now();
@@ -170,7 +192,9 @@ pub async fn execute(
     // Refresh.
     let refresh_batches = plan.refresh_batches(limits, opts.batch_size);
     let wait_refresh = opts.wait || plan.prefetch_after_refresh;
-    let refresh = runner.send_and_wait(refresh_batches, wait_refresh).await;
+    let refresh = runner
+        .observed(phases, Operation::Refresh, refresh_batches, wait_refresh)
+        .await;
     tasks.extend(refresh.tasks);
     urls.extend(refresh.urls);
 
@@ -209,7 +233,9 @@ pub async fn execute(
         prefetch_urls = plan.prefetch.clone();
     }
     let prefetch_batches = Plan::prefetch_batches(&prefetch_urls, limits, opts.batch_size);
-    let prefetch = runner.send_and_wait(prefetch_batches, opts.wait).await;
+    let prefetch = runner
+        .observed(phases, Operation::Prefetch, prefetch_batches, opts.wait)
+        .await;
     tasks.extend(prefetch.tasks);
     urls.extend(prefetch.urls);
 
@@ -355,6 +381,23 @@ impl Runner<'_> {
                 BatchOutcome::Refused(err)
             }
         }
+    }
+
+    /// [`Self::send_and_wait`] between the observer's start and end of the phase.
+    async fn observed(
+        &self,
+        phases: &dyn PhaseObserver,
+        operation: Operation,
+        batches: Vec<Batch>,
+        wait: bool,
+    ) -> Phase {
+        if batches.is_empty() {
+            return self.send_and_wait(batches, wait).await;
+        }
+        phases.started(operation, batches.iter().map(|b| b.urls.len()).sum());
+        let phase = self.send_and_wait(batches, wait).await;
+        phases.finished(operation);
+        phase
     }
 
     /// Sends the batches (concurrently, within the rates), waits for their tasks when

@@ -659,6 +659,27 @@ pub fn settings(
 }
 
 /// Alibaba Cloud credentials: the inputs first, then the official SDK variables.
+/// Inputs and variables that carry secrets: masked in CI logs before anything is printed.
+const SECRET_INPUTS: &[&str] = &["access-key-secret", "security-token"];
+const SECRET_VARS: &[&str] = &[
+    "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+    "ALIBABA_CLOUD_SECURITY_TOKEN",
+    "QINIU_SECRET_KEY",
+];
+
+/// Every secret value present in the environment, for the CI log masks.
+pub fn secret_values(env: &Env) -> Vec<String> {
+    let mut values: Vec<String> = SECRET_INPUTS
+        .iter()
+        .filter_map(|i| env.input(i))
+        .chain(SECRET_VARS.iter().filter_map(|v| env.get(v)))
+        .map(str::to_string)
+        .collect();
+    values.sort();
+    values.dedup();
+    values
+}
+
 pub fn aliyun_credentials(env: &Env) -> Result<Credentials, InputError> {
     let pick = |input: &str, var: &str| {
         env.input(input)

@@ -1,0 +1,482 @@
+//! GitHub Actions: workflow commands, the `$GITHUB_OUTPUT` file and the job summary, as
+//! pure strings (`ci` writes them).
+//!
+//! The grammar follows the runner (`FileCommandManager.cs`) and `@actions/core`: data is
+//! escaped `%`, CR, LF; properties also `:` and `,`. Text that may echo file names goes
+//! between `::stop-commands::` markers, so a file named `::error::…` cannot issue commands.
+
+use std::fmt::Write;
+use std::path::Path;
+
+use crate::providers::Operation;
+use crate::report::{Report, UrlResult, UrlStatus};
+
+/// GitHub shows at most 10 error annotations per step; more are noise.
+const MAX_ANNOTATIONS: usize = 10;
+/// A step summary over 1 MiB is not uploaded at all; stay well below.
+const SUMMARY_BUDGET: usize = 1_000_000;
+/// URL rows per operation in the summary; the report has them all.
+const SUMMARY_ROWS: usize = 1_000;
+
+fn escape_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// Registers a secret with the runner, so it is replaced by `***` in every later line.
+pub fn add_mask(value: &str) -> String {
+    format!("::add-mask::{}\n", escape_data(value))
+}
+
+/// Opens a folded section of the log (groups do not nest).
+pub fn group(title: &str) -> String {
+    format!("::group::{}\n", escape_data(title))
+}
+
+pub const END_GROUP: &str = "::endgroup::\n";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    Error,
+    Warning,
+    Notice,
+}
+
+/// An annotation: shown on the run's page, not only in the log.
+pub fn annotation(level: Level, title: &str, message: &str) -> String {
+    let level = match level {
+        Level::Error => "error",
+        Level::Warning => "warning",
+        Level::Notice => "notice",
+    };
+    format!(
+        "::{level} title={}::{}\n",
+        escape_property(title),
+        escape_data(message)
+    )
+}
+
+/// `text` printed with workflow commands off: nothing in it is taken as a command.
+/// `token` must be random and unique for the run.
+pub fn verbatim(text: &str, token: &str) -> String {
+    let mut out = format!("::stop-commands::{token}\n{text}");
+    if !text.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str(&format!("::{token}::\n"));
+    out
+}
+
+/// The `$GITHUB_OUTPUT` lines for `outputs`: every value in the heredoc form with a fresh
+/// random delimiter, so no value (a URL, a reason) can end it early or add outputs.
+pub fn output_file(outputs: &[(&str, String)], mut delimiter: impl FnMut() -> String) -> String {
+    let mut out = String::new();
+    for (name, value) in outputs {
+        let delim = loop {
+            let d = delimiter();
+            if !value.contains(&d) && !name.contains(&d) {
+                break d;
+            }
+        };
+        let _ = write!(out, "{name}<<{delim}\n{value}\n{delim}\n");
+    }
+    out
+}
+
+/// The annotations for a finished run: failed URLs (the first few, then a count), the
+/// stop reason, and warnings for pending URLs and for fallbacks the run took.
+pub fn annotations(report: &Report, report_path: Option<&Path>) -> String {
+    let mut out = String::new();
+    let see = report_path
+        .map(|p| format!("; every URL is in the report {}", p.display()))
+        .unwrap_or_default();
+    if let Some(stop) = &report.stopped {
+        let hint = stop
+            .hint
+            .as_deref()
+            .map(|h| format!(" Fix: {h}"))
+            .unwrap_or_default();
+        out += &annotation(
+            Level::Error,
+            "cdn-refresh stopped",
+            &format!("{}: {}.{hint}", stop.code, stop.message),
+        );
+    }
+    let failed: Vec<&UrlResult> = report
+        .urls
+        .iter()
+        .filter(|u| matches!(u.status, UrlStatus::Failed | UrlStatus::Rejected))
+        .collect();
+    for u in failed.iter().take(MAX_ANNOTATIONS) {
+        out += &annotation(
+            Level::Error,
+            &format!("cdn-refresh {} failed", u.operation),
+            &format!(
+                "{} ({}): {}",
+                u.url,
+                status_name(u.status),
+                u.reason.as_deref().unwrap_or("no reason given")
+            ),
+        );
+    }
+    if failed.len() > MAX_ANNOTATIONS {
+        out += &annotation(
+            Level::Error,
+            "cdn-refresh",
+            &format!("{} more URLs failed{see}", failed.len() - MAX_ANNOTATIONS),
+        );
+    }
+    if report.counts.pending > 0 {
+        out += &annotation(
+            Level::Warning,
+            "cdn-refresh pending",
+            &format!(
+                "{} URLs were still pending when the wait ended (raise --timeout to wait longer){see}",
+                report.counts.pending
+            ),
+        );
+    }
+    if let Some(git) = &report.git {
+        if let Some(m) = &git.missing_base {
+            out += &annotation(
+                Level::Warning,
+                &format!("cdn-refresh on-missing-base {}", m.policy),
+                &m.reason,
+            );
+        }
+        for c in git.collapses.iter().filter(|c| c.not_applied.is_some()) {
+            out += &annotation(
+                Level::Warning,
+                "cdn-refresh collapse undone",
+                &format!(
+                    "{}: {}",
+                    c.directory,
+                    c.not_applied.as_deref().unwrap_or_default()
+                ),
+            );
+        }
+    }
+    out
+}
+
+fn status_name(s: UrlStatus) -> &'static str {
+    match s {
+        UrlStatus::Complete => "complete",
+        UrlStatus::Failed => "failed",
+        UrlStatus::Pending => "pending",
+        UrlStatus::Submitted => "submitted",
+        UrlStatus::Rejected => "rejected",
+        UrlStatus::Planned => "planned",
+    }
+}
+
+/// Problems first in the summary tables: that is what a reader looks for.
+fn severity(s: UrlStatus) -> u8 {
+    match s {
+        UrlStatus::Failed | UrlStatus::Rejected => 0,
+        UrlStatus::Pending => 1,
+        UrlStatus::Submitted | UrlStatus::Planned => 2,
+        UrlStatus::Complete => 3,
+    }
+}
+
+/// A table cell: no line breaks, no column breaks, no HTML.
+fn cell(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('|', "\\|")
+        .replace(['\r', '\n'], " ")
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// The job summary: counts and task ids per operation, the git range, then a table of URLs
+/// per operation (problems first), cut at a row limit and well under the 1 MiB GitHub
+/// accepts, with a pointer to the report for the rest.
+pub fn summary(report: &Report, report_path: Option<&Path>) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "## CDN refresh ({}): {}\n",
+        report.provider,
+        report.status.as_str()
+    );
+    let _ = writeln!(
+        out,
+        "| operation | URLs | complete | failed | pending | submitted | tasks |\n|---|---:|---:|---:|---:|---:|---|"
+    );
+    for op in [Operation::Refresh, Operation::Prefetch] {
+        let urls: Vec<&UrlResult> = report.urls.iter().filter(|u| u.operation == op).collect();
+        if urls.is_empty() {
+            continue;
+        }
+        let n = |f: fn(UrlStatus) -> bool| urls.iter().filter(|u| f(u.status)).count();
+        let _ = writeln!(
+            out,
+            "| {op} | {} | {} | {} | {} | {} | {} |",
+            urls.len(),
+            n(|s| s == UrlStatus::Complete),
+            n(|s| matches!(s, UrlStatus::Failed | UrlStatus::Rejected)),
+            n(|s| s == UrlStatus::Pending),
+            n(|s| s == UrlStatus::Submitted),
+            cell(&report.task_ids(Some(op)).join(", "))
+        );
+    }
+    out.push('\n');
+    if let Some(stop) = &report.stopped {
+        let _ = writeln!(
+            out,
+            "**Stopped:** {}: {}{}\n",
+            cell(&stop.code),
+            cell(&stop.message),
+            stop.hint
+                .as_deref()
+                .map(|h| format!(" Fix: {}", cell(h)))
+                .unwrap_or_default()
+        );
+    }
+    if let Some(git) = &report.git {
+        match &git.base {
+            Some(base) => {
+                let _ = writeln!(
+                    out,
+                    "Git: `{}..{}` (base from {}): {} changed, {} unmapped, {} excluded.\n",
+                    short(base),
+                    short(&git.head),
+                    cell(&git.base_source),
+                    git.changes,
+                    git.unmapped,
+                    git.excluded
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "Git: no base for `{}` ({}).\n",
+                    short(&git.head),
+                    cell(&git.base_source)
+                );
+            }
+        }
+        if let Some(m) = &git.missing_base {
+            let _ = writeln!(
+                out,
+                "On missing base, `{}`: {}\n",
+                cell(&m.policy),
+                cell(&m.reason)
+            );
+        }
+        for c in &git.collapses {
+            let _ = writeln!(
+                out,
+                "- Collapsed {} changed files into `{}`{}",
+                c.files.len(),
+                cell(&c.directory),
+                c.not_applied
+                    .as_deref()
+                    .map(|r| format!(" (undone: {})", cell(r)))
+                    .unwrap_or_default()
+            );
+        }
+        if !git.collapses.is_empty() {
+            out.push('\n');
+        }
+    }
+    let pointer = report_path
+        .map(|p| format!("the report `{}`", cell(&p.display().to_string())))
+        .unwrap_or_else(|| "the JSON report (`--report`)".to_string());
+    for op in [Operation::Refresh, Operation::Prefetch] {
+        let mut urls: Vec<&UrlResult> = report.urls.iter().filter(|u| u.operation == op).collect();
+        if urls.is_empty() {
+            continue;
+        }
+        urls.sort_by_key(|u| severity(u.status));
+        let _ = writeln!(
+            out,
+            "### {op}\n\n| URL | status | task | reason |\n|---|---|---|---|"
+        );
+        let mut shown = 0;
+        for u in &urls {
+            let row = format!(
+                "| {} | {} | {} | {} |\n",
+                cell(&u.url),
+                status_name(u.status),
+                cell(u.task_id.as_deref().unwrap_or("")),
+                cell(u.reason.as_deref().unwrap_or(""))
+            );
+            // Leave room for the closing lines of this and the next table.
+            if shown == SUMMARY_ROWS || out.len() + row.len() > SUMMARY_BUDGET - 4_096 {
+                break;
+            }
+            out.push_str(&row);
+            shown += 1;
+        }
+        if shown < urls.len() {
+            let _ = writeln!(
+                out,
+                "\n… and {} more {op} URLs: every URL is in {pointer}.",
+                urls.len() - shown
+            );
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn short(sha: &str) -> &str {
+    &sha[..sha.len().min(12)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::{ObjectType, ProviderKind};
+    use crate::report::{RunStatus, TaskRecord};
+
+    fn url(u: &str, op: Operation, status: UrlStatus, reason: Option<&str>) -> UrlResult {
+        UrlResult {
+            url: u.into(),
+            operation: op,
+            object_type: ObjectType::File,
+            status,
+            task_id: Some("t1".into()),
+            reason: reason.map(str::to_string),
+        }
+    }
+
+    fn report(urls: Vec<UrlResult>) -> Report {
+        let mut r =
+            Report::without_tasks(ProviderKind::Aliyun, RunStatus::Partial, urls, None, None);
+        r.tasks = vec![TaskRecord {
+            id: "t1".into(),
+            operation: Operation::Refresh,
+            object_type: ObjectType::File,
+        }];
+        r
+    }
+
+    #[test]
+    fn commands_escape_their_data_and_properties() {
+        assert_eq!(add_mask("a%b\nc"), "::add-mask::a%25b%0Ac\n");
+        assert_eq!(
+            annotation(Level::Error, "t: a,b", "x\r\ny"),
+            "::error title=t%3A a%2Cb::x%0D%0Ay\n"
+        );
+    }
+
+    #[test]
+    fn outputs_use_the_heredoc_form_with_a_delimiter_absent_from_the_value() {
+        let mut n = 0;
+        let file = output_file(
+            &[
+                ("status", "D0 inside".into()),
+                ("report", "/tmp/r.json".into()),
+            ],
+            || {
+                n += 1;
+                format!("D{}", n - 1)
+            },
+        );
+        // D0 occurs in the first value, so the first output gets D1.
+        assert_eq!(
+            file,
+            "status<<D1\nD0 inside\nD1\nreport<<D2\n/tmp/r.json\nD2\n"
+        );
+    }
+
+    #[test]
+    fn verbatim_text_cannot_issue_commands() {
+        let v = verbatim("::error::boom\nline", "tok");
+        assert_eq!(v, "::stop-commands::tok\n::error::boom\nline\n::tok::\n");
+    }
+
+    #[test]
+    fn annotations_cap_failed_urls_and_point_at_the_report() {
+        let urls: Vec<_> = (0..15)
+            .map(|i| {
+                url(
+                    &format!("https://a.com/{i}"),
+                    Operation::Refresh,
+                    UrlStatus::Failed,
+                    Some("bad"),
+                )
+            })
+            .collect();
+        let text = annotations(&report(urls), Some(Path::new("/tmp/r.json")));
+        assert_eq!(
+            text.matches("::error title=cdn-refresh refresh failed::")
+                .count(),
+            10
+        );
+        assert!(text.contains("5 more URLs failed; every URL is in the report /tmp/r.json"));
+    }
+
+    #[test]
+    fn summary_lists_problems_first_and_escapes_cells() {
+        let r = report(vec![
+            url(
+                "https://a.com/ok",
+                Operation::Refresh,
+                UrlStatus::Complete,
+                None,
+            ),
+            url(
+                "https://a.com/bad",
+                Operation::Refresh,
+                UrlStatus::Failed,
+                Some("a|b\n<x>"),
+            ),
+        ]);
+        let s = summary(&r, None);
+        let bad = s.find("https://a.com/bad").unwrap();
+        let ok = s.find("https://a.com/ok").unwrap();
+        assert!(bad < ok, "{s}");
+        assert!(s.contains("| a\\|b &lt;x&gt; |"), "{s}");
+        assert!(s.contains("| refresh | 2 | 1 | 1 | 0 | 0 | t1 |"), "{s}");
+    }
+
+    #[test]
+    fn summary_stays_under_the_budget_and_says_what_it_left_out() {
+        let long = "x".repeat(2_000);
+        let urls: Vec<_> = (0..5_000)
+            .map(|i| {
+                url(
+                    &format!("https://a.com/{i}/{long}"),
+                    Operation::Prefetch,
+                    UrlStatus::Complete,
+                    None,
+                )
+            })
+            .collect();
+        let s = summary(&report(urls), Some(Path::new("r.json")));
+        assert!(s.len() < SUMMARY_BUDGET, "{}", s.len());
+        let shown = s.matches("| complete | t1 |").count();
+        assert!(shown > 100 && shown < 1_000, "{shown}");
+        assert!(s.contains(&format!(
+            "… and {} more prefetch URLs: every URL is in the report `r.json`.",
+            5_000 - shown
+        )));
+    }
+
+    #[test]
+    fn summary_rows_stop_at_the_row_limit() {
+        let urls: Vec<_> = (0..1_200)
+            .map(|i| {
+                url(
+                    &format!("https://a.com/{i}"),
+                    Operation::Refresh,
+                    UrlStatus::Complete,
+                    None,
+                )
+            })
+            .collect();
+        let s = summary(&report(urls), None);
+        assert_eq!(s.matches("| complete | t1 |").count(), SUMMARY_ROWS);
+        assert!(s.contains("… and 200 more refresh URLs"));
+    }
+}
