@@ -10,6 +10,7 @@ pub mod http;
 pub mod output;
 pub mod plan;
 pub mod providers;
+pub mod quota_ledger;
 pub mod rate_limit;
 pub mod report;
 pub mod rules;

@@ -10,8 +10,9 @@ use cdn_refresh::http::retry::with_retry;
 use cdn_refresh::output::ci::Ci;
 use cdn_refresh::output::{github, text};
 use cdn_refresh::providers::Operation;
-use cdn_refresh::providers::aliyun::{self, Aliyun};
-use cdn_refresh::providers::{Provider, QuotaKind, TaskId};
+use cdn_refresh::providers::aliyun::Aliyun;
+use cdn_refresh::providers::qiniu::Qiniu;
+use cdn_refresh::providers::{Provider, ProviderKind, QuotaKind, TaskId};
 use cdn_refresh::report::{GitReport, Report, RunStatus, Stop, UrlStatus};
 use cdn_refresh::run::{self, RunError};
 use cdn_refresh::settings::{self, Connection, FailOn, InputError, Settings};
@@ -115,14 +116,19 @@ fn input_error(e: &InputError) -> u8 {
 }
 
 fn provider(connection: &Connection, env: &Env) -> Result<Box<dyn Provider>, u8> {
-    let credentials = settings::aliyun_credentials(env).map_err(|e| input_error(&e))?;
-    Aliyun::new(
-        connection.endpoint.clone(),
-        credentials,
-        connection.aliyun.clone(),
-    )
-    .map(|p| Box::new(p) as Box<dyn Provider>)
-    .map_err(|e| {
+    let endpoint = connection.endpoint.clone();
+    let client = match connection.provider {
+        ProviderKind::Aliyun => {
+            let credentials = settings::aliyun_credentials(env).map_err(|e| input_error(&e))?;
+            Aliyun::new(endpoint, credentials, connection.aliyun.clone())
+                .map(|p| Box::new(p) as Box<dyn Provider>)
+        }
+        ProviderKind::Qiniu => {
+            let credentials = settings::qiniu_credentials(env).map_err(|e| input_error(&e))?;
+            Qiniu::new(endpoint, credentials).map(|p| Box::new(p) as Box<dyn Provider>)
+        }
+    };
+    client.map_err(|e| {
         eprintln!("error: cannot set up the HTTP client: {e}");
         URLS_FAILED
     })
@@ -157,7 +163,7 @@ fn git_summary(g: &GitReport) -> String {
 }
 
 fn print_plan(settings: &Settings, format: Format) -> u8 {
-    let limits = &aliyun::LIMITS;
+    let limits = settings.connection.provider.limits();
     match format {
         Format::Text => {
             if let Some(g) = &settings.git {
@@ -346,7 +352,7 @@ async fn produce(settings: &mut Settings, env: &Env, ci: &Ci) -> Result<(Report,
     if settings.dry_run {
         emit(&ci.verbatim(&text::plan(
             &settings.plan,
-            &aliyun::LIMITS,
+            settings.connection.provider.limits(),
             settings.run.batch_size,
         )));
         let urls = run::listed(&settings.plan, UrlStatus::Planned, None);
@@ -452,6 +458,13 @@ async fn quota_command(args: &RunArgs, env: &Env) -> u8 {
         Ok(p) => p,
         Err(code) => return code,
     };
+    if provider.quota_in_answers() {
+        emit(&format!(
+            "quota: {} has no quota call; each refresh and prefetch answer says what is left, and a run's report has it under quota_after\n",
+            provider.kind()
+        ));
+        return SUCCESS;
+    }
     match with_retry(
         &Default::default(),
         || provider.quota(),

@@ -33,7 +33,11 @@ pub struct ApiRates {
     status: DefaultDirectRateLimiter,
     quota: DefaultDirectRateLimiter,
     per_host: Option<SlidingWindow>,
+    items: Option<SlidingWindow>,
 }
+
+/// Added to a provider's per-second item window, for the same reason as [`WINDOW_MARGIN`].
+pub const ITEMS_WINDOW_MARGIN: Duration = Duration::from_millis(100);
 
 fn limiter(per_second: u32) -> DefaultDirectRateLimiter {
     let rate = NonZeroU32::new(per_second.max(1)).expect("at least one");
@@ -53,6 +57,9 @@ impl ApiRates {
             per_host: limits
                 .refresh_urls_per_minute_per_domain
                 .map(|cap| SlidingWindow::new(cap, Duration::from_secs(60) + WINDOW_MARGIN)),
+            items: limits
+                .items_per_second
+                .map(|cap| SlidingWindow::new(cap, Duration::from_secs(1) + ITEMS_WINDOW_MARGIN)),
         }
     }
 
@@ -63,6 +70,13 @@ impl ApiRates {
             Api::Status => self.status.until_ready().await,
             Api::Quota => self.quota.until_ready().await,
         };
+    }
+
+    /// Waits until the provider's items-per-second rate (Qiniu) allows `n` more items.
+    pub async fn acquire_items(&self, n: u32) {
+        if let Some(window) = &self.items {
+            window.acquire_all(&[(String::new(), n)]).await;
+        }
     }
 
     /// Waits until every host may take this many more refreshed URLs this minute.

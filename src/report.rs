@@ -111,6 +111,10 @@ pub struct Report {
     pub counts: Counts,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quota_before: Option<Quota>,
+    /// What is left of the day's quotas at the end, as far as the run knows (reservations
+    /// of its batches, and what the provider's answers said).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota_after: Option<Quota>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stopped: Option<Stop>,
     pub calls: Calls,
@@ -232,6 +236,7 @@ impl Report {
             duration_ms: 0,
             counts: Counts::of(&urls),
             quota_before,
+            quota_after: None,
             stopped,
             calls: Calls::default(),
             tasks: Vec::new(),

@@ -16,8 +16,10 @@ use tokio::time::Instant;
 use crate::http::retry::{RetryPolicy, stops_run, with_retry};
 use crate::plan::Plan;
 use crate::providers::{
-    Batch, Operation, Provider, ProviderError, Quota, QuotaKind, TaskId, TaskState, TaskStatus,
+    Batch, Operation, Provider, ProviderError, Quota, QuotaKind, Submitted, TaskId, TaskState,
+    TaskStatus,
 };
+use crate::quota_ledger::{QuotaLedger, Reservation};
 use crate::rate_limit::{Api, ApiRates};
 use crate::report::{self, Calls, Counts, Report, Stop, TaskRecord, UrlResult, UrlStatus};
 use crate::url_list;
@@ -121,6 +123,10 @@ struct Runner<'a> {
     /// The error that stopped the run; once set, no further batch is sent.
     stop: Mutex<Option<ProviderError>>,
     deadline: Instant,
+    quota: Mutex<QuotaLedger>,
+    /// Held while a batch of a quota not known yet is out: its answer tells the quota, so
+    /// the batches after it can be checked.
+    probe: tokio::sync::Mutex<()>,
 }
 
 fn on_retry<'c>(
@@ -174,16 +180,25 @@ pub async fn execute_observed(
         calls: CallCounter::default(),
         stop: Mutex::new(None),
         deadline: clock + opts.timeout,
+        quota: Mutex::new(QuotaLedger::default()),
+        probe: tokio::sync::Mutex::new(()),
     };
 
-    let quota = runner.quota().await.map_err(RunError::QuotaCheck)?;
-    let short = shortfalls(&plan.quota_needs(), &quota);
-    if !short.is_empty() {
-        return Err(RunError::QuotaShortfall {
-            quota,
-            shortfalls: short,
-        });
-    }
+    // Without a quota call (Qiniu), the answers to the batches tell the quota.
+    let quota = if provider.quota_in_answers() {
+        None
+    } else {
+        let quota = runner.quota().await.map_err(RunError::QuotaCheck)?;
+        let short = shortfalls(&plan.quota_needs(), &quota);
+        if !short.is_empty() {
+            return Err(RunError::QuotaShortfall {
+                quota,
+                shortfalls: short,
+            });
+        }
+        runner.ledger().observe(&quota);
+        Some(quota)
+    };
 
     let mut urls = Vec::new();
     let mut tasks = Vec::new();
@@ -258,7 +273,8 @@ pub async fn execute_observed(
         finished_at: finished.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         duration_ms: clock.elapsed().as_millis() as u64,
         counts: Counts::of(&urls),
-        quota_before: Some(quota),
+        quota_before: quota,
+        quota_after: Some(runner.ledger().snapshot()),
         stopped,
         calls: runner.calls.snapshot(),
         tasks,
@@ -308,6 +324,10 @@ fn same_path(reported: &str, sent: &str) -> bool {
 }
 
 impl Runner<'_> {
+    fn ledger(&self) -> std::sync::MutexGuard<'_, QuotaLedger> {
+        self.quota.lock().expect("not poisoned")
+    }
+
     async fn quota(&self) -> Result<Quota, ProviderError> {
         with_retry(
             &self.opts.retry,
@@ -337,6 +357,7 @@ impl Runner<'_> {
         // bounds the whole run, so a batch whose turn comes after it is not sent.
         let turn = async {
             self.rates.acquire(Api::Submit).await;
+            self.rates.acquire_items(batch.urls.len() as u32).await;
             if self.provider.limits().minute_cap(batch.kind).is_some() {
                 let mut per_host: HashMap<String, u32> = HashMap::new();
                 for u in &batch.urls {
@@ -356,6 +377,19 @@ impl Runner<'_> {
         if let Some(reason) = self.stopped() {
             return BatchOutcome::NotSent(reason);
         }
+        // The day's quota: reserve this batch's share, or learn the quota from its answer.
+        let (kind, n) = (batch.kind.quota_kind(), batch.urls.len() as u64);
+        let mut reservation = self.ledger().reserve(kind, n);
+        let _probe = if reservation == Reservation::Unknown {
+            let guard = self.probe.lock().await;
+            reservation = self.ledger().reserve(kind, n);
+            (reservation == Reservation::Unknown).then_some(guard)
+        } else {
+            None
+        };
+        if let Reservation::Denied(reason) = reservation {
+            return BatchOutcome::NotSent(reason);
+        }
         let what = format!("{} of {} URLs", batch.kind, batch.urls.len());
         let result = with_retry(
             &self.opts.retry,
@@ -366,8 +400,17 @@ impl Runner<'_> {
             on_retry(&self.calls, &what),
         )
         .await;
+        if let Ok(Submitted {
+            quota: Some(quota), ..
+        }) = &result
+        {
+            self.ledger().observe(quota);
+        }
+        if result.is_err() && reservation == Reservation::Granted {
+            self.ledger().refund(kind, n);
+        }
         match result {
-            Ok(ids) => BatchOutcome::Accepted(ids),
+            Ok(submitted) => BatchOutcome::Accepted(submitted.ids),
             Err(err) => {
                 if stops_run(err.class) {
                     let mut stop = self.stop.lock().expect("not poisoned");

@@ -249,7 +249,7 @@ pub fn connection(args: &RunArgs) -> Result<Connection, InputError> {
     let endpoint_text = args
         .endpoint
         .clone()
-        .unwrap_or_else(|| aliyun::api::DEFAULT_ENDPOINT.to_string());
+        .unwrap_or_else(|| provider.default_endpoint().to_string());
     let endpoint = url::Url::parse(&endpoint_text)
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
@@ -554,9 +554,7 @@ pub fn settings(
             "use --task refresh with this object type, or --object-type file to prefetch",
         ));
     }
-    let limits = match provider {
-        ProviderKind::Aliyun => &aliyun::LIMITS,
-    };
+    let limits = provider.limits();
     if !limits.refresh_object_types.contains(&object_type) {
         return Err(InputError::new(
             "--object-type",
@@ -678,6 +676,32 @@ pub fn secret_values(env: &Env) -> Vec<String> {
     values.sort();
     values.dedup();
     values
+}
+
+/// Qiniu credentials: the inputs, else `QINIU_ACCESS_KEY` / `QINIU_SECRET_KEY`.
+pub fn qiniu_credentials(
+    env: &Env,
+) -> Result<crate::providers::qiniu::api::Credentials, InputError> {
+    let pick = |input: &str, var: &str| {
+        env.input(input)
+            .or_else(|| env.get(var))
+            .map(str::to_string)
+    };
+    let missing = |var: &str, input: &str| {
+        InputError::new(
+            var,
+            "is not set",
+            format!("set {var} in the environment (in CI, from a secret), or the input {input}"),
+        )
+    };
+    Ok(crate::providers::qiniu::api::Credentials {
+        access_key: pick("access-key-id", "QINIU_ACCESS_KEY")
+            .ok_or_else(|| missing("QINIU_ACCESS_KEY", "access-key-id"))?,
+        secret_key: SecretString::from(
+            pick("access-key-secret", "QINIU_SECRET_KEY")
+                .ok_or_else(|| missing("QINIU_SECRET_KEY", "access-key-secret"))?,
+        ),
+    })
 }
 
 pub fn aliyun_credentials(env: &Env) -> Result<Credentials, InputError> {

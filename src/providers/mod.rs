@@ -5,6 +5,7 @@
 //! `schedule`, `http` and `wait`, written once, so every provider behaves the same way.
 
 pub mod aliyun;
+pub mod qiniu;
 
 use std::fmt;
 use std::time::Duration;
@@ -18,12 +19,33 @@ use serde::{Deserialize, Serialize};
 pub enum ProviderKind {
     /// Alibaba Cloud CDN (API 2018-05-10).
     Aliyun,
+    /// Qiniu Fusion CDN.
+    Qiniu,
+}
+
+impl ProviderKind {
+    /// The provider's published limits.
+    pub fn limits(self) -> &'static Limits {
+        match self {
+            ProviderKind::Aliyun => &aliyun::LIMITS,
+            ProviderKind::Qiniu => &qiniu::LIMITS,
+        }
+    }
+
+    /// The API base URL when `--endpoint` is not given.
+    pub fn default_endpoint(self) -> &'static str {
+        match self {
+            ProviderKind::Aliyun => aliyun::api::DEFAULT_ENDPOINT,
+            ProviderKind::Qiniu => qiniu::api::DEFAULT_ENDPOINT,
+        }
+    }
 }
 
 impl fmt::Display for ProviderKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             ProviderKind::Aliyun => "aliyun",
+            ProviderKind::Qiniu => "qiniu",
         })
     }
 }
@@ -128,6 +150,9 @@ pub struct Limits {
     pub refresh_urls_per_minute_per_domain: Option<u32>,
     /// Object types the provider can refresh.
     pub refresh_object_types: &'static [ObjectType],
+    /// URLs and directories per second, refresh and prefetch together, where the provider
+    /// counts items rather than requests (Qiniu: 240).
+    pub items_per_second: Option<u32>,
 }
 
 impl Limits {
@@ -311,6 +336,16 @@ impl ProviderError {
     }
 }
 
+/// What the provider answered to one batch.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Submitted {
+    /// The tasks created for the batch.
+    pub ids: Vec<TaskId>,
+    /// What is left of today's quotas, where the answer says so (Qiniu's answers do;
+    /// Alibaba Cloud has a call of its own).
+    pub quota: Option<Quota>,
+}
+
 /// One CDN provider's API. Each call is a single attempt.
 #[async_trait]
 pub trait Provider: Send + Sync {
@@ -318,8 +353,13 @@ pub trait Provider: Send + Sync {
     fn limits(&self) -> &Limits;
     /// What is left of today's quotas.
     async fn quota(&self) -> Result<Quota, ProviderError>;
+    /// True when the provider has no quota call and reports its quotas in the answers to
+    /// submits instead (Qiniu): a run learns them from its first batch.
+    fn quota_in_answers(&self) -> bool {
+        false
+    }
     /// Sends one batch; returns the task ids the provider created for it.
-    async fn submit(&self, batch: &Batch) -> Result<Vec<TaskId>, ProviderError>;
+    async fn submit(&self, batch: &Batch) -> Result<Submitted, ProviderError>;
     /// Status of every path in these tasks (at most `limits().status_ids_per_query` ids).
     async fn poll(&self, ids: &[TaskId]) -> Result<Vec<TaskState>, ProviderError>;
 }

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use self::api::{Call, Credentials, SignatureVersion};
 use super::{
     Batch, Limits, ObjectType, Operation, Provider, ProviderError, ProviderKind, Quota, QuotaEntry,
-    QuotaKind, TaskId, TaskState, TaskStatus,
+    QuotaKind, Submitted, TaskId, TaskState, TaskStatus,
 };
 
 /// The documented limits (protocols.md §0, §1; RefreshObjectCaches reference).
@@ -33,6 +33,7 @@ pub const LIMITS: Limits = Limits {
         ObjectType::Regex,
         ObjectType::IgnoreParams,
     ],
+    items_per_second: None,
 };
 
 /// Prefetch region.
@@ -163,7 +164,7 @@ impl Provider for Aliyun {
         Ok(Quota { entries })
     }
 
-    async fn submit(&self, batch: &Batch) -> Result<Vec<TaskId>, ProviderError> {
+    async fn submit(&self, batch: &Batch) -> Result<Submitted, ProviderError> {
         let object_path = batch.urls.join("\n");
         let ids = match batch.kind.operation {
             Operation::Refresh => {
@@ -196,7 +197,10 @@ impl Provider for Aliyun {
                 r.push_task_id
             }
         };
-        Ok(api::split_task_ids(&ids).into_iter().map(TaskId).collect())
+        Ok(Submitted {
+            ids: api::split_task_ids(&ids).into_iter().map(TaskId).collect(),
+            quota: None,
+        })
     }
 
     async fn poll(&self, ids: &[TaskId]) -> Result<Vec<TaskState>, ProviderError> {

@@ -1,0 +1,218 @@
+//! Qiniu Fusion CDN: `/v2/tune/refresh`, `/v2/tune/prefetch` and their `/list` calls.
+//!
+//! Qiniu has no quota call: every successful refresh or prefetch answer says what is left
+//! of the day's quotas, and the run checks each next batch against that. A task id here is
+//! the `requestId` of one batch; its status comes from the list call of its operation.
+
+pub mod api;
+pub mod sign;
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use self::api::Credentials;
+use super::{
+    Batch, Limits, ObjectType, Operation, Provider, ProviderError, ProviderKind, Quota, QuotaEntry,
+    QuotaKind, Submitted, TaskId, TaskState, TaskStatus,
+};
+
+/// The documented limits (protocols.md §0, §3.2). Qiniu paces by items (URLs plus
+/// directories, refresh and prefetch together), 240 a second; request rates and the status
+/// call's rate are not published, so those are conservative guesses.
+pub const LIMITS: Limits = Limits {
+    refresh_urls_per_request: 60,
+    refresh_dirs_per_request: 10,
+    refresh_regex_per_request: 1,
+    prefetch_urls_per_request: 60,
+    domains_per_request: 60,
+    max_url_len: 4096,
+    submit_per_second: 80,
+    status_per_second: 10,
+    quota_per_second: 1,
+    status_ids_per_query: 1,
+    refresh_urls_per_minute_per_domain: None,
+    refresh_object_types: &[ObjectType::File, ObjectType::Directory],
+    items_per_second: Some(240),
+};
+
+pub struct Qiniu {
+    http: reqwest::Client,
+    endpoint: url::Url,
+    credentials: Credentials,
+    /// The request ids of prefetch batches sent by this client, so their status comes
+    /// from the prefetch list at once (ids from elsewhere try the refresh list first).
+    prefetches: Mutex<HashSet<String>>,
+}
+
+impl Qiniu {
+    pub fn new(endpoint: url::Url, credentials: Credentials) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(30))
+            .user_agent(concat!("cdn-refresh/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Qiniu {
+            http,
+            endpoint,
+            credentials,
+            prefetches: Mutex::new(HashSet::new()),
+        })
+    }
+
+    async fn call<B: serde::Serialize, T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ProviderError> {
+        let request = api::build_request(&self.http, &self.endpoint, &self.credentials, path, body);
+        api::parse(path, api::send(request).await?)
+    }
+
+    /// Every item of one request id in one list, page by page.
+    async fn list(&self, path: &str, id: &TaskId) -> Result<Vec<TaskState>, ProviderError> {
+        let mut states = Vec::new();
+        for page_no in 1.. {
+            let page: api::ListResponse = self
+                .call(
+                    path,
+                    &api::ListRequest {
+                        request_id: &id.0,
+                        page_no,
+                        page_size: api::PAGE_SIZE,
+                    },
+                )
+                .await?;
+            let last = page.items.len() < api::PAGE_SIZE as usize;
+            states.extend(page.items.into_iter().map(|item| {
+                TaskState {
+                    task_id: id.clone(),
+                    status: status_of(&item.state),
+                    description: item
+                        .state_detail
+                        .filter(|d| !d.is_empty() && item.state == "failure"),
+                    url: item.url,
+                }
+            }));
+            if last || states.len() as u64 >= page.total {
+                break;
+            }
+        }
+        Ok(states)
+    }
+}
+
+fn status_of(state: &str) -> TaskStatus {
+    match state {
+        "success" => TaskStatus::Complete,
+        "failure" => TaskStatus::Failed,
+        "processing" => TaskStatus::Running,
+        _ => TaskStatus::Pending,
+    }
+}
+
+fn entry(kind: QuotaKind, limit: Option<u64>, remaining: Option<u64>) -> Option<QuotaEntry> {
+    Some(QuotaEntry {
+        kind,
+        limit: limit?,
+        remaining: remaining?,
+    })
+}
+
+#[async_trait]
+impl Provider for Qiniu {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Qiniu
+    }
+
+    fn limits(&self) -> &Limits {
+        &LIMITS
+    }
+
+    /// Qiniu has no quota call; see [`Provider::quota_in_answers`].
+    async fn quota(&self) -> Result<Quota, ProviderError> {
+        Ok(Quota::default())
+    }
+
+    fn quota_in_answers(&self) -> bool {
+        true
+    }
+
+    async fn submit(&self, batch: &Batch) -> Result<Submitted, ProviderError> {
+        let none: &[String] = &[];
+        match batch.kind.operation {
+            Operation::Refresh => {
+                let (urls, dirs) = match batch.kind.object_type {
+                    ObjectType::Directory => (none, batch.urls.as_slice()),
+                    _ => (batch.urls.as_slice(), none),
+                };
+                let r: api::RefreshResponse = self
+                    .call(api::REFRESH, &api::RefreshRequest { urls, dirs })
+                    .await?;
+                let entries = [
+                    entry(QuotaKind::RefreshUrl, r.url_quota_day, r.url_surplus_day),
+                    entry(
+                        QuotaKind::RefreshDirectory,
+                        r.dir_quota_day,
+                        r.dir_surplus_day,
+                    ),
+                ];
+                Ok(Submitted {
+                    ids: vec![TaskId(r.request_id)],
+                    quota: Some(Quota {
+                        entries: entries.into_iter().flatten().collect(),
+                    }),
+                })
+            }
+            Operation::Prefetch => {
+                let r: api::PrefetchResponse = self
+                    .call(
+                        api::PREFETCH,
+                        &api::PrefetchRequest {
+                            urls: batch.urls.as_slice(),
+                        },
+                    )
+                    .await?;
+                self.prefetches
+                    .lock()
+                    .expect("not poisoned")
+                    .insert(r.request_id.clone());
+                Ok(Submitted {
+                    ids: vec![TaskId(r.request_id)],
+                    quota: Some(Quota {
+                        entries: entry(QuotaKind::Prefetch, r.quota_day, r.surplus_day)
+                            .into_iter()
+                            .collect(),
+                    }),
+                })
+            }
+        }
+    }
+
+    async fn poll(&self, ids: &[TaskId]) -> Result<Vec<TaskState>, ProviderError> {
+        let mut states = Vec::new();
+        for id in ids {
+            let prefetch = self
+                .prefetches
+                .lock()
+                .expect("not poisoned")
+                .contains(&id.0);
+            if prefetch {
+                states.extend(self.list(api::PREFETCH_LIST, id).await?);
+                continue;
+            }
+            // An id from elsewhere (`cdn-refresh status`): a refresh, or else a prefetch.
+            match self.list(api::REFRESH_LIST, id).await {
+                Ok(found) if !found.is_empty() => states.extend(found),
+                Ok(_) => states.extend(self.list(api::PREFETCH_LIST, id).await?),
+                Err(e) if e.code == "400036" => {
+                    states.extend(self.list(api::PREFETCH_LIST, id).await?)
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(states)
+    }
+}
