@@ -388,6 +388,16 @@ impl Runner<'_> {
             None
         };
         if let Reservation::Denied(reason) = reservation {
+            // The run stops here, as it would had the provider refused the batch.
+            let mut stop = self.stop.lock().expect("not poisoned");
+            if stop.is_none() {
+                tracing::error!("{} of {} URLs: {reason}", batch.kind, batch.urls.len());
+                *stop = Some(ProviderError::new(
+                    crate::providers::ErrorClass::Quota,
+                    "QuotaShortfall",
+                    reason.trim_start_matches("not sent: ").to_string(),
+                ));
+            }
             return BatchOutcome::NotSent(reason);
         }
         let what = format!("{} of {} URLs", batch.kind, batch.urls.len());
