@@ -164,6 +164,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH")]
     pub report: Option<PathBuf>,
 
+    /// When the provider refuses a directory refresh (not enabled on the account, e.g. Qiniu
+    /// 400038): files (refresh the changed files a collapsed directory stood for, default)
+    /// or fail (stop, with how to enable it).
+    #[arg(long, value_name = "POLICY")]
+    pub on_dir_refresh_denied: Option<String>,
+
     /// Write the outputs as a GitLab dotenv report to this path [default with GITLAB_CI=true:
     /// cdn-refresh.env].
     #[arg(long, value_name = "PATH")]

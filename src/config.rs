@@ -73,6 +73,7 @@ pub struct RunDefaults {
     pub batch_size: Option<usize>,
     pub report: Option<PathBuf>,
     pub fail_on: Option<String>,
+    pub on_dir_refresh_denied: Option<String>,
     pub aliyun_signature: Option<SignatureVersion>,
 }
 
@@ -100,6 +101,7 @@ impl RunDefaults {
         fill(&mut args.batch_size, &self.batch_size);
         fill(&mut args.report, &self.report);
         fill(&mut args.fail_on, &self.fail_on);
+        fill(&mut args.on_dir_refresh_denied, &self.on_dir_refresh_denied);
         fill(&mut args.aliyun_signature, &self.aliyun_signature);
     }
 }
@@ -240,6 +242,7 @@ struct RawConfig {
     batch_size: Option<Spanned<usize>>,
     report: Text,
     fail_on: Text,
+    on_dir_refresh_denied: Text,
     aliyun_signature: Text,
 }
 
@@ -553,6 +556,11 @@ impl Validator<'_> {
                 batch_size: self.positive("batch_size", raw.batch_size)?,
                 report: raw.report.map(|r| PathBuf::from(r.value)),
                 fail_on: self.one_of("fail_on", raw.fail_on, settings::FAIL_ON)?,
+                on_dir_refresh_denied: self.one_of(
+                    "on_dir_refresh_denied",
+                    raw.on_dir_refresh_denied,
+                    settings::DIR_REFRESH_DENIED,
+                )?,
                 aliyun_signature: self
                     .value_enum::<SignatureVersion>("aliyun_signature", raw.aliyun_signature)?,
             },

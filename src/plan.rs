@@ -38,6 +38,10 @@ pub struct Plan {
     pub prefetch: Vec<String>,
     /// Prefetch a URL only after its refresh completed (`--task both`).
     pub prefetch_after_refresh: bool,
+    /// Collapsed directory URL → the file URLs it stands for: refreshed instead when the
+    /// provider refuses directory refresh (`--on-dir-refresh-denied files`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub directory_fallback: BTreeMap<String, Vec<String>>,
 }
 
 impl Plan {
@@ -295,6 +299,7 @@ impl Plan {
                 .or_default()
                 .extend(c.urls.iter().cloned());
             c.not_applied = Some(reason.to_string());
+            self.directory_fallback.remove(&c.directory);
         }
         if self
             .refresh
@@ -320,6 +325,7 @@ impl Plan {
             push_unique(&mut self.prefetch, &mut seen, &u);
         }
         self.prefetch_after_refresh |= other.prefetch_after_refresh;
+        self.directory_fallback.extend(other.directory_fallback);
     }
 }
 

@@ -115,6 +115,10 @@ pub struct Report {
     /// of its batches, and what the provider's answers said).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quota_after: Option<Quota>,
+    /// Directories the provider refused to refresh (not enabled on the account); the files
+    /// they stood for were refreshed instead (`--on-dir-refresh-denied files`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub directories_refused: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stopped: Option<Stop>,
     pub calls: Calls,
@@ -237,6 +241,7 @@ impl Report {
             counts: Counts::of(&urls),
             quota_before,
             quota_after: None,
+            directories_refused: Vec::new(),
             stopped,
             calls: Calls::default(),
             tasks: Vec::new(),

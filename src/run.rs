@@ -5,7 +5,7 @@
 //! running when the wait ended. Provider calls go through the shared rate limiter and
 //! retry policy; nothing here knows a provider's wire format.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -16,8 +16,8 @@ use tokio::time::Instant;
 use crate::http::retry::{RetryPolicy, stops_run, with_retry};
 use crate::plan::Plan;
 use crate::providers::{
-    Batch, Operation, Provider, ProviderError, Quota, QuotaKind, Submitted, TaskId, TaskState,
-    TaskStatus,
+    Batch, ErrorClass, ObjectType, Operation, Provider, ProviderError, Quota, QuotaKind, Submitted,
+    TaskId, TaskState, TaskStatus,
 };
 use crate::quota_ledger::{QuotaLedger, Reservation};
 use crate::rate_limit::{Api, ApiRates};
@@ -124,6 +124,11 @@ struct Runner<'a> {
     stop: Mutex<Option<ProviderError>>,
     deadline: Instant,
     quota: Mutex<QuotaLedger>,
+    /// Directory URLs → the files they stand for, refreshed instead if the provider
+    /// refuses directory refresh.
+    fallback: &'a BTreeMap<String, Vec<String>>,
+    /// Directories the provider refused (or that were not sent after it refused one).
+    refused_dirs: Mutex<Vec<String>>,
     /// Held while a batch of a quota not known yet is out: its answer tells the quota, so
     /// the batches after it can be checked.
     probe: tokio::sync::Mutex<()>,
@@ -181,6 +186,8 @@ pub async fn execute_observed(
         stop: Mutex::new(None),
         deadline: clock + opts.timeout,
         quota: Mutex::new(QuotaLedger::default()),
+        fallback: &plan.directory_fallback,
+        refused_dirs: Mutex::new(Vec::new()),
         probe: tokio::sync::Mutex::new(()),
     };
 
@@ -212,6 +219,48 @@ pub async fn execute_observed(
         .await;
     tasks.extend(refresh.tasks);
     urls.extend(refresh.urls);
+
+    // Directory refresh refused: the files the directories stood for go out instead.
+    let refused: HashSet<String> =
+        std::mem::take(&mut *runner.refused_dirs.lock().expect("not poisoned"))
+            .into_iter()
+            .collect();
+    if !refused.is_empty() {
+        urls.retain(|u| !(u.object_type == ObjectType::Directory && refused.contains(&u.url)));
+        let planned: HashSet<&String> = plan.refresh.values().flatten().collect();
+        let mut files = Vec::new();
+        let mut seen = HashSet::new();
+        for dir in plan
+            .refresh
+            .get(&ObjectType::Directory)
+            .into_iter()
+            .flatten()
+        {
+            if !refused.contains(dir) {
+                continue;
+            }
+            for f in &plan.directory_fallback[dir] {
+                if !planned.contains(f) && seen.insert(f.clone()) {
+                    files.push(f.clone());
+                }
+            }
+        }
+        tracing::warn!(
+            "{} directories refused: refreshing their {} files instead",
+            refused.len(),
+            files.len()
+        );
+        let fallback = Plan {
+            refresh: BTreeMap::from([(ObjectType::File, files)]),
+            ..Plan::default()
+        };
+        let batches = fallback.refresh_batches(limits, opts.batch_size);
+        let extra = runner
+            .observed(phases, Operation::Refresh, batches, wait_refresh)
+            .await;
+        tasks.extend(extra.tasks);
+        urls.extend(extra.urls);
+    }
 
     // Prefetch: after a refresh, only what it completed.
     let mut prefetch_urls = Vec::new();
@@ -275,6 +324,11 @@ pub async fn execute_observed(
         counts: Counts::of(&urls),
         quota_before: quota,
         quota_after: Some(runner.ledger().snapshot()),
+        directories_refused: {
+            let mut dirs: Vec<String> = refused.into_iter().collect();
+            dirs.sort();
+            dirs
+        },
         stopped,
         calls: runner.calls.snapshot(),
         tasks,
@@ -324,6 +378,12 @@ fn same_path(reported: &str, sent: &str) -> bool {
 }
 
 impl Runner<'_> {
+    /// A directory batch whose every directory has files to fall back to.
+    fn falls_back(&self, batch: &Batch) -> bool {
+        batch.kind.object_type == ObjectType::Directory
+            && batch.urls.iter().all(|u| self.fallback.contains_key(u))
+    }
+
     fn ledger(&self) -> std::sync::MutexGuard<'_, QuotaLedger> {
         self.quota.lock().expect("not poisoned")
     }
@@ -387,6 +447,15 @@ impl Runner<'_> {
         } else {
             None
         };
+        if self.falls_back(batch) && !self.refused_dirs.lock().expect("not poisoned").is_empty() {
+            // Directory refresh was refused already: these go out as files too.
+            self.ledger().refund(kind, n);
+            self.refused_dirs
+                .lock()
+                .expect("not poisoned")
+                .extend(batch.urls.iter().cloned());
+            return BatchOutcome::NotSent("directory refresh refused".into());
+        }
         if let Reservation::Denied(reason) = reservation {
             // The run stops here, as it would had the provider refused the batch.
             let mut stop = self.stop.lock().expect("not poisoned");
@@ -422,7 +491,15 @@ impl Runner<'_> {
         match result {
             Ok(submitted) => BatchOutcome::Accepted(submitted.ids),
             Err(err) => {
-                if stops_run(err.class) {
+                if err.class == ErrorClass::Permission && self.falls_back(batch) {
+                    tracing::warn!(
+                        "{what}: {err}; the files these directories stand for are refreshed instead"
+                    );
+                    self.refused_dirs
+                        .lock()
+                        .expect("not poisoned")
+                        .extend(batch.urls.iter().cloned());
+                } else if stops_run(err.class) {
                     let mut stop = self.stop.lock().expect("not poisoned");
                     if stop.is_none() {
                         tracing::error!("{what}: {err}; the run stops here");

@@ -156,6 +156,21 @@ pub const AREAS: &[(&str, Option<Area>)] = &[
     ("global", None),
 ];
 
+/// What to do when the provider refuses to refresh a directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DirRefreshDenied {
+    /// Refresh the changed files a collapsed directory stood for.
+    Files,
+    /// Stop the run, with the provider's hint on how to enable directory refresh.
+    Fail,
+}
+
+/// Accepted values of `--on-dir-refresh-denied`.
+pub const DIR_REFRESH_DENIED: &[(&str, DirRefreshDenied)] = &[
+    ("files", DirRefreshDenied::Files),
+    ("fail", DirRefreshDenied::Fail),
+];
+
 /// Accepted values of `--fail-on`.
 pub const FAIL_ON: &[(&str, FailOn)] = &[
     ("failed", FailOn::Failed),
@@ -636,6 +651,30 @@ pub fn settings(
         skip = skipped && !listed;
     }
 
+    let dir_denied = match args.on_dir_refresh_denied.as_deref() {
+        None => DirRefreshDenied::Files,
+        Some(s) => lookup(DIR_REFRESH_DENIED, s).ok_or_else(|| {
+            InputError::new(
+                "--on-dir-refresh-denied",
+                format!("unknown value `{s}`"),
+                "use files (refresh the changed files instead) or fail",
+            )
+        })?,
+    };
+    if dir_denied == DirRefreshDenied::Files
+        && let Some(g) = &git
+    {
+        for c in g
+            .report
+            .collapses
+            .iter()
+            .filter(|c| c.not_applied.is_none())
+        {
+            plan.directory_fallback
+                .insert(c.directory.clone(), c.urls.clone());
+        }
+    }
+
     Ok(Settings {
         connection,
         task,
@@ -656,7 +695,6 @@ pub fn settings(
     })
 }
 
-/// Alibaba Cloud credentials: the inputs first, then the official SDK variables.
 /// Inputs and variables that carry secrets: masked in CI logs before anything is printed.
 const SECRET_INPUTS: &[&str] = &["access-key-secret", "security-token"];
 const SECRET_VARS: &[&str] = &[
@@ -704,6 +742,7 @@ pub fn qiniu_credentials(
     })
 }
 
+/// Alibaba Cloud credentials: the inputs first, then the official SDK variables.
 pub fn aliyun_credentials(env: &Env) -> Result<Credentials, InputError> {
     let pick = |input: &str, var: &str| {
         env.input(input)

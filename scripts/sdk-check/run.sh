@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Checks the emulator against the official Alibaba Cloud Python SDKs.
+# Checks the emulator against the official Python SDKs: Alibaba Cloud's and Qiniu's.
 #
 #   scripts/sdk-check/run.sh [BIN]     BIN: a built cdn-refresh (default target/debug/cdn-refresh)
 #
 # Starts `BIN emulator --listen 127.0.0.1:0`, reads the URL from its first line, installs the
-# pinned SDKs into a venv under target/sdk-venv and runs aliyun_sdk_check.py against it. The
-# emulator is stopped on exit, whatever happens.
+# pinned SDKs into a venv under target/sdk-venv and runs aliyun_sdk_check.py and
+# qiniu_sdk_check.py against it (both always run), then prints the summed counts as its last
+# line and fails when any check failed. The emulator is stopped on exit, whatever happens.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -28,7 +29,8 @@ mkfifo "$workdir/out"
 # A second, STS credential: the checks also cover how each SDK carries the token.
 sts_key="STS.sdkcheck:sts-secret:sts-token-value"
 "$bin" emulator --listen 127.0.0.1:0 \
-    --aliyun-key testid:testsecret --aliyun-key "$sts_key" >"$workdir/out" 2>"$workdir/err" &
+    --aliyun-key testid:testsecret --aliyun-key "$sts_key" \
+    --qiniu-key testak:testsk >"$workdir/out" 2>"$workdir/err" &
 emulator_pid=$!
 exec 3<"$workdir/out"
 if ! IFS= read -r -t 30 first <&3; then
@@ -47,4 +49,28 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/requirements.txt"
 
-ALIYUN_STS_KEY="$sts_key" "$venv/bin/python" "$here/aliyun_sdk_check.py" "$url" testid testsecret
+passed=0
+failed=0
+status=0
+# Runs one check script, shows its output and adds its last line ("N passed, M failed").
+run_check() {
+    local name="$1"
+    shift
+    local log="$workdir/$name.log" rc=0
+    "$@" 2>&1 | tee "$log" || rc=$?
+    local summary
+    summary="$(tail -n 1 "$log")"
+    if [[ "$summary" =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+        passed=$((passed + BASH_REMATCH[1]))
+        failed=$((failed + BASH_REMATCH[2]))
+    else
+        echo "$name: no summary line (exit $rc)"
+        failed=$((failed + 1))
+    fi
+    [ "$rc" -eq 0 ] || status=1
+}
+
+run_check aliyun env ALIYUN_STS_KEY="$sts_key" "$venv/bin/python" "$here/aliyun_sdk_check.py" "$url" testid testsecret
+run_check qiniu "$venv/bin/python" "$here/qiniu_sdk_check.py" "$url" testak testsk
+echo "all SDK checks: $passed passed, $failed failed"
+exit "$status"

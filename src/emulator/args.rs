@@ -24,6 +24,15 @@ pub struct EmulatorArgs {
     )]
     pub aliyun_keys: Vec<AliyunKey>,
 
+    /// Qiniu key pair to accept, `AK:SK` (repeatable). Every pair belongs to the one emulated
+    /// account: they share its quotas, its rate limit and its tasks.
+    #[arg(
+        long = "qiniu-key",
+        value_name = "AK:SK",
+        default_value = "testak:testsk"
+    )]
+    pub qiniu_keys: Vec<QiniuKey>,
+
     /// Accelerated domains of the emulated account (comma-separated).
     #[arg(
         long,
@@ -82,14 +91,33 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "N", default_value_t = 1_000)]
     pub urls_per_minute_per_domain: u32,
 
+    /// Qiniu: daily quota of refreshed URLs (`urlQuotaDay`).
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    pub qiniu_url_quota: u64,
+    /// Qiniu: daily quota of refreshed directories (`dirQuotaDay`).
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub qiniu_dir_quota: u64,
+    /// Qiniu: daily quota of prefetched URLs (`quotaDay`).
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub qiniu_prefetch_quota: u64,
+    /// Qiniu: URLs plus directories per second, refresh and prefetch together, over a sliding
+    /// second (403024 beyond; 0: unlimited).
+    #[arg(long, value_name = "N", default_value_t = 240)]
+    pub qiniu_items_per_second: u32,
+    /// Qiniu: directory refresh is not enabled on the account (400038), as on accounts that
+    /// never asked for it.
+    #[arg(long)]
+    pub qiniu_dir_refresh_disabled: bool,
+
     /// Deny this API action as a RAM policy would (403 Forbidden.RAM naming `cdn:ACTION`)
     /// (repeatable).
     #[arg(long = "deny-action", value_name = "ACTION")]
     pub deny_actions: Vec<String>,
 
-    /// Inject a fault before authentication: KIND is throttle (429), error (500), drop
-    /// (connection closed without a response) or garbage (200 with a non-JSON body); RATE
-    /// is a probability like `0.25` or `1/N` for every Nth API request (repeatable).
+    /// Inject a fault before authentication: KIND is throttle (Alibaba Cloud 429, Qiniu 403
+    /// code 403024), error (500), drop (connection closed without a response) or garbage (200
+    /// with a non-JSON body); RATE is a probability like `0.25` or `1/N` for every Nth API
+    /// request of any provider (repeatable).
     #[arg(long = "fault", value_name = "KIND=RATE")]
     pub faults: Vec<FaultSpec>,
 
@@ -97,7 +125,8 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "N")]
     pub fault_seed: Option<u64>,
 
-    /// Largest accepted difference between a request's timestamp and the emulator's clock.
+    /// Largest accepted difference between a request's timestamp (Alibaba Cloud `Timestamp`,
+    /// Qiniu `X-Qiniu-Date`) and the emulator's clock.
     #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = humantime::parse_duration)]
     pub max_timestamp_skew: Duration,
 }
@@ -157,12 +186,46 @@ impl fmt::Debug for AliyunKey {
     }
 }
 
+/// One Qiniu key pair the emulator accepts.
+#[derive(Clone, PartialEq, Eq)]
+pub struct QiniuKey {
+    pub access_key: String,
+    pub secret_key: String,
+}
+
+impl FromStr for QiniuKey {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.split_once(':') {
+            Some((ak, sk)) if !ak.is_empty() && !sk.is_empty() && !sk.contains(':') => {
+                Ok(QiniuKey {
+                    access_key: ak.to_string(),
+                    secret_key: sk.to_string(),
+                })
+            }
+            _ => Err("expected AK:SK".into()),
+        }
+    }
+}
+
+/// Never prints the secret key.
+impl fmt::Debug for QiniuKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("QiniuKey")
+            .field("access_key", &self.access_key)
+            .field("secret_key", &"<redacted>")
+            .finish()
+    }
+}
+
 /// A fault to inject into API responses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum FaultKind {
-    /// HTTP 429 `TooManyRequests` with `x-acs-retry-after`.
+    /// Throttled, in the provider's format: Alibaba Cloud HTTP 429 `TooManyRequests` with
+    /// `x-acs-retry-after`; Qiniu HTTP 403 code 403024.
     Throttle,
-    /// HTTP 500 `InternalError`.
+    /// An internal error: Alibaba Cloud HTTP 500 `InternalError`; Qiniu HTTP 500 code 500000.
     Error,
     /// The connection is closed without any response.
     Drop,
@@ -249,6 +312,18 @@ mod tests {
         assert_eq!(a.task_duration, Duration::from_secs(2));
         assert_eq!(a.max_timestamp_skew, Duration::from_secs(900));
         assert_eq!((a.url_quota, a.dir_quota, a.regex_quota), (10_000, 100, 20));
+        assert_eq!(a.qiniu_keys.len(), 1);
+        assert_eq!(a.qiniu_keys[0].access_key, "testak");
+        assert_eq!(
+            (
+                a.qiniu_url_quota,
+                a.qiniu_dir_quota,
+                a.qiniu_prefetch_quota,
+                a.qiniu_items_per_second
+            ),
+            (500, 10, 100, 240)
+        );
+        assert!(!a.qiniu_dir_refresh_disabled);
     }
 
     #[test]
@@ -258,6 +333,12 @@ mod tests {
         let shown = format!("{k:?}");
         assert!(!shown.contains("s3cr3t") && !shown.contains("tok:"));
         assert!("id".parse::<AliyunKey>().is_err());
+        let q: QiniuKey = "ak:s3cr3t".parse().unwrap();
+        assert_eq!(q.access_key, "ak");
+        assert!(!format!("{q:?}").contains("s3cr3t"));
+        for bad in ["ak", "ak:", ":sk", "ak:sk:x"] {
+            assert!(bad.parse::<QiniuKey>().is_err(), "{bad}");
+        }
 
         let f: FaultSpec = "drop=1/3".parse().unwrap();
         assert_eq!(f.rate, FaultRate::EveryNth(3));

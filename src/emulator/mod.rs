@@ -6,12 +6,14 @@
 //! a pipeline's retries.
 //!
 //! Layout: [`args`] (the knobs), `server` (routing, latency, faults, the stats endpoint;
-//! provider-neutral), `state` (tasks, quotas, rate windows, nonces, stats), `aliyun`
-//! (Alibaba Cloud CDN: `auth` verifies signatures, `actions` implements the operations) and
-//! `xml` (the RPC APIs' XML answers).
+//! provider-neutral), `state` (tasks, quotas, rate windows, nonces, stats), one folder per
+//! provider with the same files (`mod.rs` the wire format, `auth` verifies signatures,
+//! `actions` implements the operations): `aliyun` (Alibaba Cloud CDN, RPC on `/`) and
+//! `qiniu` (Qiniu Fusion CDN, `/v2/tune/...`), and `xml` (the RPC APIs' XML answers).
 
 mod aliyun;
 pub mod args;
+mod qiniu;
 mod server;
 mod state;
 mod xml;
@@ -24,13 +26,15 @@ use anyhow::{Context, bail};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-pub use args::{AliyunKey, EmulatorArgs, FaultKind, FaultRate, FaultSpec};
+pub use args::{AliyunKey, EmulatorArgs, FaultKind, FaultRate, FaultSpec, QiniuKey};
 pub use state::{Accepted, Stats};
 
 use server::{App, Conn, KillableListener};
 
 /// The credential accepted when none is given; the only one whose secret the banner shows.
 const DEFAULT_ALIYUN_KEY: (&str, &str) = ("testid", "testsecret");
+/// The Qiniu key pair accepted when none is given (`AK`, `SK`); shown in the banner.
+pub const DEFAULT_QINIU_KEY: (&str, &str) = ("testak", "testsk");
 
 /// A running emulator. Dropping it (or [`Running::shutdown`]) stops it.
 pub struct Running {
@@ -107,6 +111,18 @@ impl Running {
                 key.id
             ));
         }
+        lines.push(format!(
+            "qiniu: endpoint {url} (Fusion CDN /v2/tune/refresh, /v2/tune/prefetch and /list; QBox and Qiniu tokens)"
+        ));
+        for key in &args.qiniu_keys {
+            let secret = if (key.access_key.as_str(), key.secret_key.as_str()) == DEFAULT_QINIU_KEY
+            {
+                format!("secret key {}", key.secret_key)
+            } else {
+                "secret key as given with --qiniu-key".to_string()
+            };
+            lines.push(format!("qiniu: access key {} ({secret})", key.access_key));
+        }
         let domains: Vec<&str> = args.domains.iter().map(|d| d.trim()).collect();
         lines.push(format!("domains: {}", domains.join(", ")));
         lines.push(format!("stats: {url}/_emulator/stats"));
@@ -141,6 +157,17 @@ fn validate(args: &EmulatorArgs) -> anyhow::Result<()> {
     for (i, key) in args.aliyun_keys.iter().enumerate() {
         if args.aliyun_keys[..i].iter().any(|k| k.id == key.id) {
             bail!("--aliyun-key: access key id {} is given twice", key.id);
+        }
+    }
+    if args.qiniu_keys.is_empty() {
+        bail!("--qiniu-key: give at least one key pair");
+    }
+    for (i, key) in args.qiniu_keys.iter().enumerate() {
+        if args.qiniu_keys[..i]
+            .iter()
+            .any(|k| k.access_key == key.access_key)
+        {
+            bail!("--qiniu-key: access key {} is given twice", key.access_key);
         }
     }
     for action in &args.deny_actions {

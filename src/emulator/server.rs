@@ -2,7 +2,7 @@
 //! through (count → latency → fault → provider), and the admin endpoint.
 //!
 //! Each provider lives on its own paths of the one address (Alibaba Cloud RPC on `/`; Qiniu
-//! `/v2/tune/...` and Huawei `/v1.0/cdn/...` will join it), so the fault, latency and stats
+//! on `/v2/tune/...`; Huawei `/v1.0/cdn/...` will join them), so the fault, latency and stats
 //! machinery is written once here and a provider only implements [`Api`].
 
 use std::collections::BTreeSet;
@@ -78,8 +78,9 @@ pub(crate) struct ApiCall {
 pub(crate) trait Api: Send + Sync + 'static {
     /// The name the stats count this request under, read without validating anything.
     fn action(call: &ApiCall) -> String;
-    /// An error in the provider's wire format, for injected faults.
-    fn error(call: &ApiCall, status: StatusCode, code: &str, message: &str) -> Response;
+    /// The answer of an injected `throttle` or `error` fault, in the provider's wire format
+    /// (`drop` and `garbage` are the same for every provider).
+    fn fault(call: &ApiCall, kind: FaultKind) -> Response;
     /// Authenticates and serves the request.
     fn handle(app: Arc<App>, call: ApiCall) -> impl Future<Output = Response> + Send;
 }
@@ -88,6 +89,10 @@ pub(crate) fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/_emulator/stats", get(stats))
         .route("/", any(api::<super::aliyun::Aliyun>))
+        .route("/v2/tune/refresh", any(api::<super::qiniu::Qiniu>))
+        .route("/v2/tune/prefetch", any(api::<super::qiniu::Qiniu>))
+        .route("/v2/tune/refresh/list", any(api::<super::qiniu::Qiniu>))
+        .route("/v2/tune/prefetch/list", any(api::<super::qiniu::Qiniu>))
         .fallback(|| async { (StatusCode::NOT_FOUND, "no such endpoint in the emulator\n") })
         .with_state(app)
 }
@@ -138,24 +143,7 @@ async fn api<P: Api>(
             "<html><body><h1>502 Bad Gateway</h1>upstream sent garbage</body></html>",
         )
             .into_response(),
-        Some(FaultKind::Throttle) => {
-            let mut resp = P::error(
-                &call,
-                StatusCode::TOO_MANY_REQUESTS,
-                "TooManyRequests",
-                "Too many requests, please try again later.",
-            );
-            // Milliseconds, as the official SDKs read it.
-            resp.headers_mut()
-                .insert("x-acs-retry-after", header::HeaderValue::from_static("100"));
-            resp
-        }
-        Some(FaultKind::Error) => P::error(
-            &call,
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "InternalError",
-            "The request processing has failed due to some unknown error, exception or failure.",
-        ),
+        Some(kind @ (FaultKind::Throttle | FaultKind::Error)) => P::fault(&call, kind),
     }
 }
 

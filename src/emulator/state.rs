@@ -1,5 +1,6 @@
-//! Everything the emulator remembers, provider-neutral: counters for the stats endpoint,
-//! the fault dice, rate windows, used nonces, daily quotas and tasks. It all sits behind one
+//! Everything the emulator remembers: counters for the stats endpoint, the fault dice, rate
+//! windows, used nonces, daily quotas and tasks (Alibaba Cloud's per-domain tasks here;
+//! Qiniu's per-URL tasks, quotas and item window in [`QiniuState`]). It all sits behind one
 //! mutex ([`super::server::App::lock`]) and is only touched synchronously, so a request is
 //! checked and accepted atomically: nothing is ever half-accepted.
 
@@ -28,9 +29,13 @@ pub struct Stats {
     pub faults: BTreeMap<String, u64>,
     /// Object paths accepted into tasks.
     pub accepted: Accepted,
-    /// Today's use of each daily quota.
+    /// Today's use of each daily quota (Alibaba Cloud).
     pub quota_used: BTreeMap<QuotaKind, u64>,
-    /// Tasks created.
+    /// Today's use of each Qiniu daily quota (`refresh-url`, `refresh-directory`,
+    /// `prefetch`), apart from Alibaba Cloud's: they are different accounts.
+    #[serde(default)]
+    pub qiniu_quota_used: BTreeMap<QuotaKind, u64>,
+    /// Tasks created (Alibaba Cloud: one per domain per request; Qiniu: one per URL).
     pub tasks_created: u64,
 }
 
@@ -78,6 +83,7 @@ pub(crate) struct Inner {
     pub quota: DailyQuota,
     pub per_minute: MinuteWindows,
     pub tasks: Tasks,
+    pub qiniu: QiniuState,
 }
 
 impl Inner {
@@ -90,6 +96,7 @@ impl Inner {
             quota: DailyQuota::default(),
             per_minute: MinuteWindows::default(),
             tasks: Tasks::default(),
+            qiniu: QiniuState::default(),
         }
     }
 
@@ -97,6 +104,7 @@ impl Inner {
     pub fn snapshot(&mut self, now: DateTime<Utc>) -> Stats {
         let mut stats = self.stats.clone();
         stats.quota_used = self.quota.used_all(now);
+        stats.qiniu_quota_used = self.qiniu.quota.used_all(now);
         stats
     }
 
@@ -378,6 +386,167 @@ impl Tasks {
     }
 }
 
+/// Qiniu's side of the one emulated account: what its key pairs share.
+#[derive(Default)]
+pub(crate) struct QiniuState {
+    pub quota: DailyQuota,
+    /// URLs plus directories accepted over the last second, refresh and prefetch together.
+    pub items: SecondWindow,
+    pub tasks: QiniuTasks,
+}
+
+/// Counts over a sliding second.
+#[derive(Default)]
+pub(crate) struct SecondWindow {
+    window: VecDeque<(Instant, u64)>,
+}
+
+impl SecondWindow {
+    /// What was added in the second before `now`.
+    pub fn used(&mut self, now: Instant) -> u64 {
+        while self
+            .window
+            .front()
+            .is_some_and(|(t, _)| now.duration_since(*t) >= Duration::from_secs(1))
+        {
+            self.window.pop_front();
+        }
+        self.window.iter().map(|(_, n)| n).sum()
+    }
+
+    pub fn add(&mut self, n: u64, now: Instant) {
+        self.window.push_back((now, n));
+    }
+}
+
+/// One URL (or directory) of a Qiniu refresh or prefetch request: Qiniu tracks each one as
+/// a task of its own, grouped by the request id.
+pub(crate) struct QiniuTask {
+    pub request_id: String,
+    pub task_id: String,
+    pub operation: Operation,
+    /// As the request carried it.
+    pub url: String,
+    pub is_dir: bool,
+    /// Ends in `failure` (matched `--fail-matching`).
+    pub fails: bool,
+    pub created: DateTime<Utc>,
+    pub started: Instant,
+}
+
+/// Where a Qiniu task stands: `processing`, then `success` or `failure`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum QiniuProgress {
+    Processing,
+    Success,
+    Failure,
+}
+
+impl QiniuTask {
+    /// Derived from the clock, like [`Task::progress`]: processing for `duration`, then done.
+    pub fn state(&self, now: Instant, duration: Duration) -> QiniuProgress {
+        if now.duration_since(self.started) < duration {
+            QiniuProgress::Processing
+        } else if self.fails {
+            QiniuProgress::Failure
+        } else {
+            QiniuProgress::Success
+        }
+    }
+}
+
+/// How long Qiniu tasks stay listed: the list calls look back seven days at most.
+pub(crate) const QINIU_TASK_RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(7);
+
+/// Qiniu tasks in creation order, with the request ids of each operation.
+pub(crate) struct QiniuTasks {
+    tasks: VecDeque<QiniuTask>,
+    /// `(operation, is_dir, url)` → start of its latest task, for "url has existed".
+    latest: HashMap<(Operation, bool, String), Instant>,
+    /// Random per emulator, so that ids never repeat across restarts.
+    process: u64,
+    /// Ids handed out so far (request and task ids share one space).
+    counter: u64,
+}
+
+impl Default for QiniuTasks {
+    fn default() -> Self {
+        QiniuTasks {
+            tasks: VecDeque::new(),
+            latest: HashMap::new(),
+            process: rand::rng().random::<u64>() & 0xff_ffff_ffff,
+            counter: 0,
+        }
+    }
+}
+
+impl QiniuTasks {
+    /// A new id in the shape of the service's (`575d1930f9537d3f2600003d`: a MongoDB
+    /// ObjectId, 24 hex digits: seconds since the epoch, 5 random bytes, a counter).
+    pub fn new_id(&mut self, now: DateTime<Utc>) -> String {
+        self.counter += 1;
+        let seconds = u32::try_from(now.timestamp().max(0)).unwrap_or(u32::MAX);
+        format!(
+            "{seconds:08x}{:010x}{:06x}",
+            self.process,
+            self.counter & 0xff_ffff
+        )
+    }
+
+    /// True while an earlier task of `operation` for this exact URL is still processing.
+    pub fn in_progress(
+        &self,
+        operation: Operation,
+        is_dir: bool,
+        url: &str,
+        now: Instant,
+        duration: Duration,
+    ) -> bool {
+        self.latest
+            .get(&(operation, is_dir, url.to_string()))
+            .is_some_and(|started| now.duration_since(*started) < duration)
+    }
+
+    pub fn push(&mut self, task: QiniuTask) {
+        while self
+            .tasks
+            .front()
+            .is_some_and(|t| task.created - t.created >= QINIU_TASK_RETENTION)
+        {
+            self.tasks.pop_front();
+        }
+        self.latest.insert(
+            (task.operation, task.is_dir, task.url.clone()),
+            task.started,
+        );
+        self.tasks.push_back(task);
+    }
+
+    /// True when `request_id` is a request of `operation` still on record.
+    pub fn has_request(&self, operation: Operation, request_id: &str) -> bool {
+        self.tasks
+            .iter()
+            .any(|t| t.operation == operation && t.request_id == request_id)
+    }
+
+    /// Tasks of `operation`, newest request first, each request's tasks in submission order.
+    pub fn newest_first(&self, operation: Operation) -> Vec<&QiniuTask> {
+        let mut out: Vec<&QiniuTask> = Vec::new();
+        let mut request: Vec<&QiniuTask> = Vec::new();
+        for task in self.tasks.iter().rev().filter(|t| t.operation == operation) {
+            if request
+                .first()
+                .is_some_and(|t| t.request_id != task.request_id)
+            {
+                out.extend(request.drain(..).rev());
+            }
+            request.push(task);
+        }
+        out.extend(request.drain(..).rev());
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -460,5 +629,53 @@ mod tests {
         assert_eq!(task.progress(&ok, at(10), d), Progress::Complete);
         assert_eq!(task.progress(&bad, at(10), d), Progress::Failed);
         assert_eq!(task.progress(&bad, t0, Duration::ZERO), Progress::Failed);
+    }
+
+    #[test]
+    fn second_window_slides() {
+        let mut w = SecondWindow::default();
+        let t0 = Instant::now();
+        w.add(200, t0);
+        w.add(30, t0 + Duration::from_millis(500));
+        assert_eq!(w.used(t0 + Duration::from_millis(999)), 230);
+        assert_eq!(w.used(t0 + Duration::from_secs(1)), 30);
+        assert_eq!(w.used(t0 + Duration::from_millis(1500)), 0);
+    }
+
+    #[test]
+    fn qiniu_tasks_list_newest_request_first_and_know_what_is_in_progress() {
+        let mut tasks = QiniuTasks::default();
+        let now = Utc::now();
+        let t0 = Instant::now();
+        let a = tasks.new_id(now);
+        let b = tasks.new_id(now);
+        assert_eq!(a.len(), 24);
+        assert_ne!(a, b);
+        for (request, url) in [(&a, "u1"), (&a, "u2"), (&b, "u3")] {
+            let task_id = tasks.new_id(now);
+            tasks.push(QiniuTask {
+                request_id: request.clone(),
+                task_id,
+                operation: Operation::Refresh,
+                url: url.into(),
+                is_dir: false,
+                fails: false,
+                created: now,
+                started: t0,
+            });
+        }
+        let urls: Vec<&str> = tasks
+            .newest_first(Operation::Refresh)
+            .iter()
+            .map(|t| t.url.as_str())
+            .collect();
+        assert_eq!(urls, vec!["u3", "u1", "u2"]);
+        assert!(tasks.newest_first(Operation::Prefetch).is_empty());
+        assert!(tasks.has_request(Operation::Refresh, &a));
+        assert!(!tasks.has_request(Operation::Prefetch, &a));
+        let d = Duration::from_secs(2);
+        assert!(tasks.in_progress(Operation::Refresh, false, "u1", t0, d));
+        assert!(!tasks.in_progress(Operation::Refresh, true, "u1", t0, d));
+        assert!(!tasks.in_progress(Operation::Refresh, false, "u1", t0 + d, d));
     }
 }

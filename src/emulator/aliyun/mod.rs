@@ -15,6 +15,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 
+use super::args::FaultKind;
 use super::server::{Api, ApiCall, App};
 use super::state::Inner;
 use super::xml;
@@ -41,10 +42,27 @@ impl Api for Aliyun {
             .to_string()
     }
 
-    fn error(call: &ApiCall, status: StatusCode, code: &str, message: &str) -> Response {
+    fn fault(call: &ApiCall, kind: FaultKind) -> Response {
         let req = RpcRequest::parse(call);
-        let err = ApiError::new(status, code, message);
-        render_error(req.format, &err, &new_request_id())
+        let err = match kind {
+            FaultKind::Throttle => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TooManyRequests",
+                "Too many requests, please try again later.",
+            ),
+            _ => ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalError",
+                "The request processing has failed due to some unknown error, exception or failure.",
+            ),
+        };
+        let mut resp = render_error(req.format, &err, &new_request_id());
+        if kind == FaultKind::Throttle {
+            // Milliseconds, as the official SDKs read it.
+            resp.headers_mut()
+                .insert("x-acs-retry-after", HeaderValue::from_static("100"));
+        }
+        resp
     }
 
     async fn handle(app: Arc<App>, call: ApiCall) -> Response {

@@ -222,7 +222,11 @@ pub const PAGE_SIZE: u32 = 100;
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ListRequest<'a> {
-    pub request_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub urls: Option<&'a [String]>,
+    /// Pages count from 0.
     pub page_no: u32,
     pub page_size: u32,
 }
@@ -239,6 +243,8 @@ pub struct ListResponse {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ListItem {
+    #[serde(default)]
+    pub request_id: String,
     pub url: String,
     pub state: String,
     #[serde(default)]

@@ -71,76 +71,83 @@ impl Qiniu {
         api::parse(path, api::send(request).await?)
     }
 
-    /// Every item of one request id in one list, page by page.
-    async fn list(&self, path: &str, id: &TaskId) -> Result<Vec<TaskState>, ProviderError> {
-        let mut states = Vec::new();
-        for page_no in 1.. {
+    /// Every item a list call finds, page by page (pages count from 0).
+    async fn list_items(
+        &self,
+        path: &str,
+        request_id: Option<&str>,
+        urls: Option<&[String]>,
+    ) -> Result<Vec<api::ListItem>, ProviderError> {
+        let mut items = Vec::new();
+        for page_no in 0.. {
             let page: api::ListResponse = self
                 .call(
                     path,
                     &api::ListRequest {
-                        request_id: &id.0,
+                        request_id,
+                        urls,
                         page_no,
                         page_size: api::PAGE_SIZE,
                     },
                 )
                 .await?;
             let last = page.items.len() < api::PAGE_SIZE as usize;
-            states.extend(page.items.into_iter().map(|item| {
-                TaskState {
-                    task_id: id.clone(),
-                    status: status_of(&item.state),
-                    description: item
-                        .state_detail
-                        .filter(|d| !d.is_empty() && item.state == "failure"),
-                    url: item.url,
-                }
-            }));
-            if last || states.len() as u64 >= page.total {
+            items.extend(page.items);
+            if last || items.len() as u64 >= page.total {
                 break;
             }
         }
-        Ok(states)
-    }
-}
-
-fn status_of(state: &str) -> TaskStatus {
-    match state {
-        "success" => TaskStatus::Complete,
-        "failure" => TaskStatus::Failed,
-        "processing" => TaskStatus::Running,
-        _ => TaskStatus::Pending,
-    }
-}
-
-fn entry(kind: QuotaKind, limit: Option<u64>, remaining: Option<u64>) -> Option<QuotaEntry> {
-    Some(QuotaEntry {
-        kind,
-        limit: limit?,
-        remaining: remaining?,
-    })
-}
-
-#[async_trait]
-impl Provider for Qiniu {
-    fn kind(&self) -> ProviderKind {
-        ProviderKind::Qiniu
+        Ok(items)
     }
 
-    fn limits(&self) -> &Limits {
-        &LIMITS
+    /// The states of one request id's paths.
+    async fn list(&self, path: &str, id: &TaskId) -> Result<Vec<TaskState>, ProviderError> {
+        let items = self.list_items(path, Some(&id.0), None).await?;
+        Ok(items
+            .into_iter()
+            .map(|item| TaskState {
+                task_id: id.clone(),
+                status: status_of(&item.state),
+                description: item
+                    .state_detail
+                    .filter(|d| !d.is_empty() && item.state == "failure"),
+                url: item.url,
+            })
+            .collect())
     }
 
-    /// Qiniu has no quota call; see [`Provider::quota_in_answers`].
-    async fn quota(&self) -> Result<Quota, ProviderError> {
-        Ok(Quota::default())
+    /// After 400037 ("url has existed"): the requests that already cover every path of the
+    /// batch, typically our own earlier attempt, accepted but its answer lost. `None` if
+    /// some path is not covered.
+    async fn covering_requests(&self, batch: &Batch) -> Option<Vec<TaskId>> {
+        let path = match batch.kind.operation {
+            Operation::Refresh => api::REFRESH_LIST,
+            Operation::Prefetch => api::PREFETCH_LIST,
+        };
+        let items = self
+            .list_items(path, None, Some(batch.urls.as_slice()))
+            .await
+            .ok()?;
+        let mut ids: Vec<TaskId> = Vec::new();
+        for url in &batch.urls {
+            // Newest first: the first item of a path is its latest request.
+            let item = items
+                .iter()
+                .find(|i| &i.url == url && i.state != "failure")?;
+            let id = TaskId(item.request_id.clone());
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        if batch.kind.operation == Operation::Prefetch {
+            let mut known = self.prefetches.lock().expect("not poisoned");
+            known.extend(ids.iter().map(|i| i.0.clone()));
+        }
+        Some(ids)
     }
 
-    fn quota_in_answers(&self) -> bool {
-        true
-    }
-
-    async fn submit(&self, batch: &Batch) -> Result<Submitted, ProviderError> {
+    /// One refresh or prefetch request for the batch.
+    async fn send(&self, batch: &Batch) -> Result<Submitted, ProviderError> {
         let none: &[String] = &[];
         match batch.kind.operation {
             Operation::Refresh => {
@@ -188,6 +195,61 @@ impl Provider for Qiniu {
                     }),
                 })
             }
+        }
+    }
+}
+
+fn status_of(state: &str) -> TaskStatus {
+    match state {
+        "success" => TaskStatus::Complete,
+        "failure" => TaskStatus::Failed,
+        "processing" => TaskStatus::Running,
+        _ => TaskStatus::Pending,
+    }
+}
+
+fn entry(kind: QuotaKind, limit: Option<u64>, remaining: Option<u64>) -> Option<QuotaEntry> {
+    Some(QuotaEntry {
+        kind,
+        limit: limit?,
+        remaining: remaining?,
+    })
+}
+
+#[async_trait]
+impl Provider for Qiniu {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Qiniu
+    }
+
+    fn limits(&self) -> &Limits {
+        &LIMITS
+    }
+
+    /// Qiniu has no quota call; see [`Provider::quota_in_answers`].
+    async fn quota(&self) -> Result<Quota, ProviderError> {
+        Ok(Quota::default())
+    }
+
+    fn quota_in_answers(&self) -> bool {
+        true
+    }
+
+    async fn submit(&self, batch: &Batch) -> Result<Submitted, ProviderError> {
+        match self.send(batch).await {
+            Err(err) if err.code == "400037" => match self.covering_requests(batch).await {
+                Some(ids) => {
+                    let joined: Vec<&str> = ids.iter().map(|i| i.0.as_str()).collect();
+                    tracing::info!(
+                        "{}: already in request {}, taken as this batch's task",
+                        batch.kind,
+                        joined.join(",")
+                    );
+                    Ok(Submitted { ids, quota: None })
+                }
+                None => Err(err),
+            },
+            other => other,
         }
     }
 
