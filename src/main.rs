@@ -381,6 +381,16 @@ async fn produce(settings: &mut Settings, env: &Env, ci: &Ci) -> Result<(Report,
     {
         Ok(mut report) => {
             report.git = git;
+            if let Some(g) = report.git.as_mut() {
+                for c in &mut g.collapses {
+                    if report.directories_refused.contains(&c.directory) {
+                        c.not_applied = Some(
+                            "the provider refused the directory refresh: the changed files were refreshed instead"
+                                .into(),
+                        );
+                    }
+                }
+            }
             emit(&ci.verbatim(&text::summary(&report, settings.report_path.as_deref())));
             let code = exit_code(&report, settings.fail_on);
             Ok((report, code))
