@@ -126,12 +126,6 @@ pub struct GitPlan {
     pub collapses: Vec<Collapse>,
 }
 
-fn push_unique(list: &mut Vec<String>, seen: &mut HashSet<String>, url: &str) {
-    if seen.insert(url.to_string()) {
-        list.push(url.to_string());
-    }
-}
-
 /// The directory URL a file URL sits in: everything up to its last `/` (before any query).
 fn parent_dir(url: &str) -> &str {
     let path_end = url.find('?').unwrap_or(url.len());
@@ -140,6 +134,15 @@ fn parent_dir(url: &str) -> &str {
         Some(i) if i >= after_scheme => &url[..=i],
         _ => url,
     }
+}
+
+/// The shortest directory URL that `url` starts with, among those `is_dir` accepts. Directory
+/// URLs end with `/`, so only the prefixes of `url` that end at one of its `/` can be one: a
+/// lookup per `/` instead of a comparison with every directory.
+fn under(url: &str, is_dir: impl Fn(&str) -> bool) -> Option<&str> {
+    url.match_indices('/')
+        .map(|(i, _)| &url[..=i])
+        .find(|prefix| is_dir(prefix))
 }
 
 fn check_len(path: &str, url: &str, limits: &Limits) -> Result<(), TooLong> {
@@ -172,13 +175,14 @@ impl Plan {
     ) -> Result<GitPlan, TooLong> {
         let refresh_wanted = task != TaskMode::Prefetch;
         let prefetch_wanted = task != TaskMode::Refresh;
-        let mut mapped: HashMap<&str, Mapping> = HashMap::new();
-        // (url, path) in first-seen order.
-        let mut refresh_files: Vec<(String, String)> = Vec::new();
-        let mut dirs = Vec::new();
-        let mut dirs_seen = HashSet::new();
-        let mut prefetch = Vec::new();
-        let mut prefetch_seen = HashSet::new();
+
+        // Each distinct path is mapped once; `uses` keeps (mapping, path, refreshing) in
+        // change order. Everything below borrows from `mappings` and allocates the output
+        // strings once, at the end: with tens of thousands of changes, cloning and hashing
+        // every URL several times cost more than the diff itself.
+        let mut index: HashMap<&str, usize> = HashMap::with_capacity(changes.len() * 2);
+        let mut mappings: Vec<Mapping> = Vec::with_capacity(changes.len() * 2);
+        let mut uses: Vec<(usize, &str, bool)> = Vec::with_capacity(changes.len() * 2);
         for change in changes {
             let (refresh, prefetch_path): (Option<&str>, Option<&str>) = match change.kind {
                 ChangeKind::Added => (None, Some(&change.path)),
@@ -193,89 +197,121 @@ impl Plan {
             };
             for (path, refreshing) in [(refresh, true), (prefetch_path, false)] {
                 let Some(path) = path else { continue };
-                let mapping = mapped.entry(path).or_insert_with(|| rules.map(path));
-                match mapping {
-                    Mapping::Files(urls) => {
-                        for url in urls.iter() {
-                            check_len(path, url, limits)?;
-                            if refreshing && refresh_wanted {
-                                refresh_files.push((url.clone(), path.to_string()));
-                            } else if !refreshing && prefetch_wanted {
-                                push_unique(&mut prefetch, &mut prefetch_seen, url);
-                            }
-                        }
-                    }
-                    Mapping::WholeSite(roots) => {
-                        if refresh_wanted {
-                            for root in roots.iter() {
-                                check_len(path, root, limits)?;
-                                push_unique(&mut dirs, &mut dirs_seen, root);
-                            }
-                        }
-                    }
-                    Mapping::Excluded | Mapping::Unmatched => {}
-                }
+                let i = *index.entry(path).or_insert_with(|| {
+                    mappings.push(rules.map(path));
+                    mappings.len() - 1
+                });
+                uses.push((i, path, refreshing));
             }
         }
-        let unmapped = mapped
-            .values()
+        let unmapped = mappings
+            .iter()
             .filter(|m| **m == Mapping::Unmatched)
             .count();
-        let excluded = mapped.values().filter(|m| **m == Mapping::Excluded).count();
+        let excluded = mappings.iter().filter(|m| **m == Mapping::Excluded).count();
+
+        // (url, path) in first-seen order.
+        let mut refresh_files: Vec<(&str, &str)> = Vec::new();
+        let mut dirs: Vec<&str> = Vec::new();
+        let mut dirs_seen: HashSet<&str> = HashSet::new();
+        let mut prefetch: Vec<&str> = Vec::new();
+        let mut prefetch_seen: HashSet<&str> = HashSet::new();
+        for &(i, path, refreshing) in &uses {
+            match &mappings[i] {
+                Mapping::Files(urls) => {
+                    for url in urls {
+                        check_len(path, url, limits)?;
+                        if refreshing && refresh_wanted {
+                            refresh_files.push((url, path));
+                        } else if !refreshing && prefetch_wanted && prefetch_seen.insert(url) {
+                            prefetch.push(url);
+                        }
+                    }
+                }
+                Mapping::WholeSite(roots) => {
+                    if refresh_wanted {
+                        for root in roots {
+                            check_len(path, root, limits)?;
+                            if dirs_seen.insert(root) {
+                                dirs.push(root);
+                            }
+                        }
+                    }
+                }
+                Mapping::Excluded | Mapping::Unmatched => {}
+            }
+        }
 
         let mut collapses = Vec::new();
         let directories = limits.refresh_object_types.contains(&ObjectType::Directory);
         if let (Some(threshold), true) = (collapse_threshold, directories) {
             // Changed paths per directory URL, in order of first appearance.
-            let mut by_dir: Vec<(String, Vec<String>)> = Vec::new();
-            let mut index: HashMap<String, usize> = HashMap::new();
-            for (url, path) in &refresh_files {
-                let dir = parent_dir(url).to_string();
-                let i = *index.entry(dir.clone()).or_insert_with(|| {
+            let mut by_dir: Vec<(&str, Vec<&str>)> = Vec::new();
+            let mut dir_index: HashMap<&str, usize> = HashMap::new();
+            let mut pairs: HashSet<(usize, &str)> = HashSet::new();
+            for &(url, path) in &refresh_files {
+                let dir = parent_dir(url);
+                let i = *dir_index.entry(dir).or_insert_with(|| {
                     by_dir.push((dir, Vec::new()));
                     by_dir.len() - 1
                 });
-                if !by_dir[i].1.contains(path) {
-                    by_dir[i].1.push(path.clone());
+                if pairs.insert((i, path)) {
+                    by_dir[i].1.push(path);
                 }
             }
-            // Outer directories first, so a directory inside a collapsed one is not listed twice.
-            by_dir.sort_by(|a, b| a.0.len().cmp(&b.0.len()).then(a.0.cmp(&b.0)));
+            // Outer directories first, so a directory inside a collapsed one is not listed
+            // twice. So no collapsed directory is inside another, and a URL belongs to at
+            // most one collapse.
+            by_dir.sort_by(|a, b| a.0.len().cmp(&b.0.len()).then(a.0.cmp(b.0)));
+            let mut collapsed: HashMap<&str, usize> = HashMap::new();
+            let mut chosen: Vec<(&str, Vec<&str>)> = Vec::new();
             for (dir, files) in by_dir {
-                if files.len() > threshold && !dirs.iter().any(|d: &String| dir.starts_with(d)) {
-                    push_unique(&mut dirs, &mut dirs_seen, &dir);
-                    let mut urls = Vec::new();
-                    let mut seen = HashSet::new();
-                    for (url, _) in &refresh_files {
-                        if url.starts_with(dir.as_str()) {
-                            push_unique(&mut urls, &mut seen, url);
-                        }
-                    }
-                    collapses.push(Collapse {
-                        directory: dir,
-                        files,
-                        urls,
-                        not_applied: None,
-                    });
+                if files.len() > threshold && under(dir, |d| dirs_seen.contains(d)).is_none() {
+                    dirs_seen.insert(dir);
+                    dirs.push(dir);
+                    collapsed.insert(dir, chosen.len());
+                    chosen.push((dir, files));
                 }
             }
+            let mut urls: Vec<Vec<&str>> = vec![Vec::new(); chosen.len()];
+            let mut seen: HashSet<&str> = HashSet::new();
+            for &(url, _) in &refresh_files {
+                if let Some(dir) = under(url, |d| collapsed.contains_key(d))
+                    && seen.insert(url)
+                {
+                    urls[collapsed[dir]].push(url);
+                }
+            }
+            collapses = chosen
+                .into_iter()
+                .zip(urls)
+                .map(|((dir, files), urls)| Collapse {
+                    directory: dir.to_string(),
+                    files: files.into_iter().map(str::to_string).collect(),
+                    urls: urls.into_iter().map(str::to_string).collect(),
+                    not_applied: None,
+                })
+                .collect();
         }
 
         let mut plan = Plan::default();
-        let mut files = Vec::new();
-        let mut files_seen = HashSet::new();
-        for (url, _) in &refresh_files {
-            if !dirs.iter().any(|d| url.starts_with(d.as_str())) {
-                push_unique(&mut files, &mut files_seen, url);
+        let mut files: Vec<String> = Vec::new();
+        let mut files_seen: HashSet<&str> = HashSet::new();
+        for &(url, _) in &refresh_files {
+            if under(url, |d| dirs_seen.contains(d)).is_none() && files_seen.insert(url) {
+                files.push(url.to_string());
             }
         }
         if !files.is_empty() {
             plan.refresh.insert(ObjectType::File, files);
         }
         if !dirs.is_empty() {
-            plan.refresh.insert(ObjectType::Directory, dirs);
+            plan.refresh.insert(
+                ObjectType::Directory,
+                dirs.into_iter().map(str::to_string).collect(),
+            );
         }
-        plan.prefetch = prefetch;
+        plan.prefetch = prefetch.into_iter().map(str::to_string).collect();
         plan.prefetch_after_refresh = task == TaskMode::Both;
         Ok(GitPlan {
             plan,
@@ -314,19 +350,29 @@ impl Plan {
     /// Adds `other`'s URLs that this plan does not hold yet.
     pub fn merge(&mut self, other: Plan) {
         for (t, urls) in other.refresh {
-            let list = self.refresh.entry(t).or_default();
-            let mut seen: HashSet<String> = list.iter().cloned().collect();
-            for u in urls {
-                push_unique(list, &mut seen, &u);
-            }
+            append_unique(self.refresh.entry(t).or_default(), urls);
         }
-        let mut seen: HashSet<String> = self.prefetch.iter().cloned().collect();
-        for u in other.prefetch {
-            push_unique(&mut self.prefetch, &mut seen, &u);
-        }
+        append_unique(&mut self.prefetch, other.prefetch);
         self.prefetch_after_refresh |= other.prefetch_after_refresh;
         self.directory_fallback.extend(other.directory_fallback);
     }
+}
+
+/// Moves the URLs of `other` that `list` does not hold yet (nor `other` earlier) to the end
+/// of `list`, without copying any.
+fn append_unique(list: &mut Vec<String>, other: Vec<String>) {
+    let keep: Vec<bool> = {
+        let mut seen: HashSet<&str> = HashSet::with_capacity(list.len() + other.len());
+        seen.extend(list.iter().map(String::as_str));
+        other.iter().map(|u| seen.insert(u.as_str())).collect()
+    };
+    list.reserve(other.len());
+    list.extend(
+        other
+            .into_iter()
+            .zip(keep)
+            .filter_map(|(u, k)| k.then_some(u)),
+    );
 }
 
 #[cfg(test)]
@@ -362,6 +408,59 @@ mod tests {
         assert_eq!(parent_dir("https://a.com/b/"), "https://a.com/b/");
         assert_eq!(parent_dir("https://a.com/c.html?x=/y"), "https://a.com/");
         assert_eq!(parent_dir("https://a.com"), "https://a.com");
+    }
+
+    #[test]
+    fn a_collapse_covers_the_directories_inside_it() {
+        let rules =
+            RuleSet::parse("public/** => https://x.com/{path}", &Default::default()).unwrap();
+        let paths = [
+            "public/a/1.html",
+            "public/a/b/1.html",
+            "public/a/2.html",
+            "public/a/b/2.html",
+            "public/a/3.html",
+            "public/a/b/3.html",
+            "public/c.html",
+        ];
+        let changes: Vec<Change> = paths
+            .iter()
+            .map(|p| Change {
+                kind: ChangeKind::Modified,
+                path: p.to_string(),
+                old_path: None,
+            })
+            .collect();
+        let limits = crate::providers::aliyun::LIMITS;
+        let git =
+            Plan::from_changes(&changes, &rules, TaskMode::Refresh, &limits, Some(2)).unwrap();
+        let url = |p: &str| format!("https://x.com/{}", p.trim_start_matches("public/"));
+        // a/ and a/b/ both hold three changed files; a/b/ is inside a/, so only a/ is listed,
+        // with its own three files and every URL it replaces.
+        assert_eq!(git.collapses.len(), 1);
+        assert_eq!(git.collapses[0].directory, "https://x.com/a/");
+        assert_eq!(
+            git.collapses[0].files,
+            ["public/a/1.html", "public/a/2.html", "public/a/3.html"]
+        );
+        assert_eq!(
+            git.collapses[0].urls,
+            paths[..6].iter().map(|p| url(p)).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            git.plan.refresh[&ObjectType::Directory],
+            ["https://x.com/a/"]
+        );
+        assert_eq!(git.plan.refresh[&ObjectType::File], [url("public/c.html")]);
+
+        // Above the threshold nothing collapses, and merging a plan into itself adds nothing.
+        let mut plan = Plan::from_changes(&changes, &rules, TaskMode::Both, &limits, Some(3))
+            .unwrap()
+            .plan;
+        assert!(!plan.refresh.contains_key(&ObjectType::Directory));
+        let copy = plan.clone();
+        plan.merge(copy.clone());
+        assert_eq!(plan, copy);
     }
 
     #[test]

@@ -182,6 +182,8 @@ impl std::error::Error for RuleError {}
 pub struct RuleSet {
     rules: Vec<Rule>,
     options: MapOptions,
+    /// `options.index_files`, percent-encoded as they appear in a mapped URL.
+    index_segments: Vec<String>,
     roots: Vec<String>,
 }
 
@@ -221,6 +223,9 @@ struct Template {
     pieces: Vec<Piece>,
     /// The directory URL its output lives under (see [`template_root`]).
     root: String,
+    /// Length of the scheme and host its output starts with, when `url_list::normalize`
+    /// leaves them as written (see [`is_plain_path`]); 0 otherwise.
+    plain_origin: usize,
 }
 
 /// The token values of one path.
@@ -334,6 +339,11 @@ impl RuleSet {
             Ok(RuleSet {
                 rules,
                 options: options.clone(),
+                index_segments: options
+                    .index_files
+                    .iter()
+                    .map(|n| encode_segment(n))
+                    .collect(),
                 roots,
             })
         } else {
@@ -374,10 +384,18 @@ impl RuleSet {
                 let mut urls = Vec::new();
                 for template in templates {
                     let url = template.expand(&values);
+                    // Normalizing means parsing the URL, the most expensive step of a mapping;
+                    // a URL it would leave as it is skips it.
+                    let plain =
+                        template.plain_origin > 0 && is_plain_path(&url[template.plain_origin..]);
                     // Cannot fail: the template's origin and literal text were checked at parse
                     // time, and token values are fully percent-encoded. Should it ever fail, the
                     // encoded URL goes on and the provider-limit check reports it.
-                    let url = url_list::normalize(&url, &FILE_URL).unwrap_or(url);
+                    let url = if plain {
+                        url
+                    } else {
+                        url_list::normalize(&url, &FILE_URL).unwrap_or(url)
+                    };
                     self.push_variants(url, &mut urls);
                 }
                 Mapping::Files(urls)
@@ -387,18 +405,11 @@ impl RuleSet {
 
     /// Pushes `url` and its index / pretty-URL spellings.
     fn push_variants(&self, url: String, out: &mut Vec<String>) {
-        let (path, query) = match url.split_once('?') {
-            Some((path, query)) => (path, format!("?{query}")),
-            None => (url.as_str(), String::new()),
-        };
+        // `query` is empty or starts with `?`.
+        let (path, query) = url.split_at(url.find('?').unwrap_or(url.len()));
         // Normalized URLs always have a path, so there is a `/` after the host.
         let (folder, last) = path.rsplit_once('/').unwrap_or((path, ""));
-        let is_index = !last.is_empty()
-            && self
-                .options
-                .index_files
-                .iter()
-                .any(|name| encode_segment(name) == last);
+        let is_index = !last.is_empty() && self.index_segments.iter().any(|name| name == last);
         if is_index {
             // `folder` has no trailing slash; at the site root it is the bare origin, whose
             // URL is the root itself.
@@ -423,7 +434,7 @@ impl RuleSet {
             .flatten()
             .filter(|stem| !stem.is_empty())
             .map(|stem| format!("{folder}/{stem}{query}"));
-        push_unique(out, url.clone());
+        push_unique(out, url);
         if let Some(pretty) = pretty {
             push_unique(out, pretty);
         }
@@ -450,15 +461,81 @@ fn push_unique(out: &mut Vec<String>, url: String) {
 }
 
 /// Percent-encodes each `/`-separated segment of a file path.
+#[cfg(test)]
 fn encode_path(path: &str) -> String {
-    path.split('/')
-        .map(encode_segment)
-        .collect::<Vec<_>>()
-        .join("/")
+    let mut out = String::with_capacity(path.len());
+    push_encoded_path(&mut out, path);
+    out
 }
 
 fn encode_segment(segment: &str) -> String {
     utf8_percent_encode(segment, SEGMENT).to_string()
+}
+
+/// [`encode_path`], appended to `out`.
+fn push_encoded_path(out: &mut String, path: &str) {
+    for (i, segment) in path.split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        out.extend(utf8_percent_encode(segment, SEGMENT));
+    }
+}
+
+/// True when `url_list::normalize` would leave a URL made of an already normalized origin and
+/// `path` exactly as it is: `path` holds only characters the URL parser keeps in a path (RFC
+/// 3986 `pchar` and `/`, every `%` starting a `%XX` escape), so no query, fragment, backslash,
+/// space or non-ASCII character, and no segment the parser resolves (`.`, `..`, or either
+/// spelled with `%2e`). Mapped URLs almost always are; the others take the parser.
+fn is_plain_path(path: &str) -> bool {
+    let b = path.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' => {
+                if !(i + 2 < b.len()
+                    && b[i + 1].is_ascii_hexdigit()
+                    && b[i + 2].is_ascii_hexdigit())
+                {
+                    return false;
+                }
+                i += 3;
+                continue;
+            }
+            c if c.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/".contains(&c) => {}
+            _ => return false,
+        }
+        i += 1;
+    }
+    path.starts_with('/')
+        && path.split('/').all(|segment| {
+            segment != "."
+                && segment != ".."
+                && !segment
+                    .as_bytes()
+                    .windows(3)
+                    .any(|w| w[0] == b'%' && w[1] == b'2' && w[2].eq_ignore_ascii_case(&b'e'))
+        })
+}
+
+/// The length of the scheme and host a template's output starts with (`https://a.com` of
+/// `https://a.com/{path}`), if `url_list::normalize` leaves them as written; else 0.
+fn plain_origin(pieces: &[Piece]) -> usize {
+    let Some(Piece::Text(first)) = pieces.first() else {
+        return 0;
+    };
+    let Some(host_start) = first.find("://").map(|i| i + 3) else {
+        return 0;
+    };
+    let Some(slash) = first[host_start..].find('/').map(|i| host_start + i) else {
+        return 0;
+    };
+    let root = &first[..=slash];
+    if url_list::normalize(root, &FILE_URL).is_ok_and(|n| n == root) {
+        slash
+    } else {
+        0
+    }
 }
 
 fn parse_rule(text: &str) -> Result<Rule, String> {
@@ -639,6 +716,7 @@ impl Template {
             }
         }
         let template = Template {
+            plain_origin: plain_origin(&pieces),
             pieces,
             root: String::new(),
         };
@@ -671,7 +749,7 @@ impl Template {
     }
 
     fn expand(&self, values: &Values<'_>) -> String {
-        let mut out = String::new();
+        let mut out = String::with_capacity(128);
         let mut drop_slash = false;
         for piece in &self.pieces {
             match piece {
@@ -687,7 +765,7 @@ impl Template {
                 Piece::Token(token) => {
                     let value = values.get(*token);
                     drop_slash = *token == Token::Dir && value.is_empty();
-                    out.push_str(&encode_path(value));
+                    push_encoded_path(&mut out, value);
                 }
             }
         }
@@ -756,6 +834,87 @@ mod tests {
             "%22%3C%3E%5C%5E%60%7B%7C%7D%5B%5D"
         );
         assert_eq!(encode_path("é"), "%C3%A9");
+    }
+
+    #[test]
+    fn plain_paths_are_exactly_those_normalize_keeps() {
+        let origin = "https://www.example.com";
+        let normalized = |path: &str| {
+            let url = format!("{origin}{path}");
+            url_list::normalize(&url, &FILE_URL).ok() == Some(url)
+        };
+        for path in [
+            "/",
+            "/a/b.html",
+            "/a%20b/%C3%A9.html",
+            "/a+b&c=d~e!$,;'()*:@.html",
+            "//x",
+        ] {
+            assert!(is_plain_path(path), "{path}");
+            assert!(normalized(path), "{path}");
+        }
+        let parsed = [
+            "/a/./b",
+            "/a/../b",
+            "/.",
+            "/a/..",
+            "/%2e/b",
+            "/a/%2E%2e",
+            "/a?b",
+            "/a#b",
+            "/a b",
+            "/é",
+            "/a%zz",
+            "/a%2",
+            "/a%",
+            "/a\\b",
+            "/a\"b",
+            "/a|b",
+            "/a[0]",
+            "a",
+            "",
+        ];
+        for path in parsed {
+            assert!(!is_plain_path(path), "{path:?}");
+        }
+        // Random paths over characters the parser treats in every way: whenever the fast path
+        // skips the parser, the parser would have returned the URL unchanged.
+        const CHARS: &[&str] = &[
+            "a", "Z", "0", "-", ".", "_", "~", "!", "$", "&", "'", "(", ")", "*", "+", ",", ";",
+            "=", ":", "@", "/", "/", "%", "%2e", "%2E", "%41", "%4", "?", "#", " ", "\\", "\"",
+            "<", ">", "`", "{", "}", "|", "^", "[", "]", "\t", "\n", "é", "日", "..", "/./",
+            "/../",
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let (mut plain, mut total) = (0, 0);
+        for _ in 0..20_000 {
+            let mut path = String::from("/");
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            for k in 0..(state % 12) {
+                path.push_str(CHARS[((state >> (4 * k + 8)) as usize) % CHARS.len()]);
+            }
+            total += 1;
+            if is_plain_path(&path) {
+                plain += 1;
+                assert!(normalized(&path), "{path:?}");
+            }
+        }
+        assert!(
+            plain > total / 20,
+            "the generator must reach the fast path: {plain}"
+        );
+    }
+
+    #[test]
+    fn the_origin_is_plain_only_when_normalize_keeps_it() {
+        let origin = |t: &str| plain_origin(&Template::parse(t).unwrap().pieces);
+        assert_eq!(origin("https://www.example.com/{path}"), 23);
+        assert_eq!(origin("http://a.com:8080/x/{path}"), 17);
+        assert_eq!(origin("https://WWW.example.com/{path}"), 0);
+        assert_eq!(origin("https://a.com:443/{path}"), 0);
+        assert_eq!(origin("https://bücher.example/{path}"), 0);
     }
 
     #[test]

@@ -607,3 +607,561 @@ fn gitlab_merge_request_variables_and_no_ci_at_all() {
     assert_eq!(p.code, 2, "{}", p.stderr);
     assert!(p.stderr.contains("fix"), "{}", p.stderr);
 }
+
+// ---------------------------------------------------------------------------------------
+// Force pushes, shallow clones, special paths and CI events, through the binary.
+
+const SHALLOW_RULES: &str = "public/** => https://www.example.com/{path}";
+
+impl Repo {
+    /// `git clone --depth 1 file://THIS` into a new temp dir: a CI checkout. (`file://` makes
+    /// git honour `--depth`; a plain path would hard-link every object instead.)
+    fn shallow_clone(&self) -> Repo {
+        let clone = Repo {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        let url = format!("file://{}", self.path().display());
+        clone.git(&["clone", "--quiet", "--depth", "1", &url, "."]);
+        assert_eq!(clone.git(&["rev-parse", "--is-shallow-repository"]), "true");
+        clone
+    }
+
+    /// Whether the commit `sha` is in this repository's object store.
+    fn has_commit(&self, sha: &str) -> bool {
+        Command::new("git")
+            .args(["cat-file", "-e", &format!("{sha}^{{commit}}")])
+            .current_dir(self.path())
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("HOME", self.path())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap()
+            .success()
+    }
+}
+
+/// How many times the binary ran `git fetch` (it logs each fetch once, at info level).
+fn fetches(p: &Planned) -> usize {
+    p.stderr.matches("fetched missing commits").count()
+}
+
+/// `(operation, object_type, urls)` of every batch, URLs sorted.
+fn batches(p: &Planned) -> Vec<(String, String, Vec<String>)> {
+    p.json["batches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["operation"].as_str().unwrap().to_string(),
+                b["object_type"].as_str().unwrap().to_string(),
+                sorted(strings(&b["urls"])),
+            )
+        })
+        .collect()
+}
+
+fn urls(paths: &[&str]) -> Vec<String> {
+    sorted(paths.iter().map(|p| url(p)).collect())
+}
+
+/// `(kind, path, old_path)` of every change the plan lists, sorted.
+fn changed(p: &Planned) -> Vec<(String, String, Option<String>)> {
+    let mut out: Vec<_> = p.json["git"]["changed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["kind"].as_str().unwrap().to_string(),
+                c["path"].as_str().unwrap().to_string(),
+                c["old_path"].as_str().map(str::to_string),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn kind(kind: &str, path: &str) -> (String, String, Option<String>) {
+    (kind.to_string(), path.to_string(), None)
+}
+
+/// A GitHub event fixture with some fields replaced (by JSON pointer), written to `dir`.
+fn event(dir: &Path, fixture: &str, set: &[(&str, &str)]) -> String {
+    let text = std::fs::read_to_string(format!("tests/fixtures/events/{fixture}")).unwrap();
+    let mut json: Value = serde_json::from_str(&text).unwrap();
+    for (pointer, value) in set {
+        *json.pointer_mut(pointer).unwrap() = Value::from(*value);
+    }
+    let path = dir.join(fixture);
+    std::fs::write(&path, json.to_string()).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// root: public/{a,b}.html. The old tip (then deployed) edits a.html and adds c.html; the
+/// branch is then reset to root and force-pushed with a tip that edits b.html and adds
+/// d.html. Returns (repo, old tip, new tip).
+fn force_pushed() -> (Repo, String, String) {
+    let repo = Repo::new();
+    repo.write("public/a.html", "a");
+    repo.write("public/b.html", "b");
+    let root = repo.commit("root");
+    repo.write("public/a.html", "a2");
+    repo.write("public/c.html", "c");
+    let old_tip = repo.commit("old tip");
+    repo.git(&["reset", "-q", "--hard", &root]);
+    repo.write("public/b.html", "b2");
+    repo.write("public/d.html", "d");
+    let new_tip = repo.commit("new tip");
+    (repo, old_tip, new_tip)
+}
+
+#[test]
+fn force_push_plans_the_tree_diff_of_the_two_tips() {
+    let (repo, old_tip, new_tip) = force_pushed();
+    // The old tip is not an ancestor of the new one: a walk of old..new would see only
+    // "b.html modified, d.html added" and miss a.html and c.html.
+    let ancestor = Command::new("git")
+        .args(["merge-base", "--is-ancestor", &old_tip, &new_tip])
+        .current_dir(repo.path())
+        .status()
+        .unwrap();
+    assert_eq!(ancestor.code(), Some(1), "old tip must not be an ancestor");
+    assert_eq!(
+        repo.git(&["rev-list", &format!("{old_tip}..{new_tip}")]),
+        new_tip
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let forced = event(
+        dir.path(),
+        "github-push-forced.json",
+        &[("/before", &old_tip), ("/after", &new_tip)],
+    );
+    let by_event = [
+        ("GITHUB_EVENT_NAME", "push"),
+        ("GITHUB_EVENT_PATH", forced.as_str()),
+    ];
+    for (args, env, source) in [
+        (vec!["--base", old_tip.as_str()], &[][..], "explicit"),
+        (vec!["--base", "auto"], &by_event[..], "github-push"),
+    ] {
+        let mut args = args;
+        args.extend(["--mapping", SHALLOW_RULES, "-t", "both"]);
+        let p = plan(&repo, &args, env);
+        assert_eq!(p.code, 0, "{}", p.stderr);
+        let git = &p.json["git"];
+        assert_eq!(git["base"], old_tip.as_str());
+        assert_eq!(git["head"], new_tip.as_str());
+        assert_eq!(git["base_source"], source);
+        assert_eq!(
+            changed(&p),
+            vec![
+                kind("added", "public/d.html"),
+                kind("deleted", "public/c.html"),
+                kind("modified", "public/a.html"),
+                kind("modified", "public/b.html"),
+            ]
+        );
+        assert_eq!(git["changes"], 4);
+        let refreshed = urls(&["a.html", "b.html", "c.html"]);
+        let prefetched = urls(&["a.html", "b.html", "d.html"]);
+        assert_eq!(refresh(&p, "file"), refreshed);
+        assert_eq!(prefetch(&p), prefetched);
+        assert_eq!(
+            batches(&p),
+            vec![
+                ("refresh".into(), "file".into(), refreshed),
+                ("prefetch".into(), "file".into(), prefetched),
+            ]
+        );
+        assert_eq!(fetches(&p), 0, "both tips are local: {}", p.stderr);
+    }
+}
+
+/// main: c1 (a.html, index.html) → c2 (index.html edited, "new page.html" added) → c3
+/// (a.html deleted). Returns the repository and the three SHAs.
+fn three_commits() -> (Repo, [String; 3]) {
+    let repo = Repo::new();
+    repo.write("public/a.html", "a");
+    repo.write("public/index.html", "v1");
+    let c1 = repo.commit("c1");
+    repo.write("public/index.html", "v2");
+    repo.write("public/new page.html", "n");
+    let c2 = repo.commit("c2");
+    repo.remove("public/a.html");
+    let c3 = repo.commit("c3");
+    (repo, [c1, c2, c3])
+}
+
+#[test]
+fn shallow_clone_fetches_the_missing_base_once_and_plans_the_diff() {
+    let (origin, [c1, _, c3]) = three_commits();
+    let clone = origin.shallow_clone();
+    assert!(!clone.has_commit(&c1), "the clone should lack the base");
+
+    let p = plan(
+        &clone,
+        &["--base", &c1, "--mapping", SHALLOW_RULES, "-t", "both"],
+        &[],
+    );
+    assert_eq!(p.code, 0, "{}", p.stderr);
+    assert_eq!(fetches(&p), 1, "{}", p.stderr);
+    assert!(
+        p.stderr
+            .contains(&format!("fetch --no-tags --depth=1 origin {c1}")),
+        "{}",
+        p.stderr
+    );
+    assert!(clone.has_commit(&c1), "the base was fetched into the clone");
+    let git = &p.json["git"];
+    assert_eq!(git["base"], c1.as_str());
+    assert_eq!(git["head"], c3.as_str());
+    assert_eq!(git["base_source"], "explicit");
+    assert!(git["missing_base"].is_null(), "{git}");
+    assert_eq!(
+        changed(&p),
+        vec![
+            kind("added", "public/new page.html"),
+            kind("deleted", "public/a.html"),
+            kind("modified", "public/index.html"),
+        ]
+    );
+    assert_eq!(refresh(&p, "file"), urls(&["", "a.html"]));
+    assert_eq!(prefetch(&p), urls(&["", "new%20page.html"]));
+
+    // Once fetched, the base is local: a second plan fetches nothing.
+    let again = plan(&clone, &["--base", &c1, "--mapping", SHALLOW_RULES], &[]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(fetches(&again), 0, "{}", again.stderr);
+    assert_eq!(refresh(&again, "file"), urls(&["", "a.html"]));
+}
+
+#[test]
+fn shallow_clone_after_a_force_push_fetches_the_old_tip_the_branch_no_longer_holds() {
+    // The deployed commit is no longer on any branch of the remote (still in its object
+    // store, as on GitHub); protocol v2 serves it by SHA.
+    let (origin, old_tip, new_tip) = force_pushed();
+    let clone = origin.shallow_clone();
+    assert!(!clone.has_commit(&old_tip));
+    let p = plan(
+        &clone,
+        &["--base", &old_tip, "--mapping", SHALLOW_RULES, "-t", "both"],
+        &[],
+    );
+    assert_eq!(p.code, 0, "{}", p.stderr);
+    assert_eq!(fetches(&p), 1, "{}", p.stderr);
+    assert_eq!(p.json["git"]["head"], new_tip.as_str());
+    assert_eq!(refresh(&p, "file"), urls(&["a.html", "b.html", "c.html"]));
+    assert_eq!(prefetch(&p), urls(&["a.html", "b.html", "d.html"]));
+}
+
+/// What every unfetchable base must say: what failed, git's own words, and the fix.
+fn assert_unfetchable(p: &Planned, base: &str, git_says: &str) {
+    assert_eq!(p.code, 2, "{}", p.stderr);
+    assert_eq!(p.json, Value::Null, "nothing on stdout: {}", p.json);
+    assert_eq!(fetches(p), 1, "exactly one fetch: {}", p.stderr);
+    let e = &p.stderr;
+    assert!(e.contains(&format!("base commit {base} (--base)")), "{e}");
+    assert!(e.contains("(a shallow clone)"), "{e}");
+    assert!(
+        e.contains(&format!(
+            "fetch --no-tags --depth=1 origin {base}` failed: "
+        )),
+        "{e}"
+    );
+    assert!(e.contains(git_says), "git's own words should be kept: {e}");
+    assert!(e.contains("fetch-depth: 0"), "{e}");
+    assert!(e.contains("GIT_DEPTH: 0"), "{e}");
+    assert!(e.contains("--on-missing-base all"), "{e}");
+}
+
+#[test]
+fn shallow_clone_with_an_unfetchable_base_fails_with_the_fix_or_follows_the_policy() {
+    let (origin, [c1, _, c3]) = three_commits();
+    let clone = origin.shallow_clone();
+    // Not on the remote at all (e.g. garbage-collected after a force push).
+    let gone = "0123456789abcdef0123456789abcdef01234567";
+    let p = plan(&clone, &["--base", gone, "--mapping", SHALLOW_RULES], &[]);
+    assert_unfetchable(&p, gone, "not our ref");
+
+    // On the remote, but the remote is unreachable.
+    clone.git(&[
+        "remote",
+        "set-url",
+        "origin",
+        "file:///nonexistent/site.git",
+    ]);
+    let p = plan(&clone, &["--base", &c1, "--mapping", SHALLOW_RULES], &[]);
+    assert_unfetchable(&p, &c1, "does not appear to be a git repository");
+    assert!(!clone.has_commit(&c1));
+
+    // `all`: every mapped root as a directory; the report says why.
+    let all = plan(
+        &clone,
+        &[
+            "--base",
+            &c1,
+            "--mapping",
+            "public/** => https://www.example.com/{path}, https://example.com/site/{path}",
+            "--on-missing-base",
+            "all",
+        ],
+        &[],
+    );
+    assert_eq!(all.code, 0, "{}", all.stderr);
+    assert_eq!(all.json["status"], "dry-run");
+    let git = &all.json["git"];
+    assert!(git["base"].is_null(), "{git}");
+    assert_eq!(git["head"], c3.as_str());
+    assert_eq!(git["base_source"], "explicit");
+    assert_eq!(git["missing_base"]["policy"], "all");
+    let reason = git["missing_base"]["reason"].as_str().unwrap();
+    assert!(reason.contains("fetch-depth: 0"), "{reason}");
+    let roots = vec![
+        "https://example.com/site/".to_string(),
+        "https://www.example.com/".to_string(),
+    ];
+    assert_eq!(refresh(&all, "directory"), roots);
+    assert!(refresh(&all, "file").is_empty());
+    assert!(prefetch(&all).is_empty());
+    assert_eq!(
+        batches(&all),
+        vec![("refresh".into(), "directory".into(), roots)]
+    );
+
+    // `skip`: nothing planned, exit 0, status `skipped`.
+    let skip = plan(
+        &clone,
+        &[
+            "--base",
+            &c1,
+            "--mapping",
+            SHALLOW_RULES,
+            "-t",
+            "both",
+            "--on-missing-base",
+            "skip",
+        ],
+        &[],
+    );
+    assert_eq!(skip.code, 0, "{}", skip.stderr);
+    assert_eq!(skip.json["status"], "skipped");
+    assert_eq!(skip.json["git"]["missing_base"]["policy"], "skip");
+    assert_eq!(skip.json["git"]["head"], c3.as_str());
+    assert!(skip.json["batches"].as_array().unwrap().is_empty());
+    assert!(refresh(&skip, "file").is_empty() && prefetch(&skip).is_empty());
+}
+
+#[test]
+fn special_character_paths_become_exact_percent_encoded_urls() {
+    let repo = Repo::new();
+    repo.write("public/keep.html", "k");
+    repo.write("public/Old Name #1.html", "moves");
+    repo.write("public/édité.html", "v1");
+    let base = repo.commit("base");
+    // (file name under public/, URL path): RFC 3986 pchar (unreserved, sub-delims, `:`,
+    // `@`) stays, everything else is UTF-8 percent-encoded with upper-case hex; case is
+    // kept everywhere.
+    let names: &[(&str, &str)] = &[
+        ("a b/c d.html", "a%20b/c%20d.html"),
+        ("café/Naïve.HTML", "caf%C3%A9/Na%C3%AFve.HTML"),
+        (
+            "日本語/ページ.html",
+            "%E6%97%A5%E6%9C%AC%E8%AA%9E/%E3%83%9A%E3%83%BC%E3%82%B8.html",
+        ),
+        ("日本語/index.html", "%E6%97%A5%E6%9C%AC%E8%AA%9E/"),
+        ("emoji-🚀.html", "emoji-%F0%9F%9A%80.html"),
+        ("hash#frag.html", "hash%23frag.html"),
+        ("q?x=1.html", "q%3Fx=1.html"),
+        ("100%.html", "100%25.html"),
+        ("pct%20already.html", "pct%2520already.html"),
+        ("quote\"double.html", "quote%22double.html"),
+        ("quote'single.html", "quote'single.html"),
+        ("new\nline.html", "new%0Aline.html"),
+        ("tab\there.html", "tab%09here.html"),
+        ("back\\slash.html", "back%5Cslash.html"),
+        ("[1].html", "%5B1%5D.html"),
+        ("a+b&c=d~e!$,;.html", "a+b&c=d~e!$,;.html"),
+        ("at@colon:.html", "at@colon:.html"),
+        ("MiXeD/CaSe.Html", "MiXeD/CaSe.Html"),
+    ];
+    for (name, _) in names {
+        repo.write(&format!("public/{name}"), name);
+    }
+    repo.write("public/édité.html", "v2");
+    repo.git(&["mv", "public/Old Name #1.html", "public/New?Name%.html"]);
+    repo.commit("head");
+
+    let p = plan(
+        &repo,
+        &["--base", &base, "--mapping", SHALLOW_RULES, "-t", "both"],
+        &[],
+    );
+    assert_eq!(p.code, 0, "{}", p.stderr);
+    // The changes keep the raw paths, newline and all.
+    let git = &p.json["git"];
+    assert_eq!(git["changes"], names.len() + 2);
+    let raw = changed(&p);
+    assert!(
+        raw.contains(&kind("added", "public/new\nline.html")),
+        "{raw:?}"
+    );
+    assert!(
+        raw.contains(&(
+            "renamed".to_string(),
+            "public/New?Name%.html".to_string(),
+            Some("public/Old Name #1.html".to_string())
+        )),
+        "{raw:?}"
+    );
+    assert!(
+        raw.contains(&kind("modified", "public/édité.html")),
+        "{raw:?}"
+    );
+
+    assert_eq!(
+        refresh(&p, "file"),
+        urls(&["%C3%A9dit%C3%A9.html", "Old%20Name%20%231.html"])
+    );
+    let mut want: Vec<&str> = names.iter().map(|(_, u)| *u).collect();
+    want.extend(["%C3%A9dit%C3%A9.html", "New%3FName%25.html"]);
+    assert_eq!(prefetch(&p), urls(&want));
+    // The batches carry the same strings, byte for byte.
+    let sent: Vec<String> = batches(&p)
+        .into_iter()
+        .filter(|(op, _, _)| op == "prefetch")
+        .flat_map(|(_, _, u)| u)
+        .collect();
+    assert_eq!(sorted(sent), urls(&want));
+}
+
+/// main: base (public/a.html, public/b.html) → main2 (c.html added on main after the
+/// branch point); feature from base: a.html edited, b.html deleted, e.html added. HEAD is
+/// the merge of feature into main2, as GitHub checks out for a pull request.
+fn pull_request() -> (Repo, String, String, String) {
+    let repo = Repo::new();
+    repo.write("public/a.html", "a");
+    repo.write("public/b.html", "b");
+    let base = repo.commit("base");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.write("public/a.html", "a2");
+    repo.remove("public/b.html");
+    repo.write("public/e.html", "e");
+    let head = repo.commit("feature");
+    repo.git(&["checkout", "-q", "main"]);
+    repo.write("public/c.html", "c");
+    repo.commit("main2");
+    repo.git(&["merge", "-q", "--no-ff", "-m", "merge", "feature"]);
+    let merge = repo.git(&["rev-parse", "HEAD"]);
+    (repo, base, head, merge)
+}
+
+#[test]
+fn github_pull_request_event_gives_base_and_head() {
+    let (repo, base, head, merge) = pull_request();
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["pull_request", "pull_request_target"] {
+        // The fixture's `before`/`after` name commits this repository does not have: only
+        // `pull_request.base.sha` and `.head.sha` may be used.
+        let path = event(
+            dir.path(),
+            "github-pull-request.json",
+            &[
+                ("/pull_request/base/sha", &base),
+                ("/pull_request/head/sha", &head),
+            ],
+        );
+        let env = [
+            ("GITHUB_EVENT_NAME", name),
+            ("GITHUB_EVENT_PATH", path.as_str()),
+        ];
+        let p = plan(
+            &repo,
+            &["--base", "auto", "--mapping", SHALLOW_RULES, "-t", "both"],
+            &env,
+        );
+        assert_eq!(p.code, 0, "{name}: {}", p.stderr);
+        let git = &p.json["git"];
+        assert_eq!(git["base"], base.as_str(), "{name}");
+        assert_eq!(git["head"], head.as_str(), "{name}: not HEAD ({merge})");
+        assert_eq!(git["base_source"], "github-pull-request", "{name}");
+        assert_eq!(
+            changed(&p),
+            vec![
+                kind("added", "public/e.html"),
+                kind("deleted", "public/b.html"),
+                kind("modified", "public/a.html"),
+            ]
+        );
+        assert_eq!(refresh(&p, "file"), urls(&["a.html", "b.html"]));
+        assert_eq!(prefetch(&p), urls(&["a.html", "e.html"]));
+
+        // --head wins over the event: the merge commit also brings main's c.html.
+        let p = plan(
+            &repo,
+            &["--mapping", SHALLOW_RULES, "-t", "both", "--head", "HEAD"],
+            &[
+                ("GITHUB_EVENT_NAME", name),
+                ("GITHUB_EVENT_PATH", path.as_str()),
+                ("INPUT_BASE", "auto"),
+            ],
+        );
+        assert_eq!(p.code, 0, "{name}: {}", p.stderr);
+        assert_eq!(p.json["git"]["head"], merge.as_str());
+        assert_eq!(p.json["git"]["base_source"], "github-pull-request");
+        assert_eq!(prefetch(&p), urls(&["a.html", "c.html", "e.html"]));
+    }
+}
+
+#[test]
+fn github_pull_request_in_a_shallow_clone_fetches_base_and_head_together() {
+    let (origin, base, head, _) = pull_request();
+    let clone = origin.shallow_clone();
+    assert!(!clone.has_commit(&base) && !clone.has_commit(&head));
+    let dir = tempfile::tempdir().unwrap();
+    let path = event(
+        dir.path(),
+        "github-pull-request.json",
+        &[
+            ("/pull_request/base/sha", &base),
+            ("/pull_request/head/sha", &head),
+        ],
+    );
+    let p = plan(
+        &clone,
+        &["--base", "auto", "--mapping", SHALLOW_RULES, "-t", "both"],
+        &[
+            ("GITHUB_EVENT_NAME", "pull_request"),
+            ("GITHUB_EVENT_PATH", path.as_str()),
+        ],
+    );
+    assert_eq!(p.code, 0, "{}", p.stderr);
+    assert_eq!(fetches(&p), 1, "one fetch for both: {}", p.stderr);
+    assert_eq!(p.json["git"]["base"], base.as_str());
+    assert_eq!(p.json["git"]["head"], head.as_str());
+    assert_eq!(p.json["git"]["base_source"], "github-pull-request");
+    assert_eq!(refresh(&p, "file"), urls(&["a.html", "b.html"]));
+    assert_eq!(prefetch(&p), urls(&["a.html", "e.html"]));
+}
+
+#[test]
+fn gitlab_merge_request_fixture_in_a_shallow_clone_fetches_the_diff_base() {
+    let (origin, [c1, _, c3]) = three_commits();
+    let clone = origin.shallow_clone();
+    // GitLab's merge request pipeline: CI_COMMIT_BEFORE_SHA is zeros, the diff base is set.
+    let text = std::fs::read_to_string("tests/fixtures/events/gitlab-merge-request.json").unwrap();
+    let mut vars: std::collections::BTreeMap<String, String> = serde_json::from_str(&text).unwrap();
+    vars.insert("CI_MERGE_REQUEST_DIFF_BASE_SHA".into(), c1.clone());
+    let env: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let p = plan(&clone, &["--mapping", SHALLOW_RULES, "-t", "both"], &env);
+    assert_eq!(p.code, 0, "{}", p.stderr);
+    assert_eq!(fetches(&p), 1, "{}", p.stderr);
+    let git = &p.json["git"];
+    assert_eq!(git["base"], c1.as_str());
+    assert_eq!(git["head"], c3.as_str());
+    assert_eq!(git["base_source"], "gitlab-merge-request");
+    assert_eq!(refresh(&p, "file"), urls(&["", "a.html"]));
+    assert_eq!(prefetch(&p), urls(&["", "new%20page.html"]));
+}
