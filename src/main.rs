@@ -162,6 +162,33 @@ fn git_summary(g: &GitReport) -> String {
     out
 }
 
+/// `plan --format json`: the plan, the batches and, in git mode, the range and its changes.
+#[derive(serde::Serialize)]
+struct PlanJson<'a> {
+    status: &'static str,
+    git: Option<GitJson<'a>>,
+    provider: ProviderKind,
+    task: cdn_refresh::plan::TaskMode,
+    plan: &'a cdn_refresh::plan::Plan,
+    limits: &'a cdn_refresh::providers::Limits,
+    batches: Vec<BatchJson<'a>>,
+    quota_needs: std::collections::BTreeMap<QuotaKind, u64>,
+}
+
+#[derive(serde::Serialize)]
+struct GitJson<'a> {
+    #[serde(flatten)]
+    report: &'a GitReport,
+    changed: &'a [cdn_refresh::changes::Change],
+}
+
+#[derive(serde::Serialize)]
+struct BatchJson<'a> {
+    operation: Operation,
+    object_type: cdn_refresh::providers::ObjectType,
+    urls: &'a [String],
+}
+
 fn print_plan(settings: &Settings, format: Format) -> u8 {
     let limits = settings.connection.provider.limits();
     match format {
@@ -189,26 +216,34 @@ fn print_plan(settings: &Settings, format: Format) -> u8 {
                 limits,
                 settings.run.batch_size,
             ));
-            let git = settings.git.as_ref().map(|g| {
-                let mut v = serde_json::to_value(&g.report).expect("plain data");
-                v["changed"] = serde_json::to_value(&g.changes).expect("plain data");
-                v
-            });
-            let json = serde_json::json!({
-                "status": if settings.skip { "skipped" } else { "dry-run" },
-                "git": git,
-                "provider": settings.connection.provider,
-                "task": settings.task,
-                "plan": settings.plan,
-                "limits": limits,
-                "batches": batches.iter().map(|b| serde_json::json!({
-                    "operation": b.kind.operation,
-                    "object_type": b.kind.object_type,
-                    "urls": b.urls,
-                })).collect::<Vec<_>>(),
-                "quota_needs": settings.plan.quota_needs().iter().map(|(k, n)| (serde_json::to_value(k).unwrap().as_str().unwrap().to_string(), *n)).collect::<std::collections::BTreeMap<_, _>>(),
-            });
-            emit(&(serde_json::to_string_pretty(&json).expect("plain data") + "\n"));
+            let json = PlanJson {
+                status: if settings.skip { "skipped" } else { "dry-run" },
+                git: settings.git.as_ref().map(|g| GitJson {
+                    report: &g.report,
+                    changed: &g.changes,
+                }),
+                provider: settings.connection.provider,
+                task: settings.task,
+                plan: &settings.plan,
+                limits,
+                batches: batches
+                    .iter()
+                    .map(|b| BatchJson {
+                        operation: b.kind.operation,
+                        object_type: b.kind.object_type,
+                        urls: &b.urls,
+                    })
+                    .collect(),
+                quota_needs: settings.plan.quota_needs(),
+            };
+            // Written straight to stdout: a plan of tens of thousands of URLs is megabytes,
+            // and building it as a JSON value first doubled the time and the memory.
+            use std::io::Write;
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let _ = serde_json::to_writer_pretty(&mut out, &json)
+                .map_err(std::io::Error::from)
+                .and_then(|_| out.write_all(b"\n"))
+                .and_then(|_| out.flush());
         }
     }
     SUCCESS
