@@ -716,51 +716,43 @@ pub fn secret_values(env: &Env) -> Vec<String> {
     values
 }
 
-/// Qiniu credentials: the inputs, else `QINIU_ACCESS_KEY` / `QINIU_SECRET_KEY`.
-pub fn qiniu_credentials(
-    env: &Env,
-) -> Result<crate::providers::qiniu::api::Credentials, InputError> {
-    let pick = |input: &str, var: &str| {
-        env.input(input)
-            .or_else(|| env.get(var))
-            .map(str::to_string)
-    };
-    let missing = |var: &str, input: &str| {
+/// One credential: the input, else the provider's variable.
+fn credential(env: &Env, input: &str, var: &str) -> Option<String> {
+    env.input(input)
+        .or_else(|| env.get(var))
+        .map(str::to_string)
+}
+
+/// A credential the run cannot go without; the error names both places it can come from.
+fn required_credential(env: &Env, input: &str, var: &str) -> Result<String, InputError> {
+    credential(env, input, var).ok_or_else(|| {
         InputError::new(
             var,
             "is not set",
             format!("set {var} in the environment (in CI, from a secret), or the input {input}"),
         )
-    };
+    })
+}
+
+/// Qiniu credentials: the inputs, else `QINIU_ACCESS_KEY` / `QINIU_SECRET_KEY`.
+pub fn qiniu_credentials(
+    env: &Env,
+) -> Result<crate::providers::qiniu::api::Credentials, InputError> {
     Ok(crate::providers::qiniu::api::Credentials {
-        access_key: pick("access-key-id", "QINIU_ACCESS_KEY")
-            .ok_or_else(|| missing("QINIU_ACCESS_KEY", "access-key-id"))?,
-        secret_key: SecretString::from(
-            pick("access-key-secret", "QINIU_SECRET_KEY")
-                .ok_or_else(|| missing("QINIU_SECRET_KEY", "access-key-secret"))?,
-        ),
+        access_key: required_credential(env, "access-key-id", "QINIU_ACCESS_KEY")?,
+        secret_key: SecretString::from(required_credential(
+            env,
+            "access-key-secret",
+            "QINIU_SECRET_KEY",
+        )?),
     })
 }
 
 /// Alibaba Cloud credentials: the inputs first, then the official SDK variables.
 pub fn aliyun_credentials(env: &Env) -> Result<Credentials, InputError> {
-    let pick = |input: &str, var: &str| {
-        env.input(input)
-            .or_else(|| env.get(var))
-            .map(str::to_string)
-    };
-    let missing = |var: &str, input: &str| {
-        InputError::new(
-            var,
-            "is not set",
-            format!("set {var} in the environment (in CI, from a secret), or the input {input}"),
-        )
-    };
-    let id = pick("access-key-id", "ALIBABA_CLOUD_ACCESS_KEY_ID")
-        .ok_or_else(|| missing("ALIBABA_CLOUD_ACCESS_KEY_ID", "access-key-id"))?;
-    let secret = pick("access-key-secret", "ALIBABA_CLOUD_ACCESS_KEY_SECRET")
-        .ok_or_else(|| missing("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "access-key-secret"))?;
-    let token = pick("security-token", "ALIBABA_CLOUD_SECURITY_TOKEN");
+    let id = required_credential(env, "access-key-id", "ALIBABA_CLOUD_ACCESS_KEY_ID")?;
+    let secret = required_credential(env, "access-key-secret", "ALIBABA_CLOUD_ACCESS_KEY_SECRET")?;
+    let token = credential(env, "security-token", "ALIBABA_CLOUD_SECURITY_TOKEN");
     Ok(Credentials {
         access_key_id: id,
         access_key_secret: SecretString::from(secret),
