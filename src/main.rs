@@ -28,13 +28,8 @@ fn main() -> ExitCode {
         std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
     );
-    // Masks first: nothing printed later, by us or by a library, can show a secret.
-    if env.get("GITHUB_ACTIONS") == Some("true") {
-        for secret in settings::secret_values(&env) {
-            emit(&github::add_mask(&secret));
-        }
-    }
-    init_logging(&env);
+    // `--version`, `--help` and flag errors print no secret (credentials are never flags),
+    // so they come before the masks, which would otherwise land in `$(cdn-refresh --version)`.
     let cli = match cli::parse(std::env::args_os(), &env) {
         Ok(cli) => cli,
         Err(e) => {
@@ -42,6 +37,13 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { BAD_INPUT } else { SUCCESS });
         }
     };
+    // Masks next: nothing printed later, by us or by a library, can show a secret.
+    if env.get("GITHUB_ACTIONS") == Some("true") {
+        for secret in settings::secret_values(&env) {
+            emit(&github::add_mask(&secret));
+        }
+    }
+    init_logging(&env);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

