@@ -32,7 +32,7 @@ pub fn files_at(repo_path: &Path, head: &str) -> Result<Vec<String>, ChangesErro
     let head = require_commit(&repo, repo_path, "--head", head)?;
     let tree = tree_of(&repo, repo_path, head)?;
     let mut walk = Walk::new(&repo, head, head, false);
-    walk.trees(None, Some(&tree))
+    walk.trees(None, Some(tree.id()))
         .map_err(|e| walk_error(repo_path, &format!("listing the files of {head}"), e))?;
     Ok(walk.finish().changes.into_iter().map(|c| c.path).collect())
 }
@@ -144,7 +144,7 @@ pub(super) fn diff_commits(
         tree_of(repo, repo_path, head)?,
     );
     let mut walk = Walk::new(repo, base, head, true);
-    walk.trees(Some(&base_tree), Some(&head_tree))
+    walk.trees(Some(base_tree.id()), Some(head_tree.id()))
         .map_err(|e| walk_error(repo_path, &format!("diffing {base}..{head}"), e))?;
     let found = walk.finish();
     Ok(Changes {
