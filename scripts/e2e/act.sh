@@ -69,7 +69,9 @@ set +e
     --env E2E_PREFETCH="$E2E_PREFETCH" \
     --env E2E_URLS="$E2E_URLS" \
     --secret CDN_ACCESS_KEY_ID=testid \
-    --secret CDN_ACCESS_KEY_SECRET=testsecret
+    --secret CDN_ACCESS_KEY_SECRET=testsecret \
+    --secret QINIU_AK=testak \
+    --secret QINIU_SK=testsk
 ) >"$log" 2>&1
 rc=$?
 set -e
