@@ -290,16 +290,7 @@ async fn github_file_names_cannot_issue_workflow_commands() {
     // Their tasks fail, so the run's summary lists them too.
     let emu = emulator(&["--fail-matching", "injected", "--task-duration", "200ms"]).await;
     let repo = tempfile::tempdir().unwrap();
-    let git = |args: &[&str]| {
-        let ok = std::process::Command::new("git")
-            .args(["-c", "user.name=t", "-c", "user.email=t@t", "-C"])
-            .arg(repo.path())
-            .args(args)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "git {args:?}");
-    };
+    let git = |args: &[&str]| common::git(repo.path(), args);
     git(&["init", "-q", "-b", "main"]);
     let evil = "::warning::injected";
     let write_all = |content: &str| {

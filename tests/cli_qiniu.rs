@@ -63,16 +63,7 @@ async fn a_batch_already_being_refreshed_is_taken_over_not_failed() {
 /// `--collapse-threshold 2` refreshes the directory instead.
 fn collapsing_repo() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let git = |args: &[&str]| {
-        let ok = std::process::Command::new("git")
-            .args(["-c", "user.name=t", "-c", "user.email=t@t", "-C"])
-            .arg(dir.path())
-            .args(args)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "git {args:?}");
-    };
+    let git = |args: &[&str]| common::git(dir.path(), args);
     git(&["init", "-q", "-b", "main"]);
     let write = |text: &str| {
         std::fs::create_dir_all(dir.path().join("site/docs")).unwrap();

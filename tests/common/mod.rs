@@ -140,3 +140,15 @@ pub fn urls(n: usize) -> Vec<String> {
         .map(|i| format!("https://{}/assets/file-{i}.js", hosts[i % hosts.len()]))
         .collect()
 }
+
+/// Runs `git ARGS` in `dir` with a throwaway identity; panics if git fails.
+pub fn git(dir: &std::path::Path, args: &[&str]) {
+    let ok = std::process::Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@t", "-C"])
+        .arg(dir)
+        .args(args)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "git {args:?}");
+}
