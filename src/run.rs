@@ -440,7 +440,9 @@ impl Runner<'_> {
         // The day's quota: reserve this batch's share, or learn the quota from its answer.
         let (kind, n) = (batch.kind.quota_kind(), batch.urls.len() as u64);
         let mut reservation = self.ledger().reserve(kind, n);
-        let _probe = if reservation == Reservation::Unknown {
+        // Only a provider whose answers carry the quota can teach it; for the others an
+        // unknown quota (a kind their quota call leaves out) is simply not checked here.
+        let _probe = if reservation == Reservation::Unknown && self.provider.quota_in_answers() {
             let guard = self.probe.lock().await;
             reservation = self.ledger().reserve(kind, n);
             (reservation == Reservation::Unknown).then_some(guard)

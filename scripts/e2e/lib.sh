@@ -90,37 +90,37 @@ e2e_pack_release() {
   (cd "$dir/v$version" && sha256sum "$asset" >checksums.txt)
 }
 
-# Serves DIR on 127.0.0.1 (a free port); prints the base URL.
-e2e_http_server() {
-  local dir="$1" log
+# Starts CMD... in the background (its PID goes to the cleanup list) and waits for its log to
+# show what SED_EXPR prints; prints that. WHAT names it in the error.
+e2e_start() {
+  local what="$1" sed_expr="$2" log
+  shift 2
   log="$(mktemp)"
-  python3 -u -m http.server --bind 127.0.0.1 --directory "$dir" 0 </dev/null >"$log" 2>&1 &
+  "$@" </dev/null >"$log" 2>&1 &
   echo $! >>"$E2E_PIDFILE"
-  local _ port=""
+  local _ found=""
   for _ in $(seq 1 100); do
-    port="$(sed -n 's/.* port \([0-9][0-9]*\).*/\1/p' "$log" | head -1)"
-    [ -n "$port" ] && break
+    found="$(sed -n "$sed_expr" "$log" | head -1)"
+    [ -n "$found" ] && break
     sleep 0.1
   done
-  [ -n "$port" ] || e2e_fail "the file server did not start: $(cat "$log")"
+  [ -n "$found" ] || e2e_fail "$what did not start: $(cat "$log")"
+  printf '%s\n' "$found"
+}
+
+# Serves DIR on 127.0.0.1 (a free port); prints the base URL.
+e2e_http_server() {
+  local port
+  port="$(e2e_start "the file server" 's/.* port \([0-9][0-9]*\).*/\1/p' \
+    python3 -u -m http.server --bind 127.0.0.1 --directory "$1" 0)"
   printf 'http://127.0.0.1:%s\n' "$port"
 }
 
 # Starts the emulator of BIN with extra flags; prints its base URL (its first line).
 e2e_emulator() {
-  local bin="$1" log
+  local bin="$1"
   shift
-  log="$(mktemp)"
-  "$bin" emulator --listen 127.0.0.1:0 "$@" </dev/null >"$log" 2>&1 &
-  echo $! >>"$E2E_PIDFILE"
-  local _ url=""
-  for _ in $(seq 1 100); do
-    url="$(sed -n '1s/^listening on \(http:[^ ]*\).*/\1/p' "$log")"
-    [ -n "$url" ] && break
-    sleep 0.1
-  done
-  [ -n "$url" ] || e2e_fail "the emulator did not start: $(cat "$log")"
-  printf '%s\n' "$url"
+  e2e_start "the emulator" '1s/^listening on \(http:[^ ]*\).*/\1/p' "$bin" emulator --listen 127.0.0.1:0 "$@"
 }
 
 # A repository with a base and a head commit: under site/, two files modified, one added,

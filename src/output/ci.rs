@@ -61,13 +61,6 @@ impl Ci {
         }
     }
 
-    pub fn plain() -> Ci {
-        Ci {
-            platform: Platform::Plain,
-            token: String::new(),
-        }
-    }
-
     /// In CI the report is always written, so the `report` output can point at it:
     /// `$RUNNER_TEMP` on GitHub (outside the checkout), the project directory on GitLab
     /// (where `artifacts: paths` can keep it).
