@@ -183,6 +183,21 @@ pub struct RunArgs {
     #[arg(long, value_enum, value_name = "VERSION")]
     pub aliyun_signature: Option<SignatureVersion>,
 
+    /// Run only these targets of the config file's `targets:` (names, comma-separated)
+    /// [default: all of them].
+    #[arg(long, value_name = "NAMES")]
+    pub target: Option<String>,
+
+    /// Huawei Cloud refresh mode: all (default) or detect-modified (only objects whose
+    /// origin copy changed).
+    #[arg(long, value_name = "MODE")]
+    pub refresh_mode: Option<String>,
+
+    /// Huawei Cloud: the enterprise project the domains belong to (accounts that use
+    /// enterprise projects).
+    #[arg(long, value_name = "ID")]
+    pub enterprise_project_id: Option<String>,
+
     /// Git mode: the commit the last deploy came from (a SHA or a ref), or `auto` to read it
     /// from the CI event (GitHub push `before`, pull request base, GitLab variables).
     #[arg(long, value_name = "REV")]

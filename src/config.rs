@@ -75,6 +75,8 @@ pub struct RunDefaults {
     pub fail_on: Option<String>,
     pub on_dir_refresh_denied: Option<String>,
     pub aliyun_signature: Option<SignatureVersion>,
+    pub refresh_mode: Option<String>,
+    pub enterprise_project_id: Option<String>,
 }
 
 impl RunDefaults {
@@ -103,7 +105,96 @@ impl RunDefaults {
         fill(&mut args.fail_on, &self.fail_on);
         fill(&mut args.on_dir_refresh_denied, &self.on_dir_refresh_denied);
         fill(&mut args.aliyun_signature, &self.aliyun_signature);
+        fill(&mut args.refresh_mode, &self.refresh_mode);
+        fill(&mut args.enterprise_project_id, &self.enterprise_project_id);
     }
+
+    /// Puts every option this sets over `args`, whatever they held: a target's own keys
+    /// win over the flags, the env and the top level of the file.
+    pub fn override_on(&self, args: &mut RunArgs) {
+        fn put<T: Clone>(arg: &mut Option<T>, mine: &Option<T>) {
+            if mine.is_some() {
+                arg.clone_from(mine);
+            }
+        }
+        put(&mut args.provider, &self.provider);
+        put(&mut args.endpoint, &self.endpoint);
+        put(&mut args.area, &self.area);
+        put(&mut args.force, &self.force);
+        put(&mut args.l2_preload, &self.l2_preload);
+        put(&mut args.qps, &self.qps);
+        put(&mut args.concurrency, &self.concurrency);
+        put(&mut args.batch_size, &self.batch_size);
+        put(&mut args.aliyun_signature, &self.aliyun_signature);
+        put(&mut args.refresh_mode, &self.refresh_mode);
+        put(&mut args.enterprise_project_id, &self.enterprise_project_id);
+    }
+}
+
+/// The options that only some providers take, with the providers that take them: given
+/// for a target of another provider they are an error, given run-wide they go to the
+/// targets that take them.
+pub const PROVIDER_OPTIONS: &[(&str, &[ProviderKind])] = &[
+    ("area", &[ProviderKind::Aliyun]),
+    ("force", &[ProviderKind::Aliyun]),
+    ("l2_preload", &[ProviderKind::Aliyun]),
+    ("aliyun_signature", &[ProviderKind::Aliyun]),
+    ("refresh_mode", &[ProviderKind::Huawei]),
+    ("enterprise_project_id", &[ProviderKind::Huawei]),
+];
+
+/// Which provider-only options (by config key) `args` sets.
+pub fn provider_options_set(args: &RunArgs) -> Vec<&'static str> {
+    let set = [
+        args.area.is_some(),
+        args.force.is_some(),
+        args.l2_preload.is_some(),
+        args.aliyun_signature.is_some(),
+        args.refresh_mode.is_some(),
+        args.enterprise_project_id.is_some(),
+    ];
+    PROVIDER_OPTIONS
+        .iter()
+        .zip(set)
+        .filter(|(_, set)| *set)
+        .map(|((key, _), _)| *key)
+        .collect()
+}
+
+/// Clears one provider-only option (by config key) from `args`.
+pub fn clear_provider_option(args: &mut RunArgs, key: &str) {
+    match key {
+        "area" => args.area = None,
+        "force" => args.force = None,
+        "l2_preload" => args.l2_preload = None,
+        "aliyun_signature" => args.aliyun_signature = None,
+        "refresh_mode" => args.refresh_mode = None,
+        "enterprise_project_id" => args.enterprise_project_id = None,
+        _ => {}
+    }
+}
+
+/// The names of the environment variables that hold a target's credentials; unset ones
+/// are the provider's standard variables.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CredentialVars {
+    pub access_key_id: Option<String>,
+    pub access_key_secret: Option<String>,
+    pub security_token: Option<String>,
+    /// Huawei Cloud's account id (`X-Domain-Id`).
+    pub domain_id: Option<String>,
+}
+
+/// One CDN of a run with several (`targets:`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TargetConfig {
+    pub name: String,
+    /// Host names this target serves (`*.example.com` matches any subdomain); empty: every
+    /// URL of the plan.
+    pub sites: Vec<String>,
+    pub credentials: CredentialVars,
+    /// The target's own options; `provider` is always set.
+    pub run: RunDefaults,
 }
 
 /// A validated config file.
@@ -117,6 +208,8 @@ pub struct Config {
     pub collapse_threshold: Option<usize>,
     pub on_missing_base: Option<OnMissingBase>,
     pub run: RunDefaults,
+    /// Several CDNs fed by one plan; empty for a run on one provider.
+    pub targets: Vec<TargetConfig>,
 }
 
 /// A config file that cannot be used; nothing was sent.
@@ -244,6 +337,38 @@ struct RawConfig {
     fail_on: Text,
     on_dir_refresh_denied: Text,
     aliyun_signature: Text,
+    refresh_mode: Text,
+    enterprise_project_id: Text,
+    targets: Option<Spanned<Vec<Spanned<RawTarget>>>>,
+}
+
+/// One entry of `targets:` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTarget {
+    name: Text,
+    provider: Text,
+    sites: Option<Vec<Spanned<String>>>,
+    credentials: Option<RawCredentials>,
+    endpoint: Text,
+    area: Text,
+    force: Option<bool>,
+    l2_preload: Option<bool>,
+    aliyun_signature: Text,
+    refresh_mode: Text,
+    enterprise_project_id: Text,
+    qps: Option<Spanned<u32>>,
+    concurrency: Option<Spanned<usize>>,
+    batch_size: Option<Spanned<usize>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCredentials {
+    access_key_id: Text,
+    access_key_secret: Text,
+    security_token: Text,
+    domain_id: Text,
 }
 
 impl Config {
@@ -563,8 +688,19 @@ impl Validator<'_> {
                 )?,
                 aliyun_signature: self
                     .value_enum::<SignatureVersion>("aliyun_signature", raw.aliyun_signature)?,
+                refresh_mode: self.one_of(
+                    "refresh_mode",
+                    raw.refresh_mode,
+                    settings::REFRESH_MODES,
+                )?,
+                enterprise_project_id: raw.enterprise_project_id.map(|v| v.value),
             },
+            targets: Vec::new(),
         };
+        let mut config = config;
+        if let Some(targets) = raw.targets {
+            config.targets = self.targets(targets, &config.run)?;
+        }
         if !config.mapping.is_empty() {
             config.rules(None).map_err(|errors| ConfigError::Rules {
                 file: self.file.to_string(),
@@ -572,6 +708,238 @@ impl Validator<'_> {
             })?;
         }
         Ok(config)
+    }
+
+    /// `targets:`: each entry checked on its own, then the names for clashes.
+    fn targets(
+        &self,
+        list: Spanned<Vec<Spanned<RawTarget>>>,
+        top: &RunDefaults,
+    ) -> Result<Vec<TargetConfig>, ConfigError> {
+        let line = line_of(&list);
+        if list.value.is_empty() {
+            return Err(self.invalid(
+                Some(line),
+                "targets",
+                "the list is empty",
+                "list at least one target (name and provider), or remove `targets`",
+            ));
+        }
+        for (key, set) in [
+            ("provider", top.provider.is_some()),
+            ("endpoint", top.endpoint.is_some()),
+        ] {
+            if set {
+                return Err(self.invalid(
+                    Some(line),
+                    key,
+                    format!("a top-level `{key}` is ambiguous beside `targets`"),
+                    format!("move `{key}` into each target"),
+                ));
+            }
+        }
+        let mut targets: Vec<TargetConfig> = Vec::new();
+        for (i, entry) in list.value.into_iter().enumerate() {
+            let target = self.target(i, entry)?;
+            if let Some(first) = targets.iter().position(|t| t.name == target.name) {
+                return Err(self.invalid(
+                    None,
+                    &format!("targets[{i}].name"),
+                    format!("`{}` is also the name of targets[{first}]", target.name),
+                    "give each target a name of its own",
+                ));
+            }
+            targets.push(target);
+        }
+        for (key, takers) in PROVIDER_OPTIONS {
+            let top_set = match *key {
+                "area" => top.area.is_some(),
+                "force" => top.force.is_some(),
+                "l2_preload" => top.l2_preload.is_some(),
+                "aliyun_signature" => top.aliyun_signature.is_some(),
+                "refresh_mode" => top.refresh_mode.is_some(),
+                _ => top.enterprise_project_id.is_some(),
+            };
+            let taken = targets
+                .iter()
+                .any(|t| t.run.provider.is_some_and(|p| takers.contains(&p)));
+            if top_set && !taken {
+                return Err(self.invalid(
+                    Some(line),
+                    key,
+                    format!("no target is of a provider that takes `{key}`"),
+                    format!("remove `{key}`, or move it into the target it is meant for"),
+                ));
+            }
+        }
+        Ok(targets)
+    }
+
+    fn target(&self, i: usize, entry: Spanned<RawTarget>) -> Result<TargetConfig, ConfigError> {
+        let line = line_of(&entry);
+        let raw = entry.value;
+        let at = |key: &str| format!("targets[{i}].{key}");
+        let name = raw.name.ok_or_else(|| {
+            self.invalid(
+                Some(line),
+                &format!("targets[{i}]"),
+                "the target has no `name`",
+                "give it a short name such as `mainland` (letters, digits, - and _)",
+            )
+        })?;
+        let name_ok = name.value.len() <= 32
+            && name.value.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && name
+                .value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !name_ok {
+            return Err(self.invalid(
+                Some(line_of(&name)),
+                &at("name"),
+                format!("`{}` is not a target name", name.value),
+                "use up to 32 letters, digits, - and _, starting with a letter or digit (it names the target in outputs and in the report)",
+            ));
+        }
+        let provider_line = raw.provider.as_ref().map(line_of);
+        let provider = self
+            .value_enum::<ProviderKind>(&at("provider"), raw.provider)?
+            .ok_or_else(|| {
+                self.invalid(
+                    Some(line),
+                    &at("provider"),
+                    format!("target `{}` has no provider", name.value),
+                    "add `provider: aliyun`, `qiniu` or `huawei`",
+                )
+            })?;
+        for (key, set) in [
+            ("area", raw.area.is_some()),
+            ("force", raw.force.is_some()),
+            ("l2_preload", raw.l2_preload.is_some()),
+            ("aliyun_signature", raw.aliyun_signature.is_some()),
+            ("refresh_mode", raw.refresh_mode.is_some()),
+            ("enterprise_project_id", raw.enterprise_project_id.is_some()),
+        ] {
+            let takers = PROVIDER_OPTIONS
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map_or(&[][..], |(_, p)| *p);
+            if set && !takers.contains(&provider) {
+                return Err(self.invalid(
+                    provider_line,
+                    &at(key),
+                    format!("`{key}` does not apply to {provider}"),
+                    format!("remove it from target `{}`", name.value),
+                ));
+            }
+        }
+        let mut sites = Vec::new();
+        for (j, site) in raw.sites.into_iter().flatten().enumerate() {
+            sites.push(self.site(&at(&format!("sites[{j}]")), site)?);
+        }
+        let credentials = match raw.credentials {
+            None => CredentialVars::default(),
+            Some(c) => {
+                let var = |key: &str, value: Text| -> Result<Option<String>, ConfigError> {
+                    let Some(value) = value else { return Ok(None) };
+                    let v = value.value.trim();
+                    let ok = v.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                        && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                    if !ok {
+                        return Err(self.invalid(
+                            Some(line_of(&value)),
+                            &at(&format!("credentials.{key}")),
+                            format!("`{v}` is not the name of an environment variable"),
+                            "give the NAME of the variable that holds the credential (such as MAINLAND_AK), never the credential itself",
+                        ));
+                    }
+                    Ok(Some(v.to_string()))
+                };
+                let vars = CredentialVars {
+                    access_key_id: var("access_key_id", c.access_key_id)?,
+                    access_key_secret: var("access_key_secret", c.access_key_secret)?,
+                    security_token: var("security_token", c.security_token)?,
+                    domain_id: var("domain_id", c.domain_id)?,
+                };
+                for (key, set, takers) in [
+                    (
+                        "security_token",
+                        vars.security_token.is_some(),
+                        &[ProviderKind::Aliyun, ProviderKind::Huawei][..],
+                    ),
+                    (
+                        "domain_id",
+                        vars.domain_id.is_some(),
+                        &[ProviderKind::Huawei][..],
+                    ),
+                ] {
+                    if set && !takers.contains(&provider) {
+                        return Err(self.invalid(
+                            provider_line,
+                            &at(&format!("credentials.{key}")),
+                            format!("{provider} has no {key}"),
+                            format!("remove it from target `{}`", name.value),
+                        ));
+                    }
+                }
+                vars
+            }
+        };
+        Ok(TargetConfig {
+            name: name.value,
+            sites,
+            credentials,
+            run: RunDefaults {
+                provider: Some(provider),
+                endpoint: self.endpoint(raw.endpoint)?,
+                area: self.one_of(&at("area"), raw.area, settings::AREAS)?,
+                force: raw.force,
+                l2_preload: raw.l2_preload,
+                aliyun_signature: self.value_enum::<SignatureVersion>(
+                    &at("aliyun_signature"),
+                    raw.aliyun_signature,
+                )?,
+                refresh_mode: self.one_of(
+                    &at("refresh_mode"),
+                    raw.refresh_mode,
+                    settings::REFRESH_MODES,
+                )?,
+                enterprise_project_id: raw.enterprise_project_id.map(|v| v.value),
+                qps: self.positive(&at("qps"), raw.qps)?,
+                concurrency: self.positive(&at("concurrency"), raw.concurrency)?,
+                batch_size: self.positive(&at("batch_size"), raw.batch_size)?,
+                ..RunDefaults::default()
+            },
+        })
+    }
+
+    /// One `sites` entry: a host name, or `*.` and a domain.
+    fn site(&self, key: &str, site: Spanned<String>) -> Result<String, ConfigError> {
+        let text = site.value.trim().to_ascii_lowercase();
+        let host = text.strip_prefix("*.").unwrap_or(&text);
+        let ok = !host.is_empty()
+            && host.split('.').all(|label| {
+                !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            });
+        if ok {
+            return Ok(text);
+        }
+        let fix = match url::Url::parse(&text)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+        {
+            Some(h) => format!("write the host name alone: {h}"),
+            None => {
+                "write a host name such as www.example.com, or *.example.com for its subdomains"
+                    .into()
+            }
+        };
+        Err(self.invalid(
+            Some(line_of(&site)),
+            key,
+            format!("`{}` is not a host name", site.value),
+            fix,
+        ))
     }
 
     fn endpoint(&self, value: Text) -> Result<Option<String>, ConfigError> {
@@ -613,5 +981,84 @@ mod tests {
             c.mapping[1],
             (4, "public/** => https://a.com/{path}".into())
         );
+    }
+
+    fn invalid_key(text: &str) -> (String, String) {
+        match parse(text) {
+            Err(ConfigError::Invalid { key, problem, .. }) => (key, problem),
+            other => panic!("expected an invalid key, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn targets_are_read_with_their_own_options() {
+        let c = parse(
+            "targets:\n  - name: cn\n    provider: aliyun\n    area: domestic\n    sites: [www.example.cn]\n  - name: intl\n    provider: huawei\n    refresh_mode: detect-modified\n    sites: ['*.Example.com']\n    credentials:\n      access_key_id: HW_AK\n      access_key_secret: HW_SK\n      domain_id: HW_DOMAIN\n    qps: 5\n",
+        )
+        .unwrap();
+        assert_eq!(c.targets.len(), 2);
+        assert_eq!(c.targets[0].run.provider, Some(ProviderKind::Aliyun));
+        assert_eq!(c.targets[0].run.area.as_deref(), Some("domestic"));
+        assert_eq!(c.targets[1].sites, ["*.example.com"]);
+        assert_eq!(
+            c.targets[1].credentials.access_key_secret.as_deref(),
+            Some("HW_SK")
+        );
+        assert_eq!(c.targets[1].run.qps, Some(5));
+        assert_eq!(
+            c.targets[1].run.refresh_mode.as_deref(),
+            Some("detect-modified")
+        );
+    }
+
+    #[test]
+    fn bad_targets_name_the_key_and_the_fix() {
+        let one = |rest: &str| format!("targets:\n  - name: a\n    provider: aliyun\n{rest}");
+        assert_eq!(
+            invalid_key(
+                "targets:\n  - name: a\n    provider: aliyun\n  - name: a\n    provider: qiniu\n"
+            )
+            .0,
+            "targets[1].name"
+        );
+        assert_eq!(
+            invalid_key("targets:\n  - name: a\n").0,
+            "targets[0].provider"
+        );
+        assert_eq!(
+            invalid_key("targets:\n  - provider: qiniu\n").0,
+            "targets[0]"
+        );
+        assert_eq!(
+            invalid_key("targets:\n  - name: 'a b'\n    provider: qiniu\n").0,
+            "targets[0].name"
+        );
+        assert_eq!(
+            invalid_key(&one("    refresh_mode: all\n")).0,
+            "targets[0].refresh_mode"
+        );
+        let (key, problem) = invalid_key(&one("    sites: ['https://www.example.com/']\n"));
+        assert_eq!(
+            (key.as_str(), problem.contains("not a host name")),
+            ("targets[0].sites[0]", true)
+        );
+        let (key, problem) = invalid_key(&one(
+            "    credentials:\n      access_key_secret: 'abc/def+ghi='\n",
+        ));
+        assert_eq!(key, "targets[0].credentials.access_key_secret");
+        assert!(problem.contains("not the name of an environment variable"));
+        assert_eq!(
+            invalid_key(&format!("provider: qiniu\n{}", one(""))).0,
+            "provider"
+        );
+        assert_eq!(
+            invalid_key(&format!("refresh_mode: all\n{}", one(""))).0,
+            "refresh_mode"
+        );
+        assert_eq!(invalid_key("targets: []\n").0, "targets");
+        assert!(matches!(
+            parse(&one("    colour: blue\n")),
+            Err(ConfigError::Invalid { .. })
+        ));
     }
 }

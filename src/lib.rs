@@ -6,6 +6,7 @@ pub mod config;
 pub mod demo;
 #[cfg(feature = "emulator")]
 pub mod emulator;
+pub mod fanout;
 pub mod http;
 pub mod output;
 pub mod plan;

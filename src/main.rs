@@ -6,16 +6,18 @@ use std::io::Read;
 use std::process::ExitCode;
 
 use cdn_refresh::cli::{self, Cli, Command, Env, Format, RunArgs};
+use cdn_refresh::fanout;
 use cdn_refresh::http::retry::with_retry;
 use cdn_refresh::output::ci::Ci;
 use cdn_refresh::output::{github, text};
 use cdn_refresh::providers::Operation;
 use cdn_refresh::providers::aliyun::Aliyun;
+use cdn_refresh::providers::huawei::Huawei;
 use cdn_refresh::providers::qiniu::Qiniu;
 use cdn_refresh::providers::{Provider, ProviderKind, QuotaKind, TaskId};
-use cdn_refresh::report::{GitReport, Report, RunStatus, Stop, UrlStatus};
-use cdn_refresh::run::{self, RunError};
-use cdn_refresh::settings::{self, Connection, FailOn, InputError, Settings};
+use cdn_refresh::report::{GitReport, MultiReport, Report, RunStatus, UrlStatus};
+use cdn_refresh::run;
+use cdn_refresh::settings::{self, Connection, CredentialSource, FailOn, InputError, Settings};
 
 /// Exit codes of the contract.
 const SUCCESS: u8 = 0;
@@ -84,7 +86,11 @@ async fn dispatch(cli: Cli, env: Env) -> u8 {
                 Ok(s) => s,
                 Err(code) => return code,
             };
-            print_plan(&settings, plan.format)
+            if settings.targets.is_empty() {
+                print_plan(&settings, plan.format)
+            } else {
+                print_target_plans(&settings, plan.format)
+            }
         }
         Some(Command::Quota(args)) => quota_command(&args, &env).await,
         Some(Command::Status(status)) => status_command(&status.run, &status.task_ids, &env).await,
@@ -117,17 +123,28 @@ fn input_error(e: &InputError) -> u8 {
     BAD_INPUT
 }
 
-fn provider(connection: &Connection, env: &Env) -> Result<Box<dyn Provider>, u8> {
+fn provider(
+    connection: &Connection,
+    credentials: &CredentialSource<'_>,
+) -> Result<Box<dyn Provider>, u8> {
     let endpoint = connection.endpoint.clone();
     let client = match connection.provider {
         ProviderKind::Aliyun => {
-            let credentials = settings::aliyun_credentials(env).map_err(|e| input_error(&e))?;
+            let credentials =
+                settings::aliyun_credentials(credentials).map_err(|e| input_error(&e))?;
             Aliyun::new(endpoint, credentials, connection.aliyun.clone())
                 .map(|p| Box::new(p) as Box<dyn Provider>)
         }
         ProviderKind::Qiniu => {
-            let credentials = settings::qiniu_credentials(env).map_err(|e| input_error(&e))?;
+            let credentials =
+                settings::qiniu_credentials(credentials).map_err(|e| input_error(&e))?;
             Qiniu::new(endpoint, credentials).map(|p| Box::new(p) as Box<dyn Provider>)
+        }
+        ProviderKind::Huawei => {
+            let credentials =
+                settings::huawei_credentials(credentials).map_err(|e| input_error(&e))?;
+            Huawei::new(endpoint, credentials, connection.huawei.clone())
+                .map(|p| Box::new(p) as Box<dyn Provider>)
         }
     };
     client.map_err(|e| {
@@ -251,8 +268,98 @@ fn print_plan(settings: &Settings, format: Format) -> u8 {
     SUCCESS
 }
 
-fn write_report(report: &Report, settings: &Settings) -> Result<(), u8> {
-    if let Some(path) = &settings.report_path {
+/// `plan` for a run with several targets: each target's share of the plan, in its batches.
+fn print_target_plans(settings: &Settings, format: Format) -> u8 {
+    let plans: Vec<(&settings::Target, cdn_refresh::plan::Plan)> = settings
+        .targets
+        .iter()
+        .map(|t| (t, fanout::plan_for(&settings.plan, t)))
+        .collect();
+    match format {
+        Format::Text => {
+            if let Some(g) = &settings.git {
+                emit(&git_summary(&g.report));
+            }
+            for (t, plan) in &plans {
+                let kind = t.connection.provider;
+                emit(&format!("target {} ({kind}):\n", t.name));
+                if plan.is_empty() {
+                    emit("plan: nothing to send\n");
+                } else {
+                    emit(&text::plan(plan, kind.limits(), t.run.batch_size));
+                }
+            }
+        }
+        Format::Json => {
+            #[derive(serde::Serialize)]
+            struct TargetJson<'a> {
+                name: &'a str,
+                provider: ProviderKind,
+                plan: &'a cdn_refresh::plan::Plan,
+                limits: &'a cdn_refresh::providers::Limits,
+                batches: Vec<BatchJson<'a>>,
+                quota_needs: std::collections::BTreeMap<QuotaKind, u64>,
+            }
+            #[derive(serde::Serialize)]
+            struct TargetsJson<'a> {
+                status: &'static str,
+                git: Option<GitJson<'a>>,
+                task: cdn_refresh::plan::TaskMode,
+                targets: Vec<TargetJson<'a>>,
+            }
+            let batches: Vec<Vec<cdn_refresh::providers::Batch>> = plans
+                .iter()
+                .map(|(t, plan)| {
+                    let limits = t.connection.provider.limits();
+                    let mut b = plan.refresh_batches(limits, t.run.batch_size);
+                    b.extend(cdn_refresh::plan::Plan::prefetch_batches(
+                        &plan.prefetch,
+                        limits,
+                        t.run.batch_size,
+                    ));
+                    b
+                })
+                .collect();
+            let json = TargetsJson {
+                status: if settings.skip { "skipped" } else { "dry-run" },
+                git: settings.git.as_ref().map(|g| GitJson {
+                    report: &g.report,
+                    changed: &g.changes,
+                }),
+                task: settings.task,
+                targets: plans
+                    .iter()
+                    .zip(&batches)
+                    .map(|((t, plan), batches)| TargetJson {
+                        name: &t.name,
+                        provider: t.connection.provider,
+                        plan,
+                        limits: t.connection.provider.limits(),
+                        batches: batches
+                            .iter()
+                            .map(|b| BatchJson {
+                                operation: b.kind.operation,
+                                object_type: b.kind.object_type,
+                                urls: &b.urls,
+                            })
+                            .collect(),
+                        quota_needs: plan.quota_needs(),
+                    })
+                    .collect(),
+            };
+            use std::io::Write;
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let _ = serde_json::to_writer_pretty(&mut out, &json)
+                .map_err(std::io::Error::from)
+                .and_then(|_| out.write_all(b"\n"))
+                .and_then(|_| out.flush());
+        }
+    }
+    SUCCESS
+}
+
+fn write_report(report: &impl serde::Serialize, path: Option<&std::path::Path>) -> Result<(), u8> {
+    if let Some(path) = path {
         let json = serde_json::to_string_pretty(report).expect("plain data");
         std::fs::write(path, json + "\n").map_err(|e| {
             eprintln!("error: cannot write the report to {}: {e}", path.display());
@@ -279,48 +386,6 @@ fn exit_code(report: &Report, fail_on: FailOn) -> u8 {
     }
 }
 
-/// Directory collapses go out only if the day's directory quota covers every directory of
-/// the plan; otherwise they are undone and the files are refreshed instead. If the quota
-/// cannot be read here, the plan is left as it is: the run's own quota check decides.
-async fn keep_collapses_within_quota(
-    provider: &dyn Provider,
-    plan: &mut cdn_refresh::plan::Plan,
-    collapses: &mut [cdn_refresh::report::Collapse],
-) {
-    if collapses.is_empty() {
-        return;
-    }
-    let needed = plan
-        .quota_needs()
-        .get(&QuotaKind::RefreshDirectory)
-        .copied()
-        .unwrap_or(0);
-    let quota = match with_retry(
-        &Default::default(),
-        || provider.quota(),
-        |e, _, _| tracing::warn!("quota: {e}; retrying"),
-    )
-    .await
-    {
-        Ok(q) => q,
-        Err(e) => {
-            tracing::warn!("cannot read the quota to check directory collapses: {e}");
-            return;
-        }
-    };
-    if let Some(entry) = quota
-        .get(QuotaKind::RefreshDirectory)
-        .filter(|e| e.remaining < needed)
-    {
-        let reason = format!(
-            "the day's directory refresh quota has {} left, the plan needs {needed}: the files are refreshed instead",
-            entry.remaining
-        );
-        tracing::warn!("{reason}");
-        plan.uncollapse(collapses, &reason);
-    }
-}
-
 /// Folds the log per phase in CI (GitHub groups, GitLab sections).
 struct Folding<'a>(&'a Ci);
 
@@ -336,22 +401,38 @@ impl run::PhaseObserver for Folding<'_> {
     }
 }
 
+/// What a run produced: one provider's report, or the report of several targets.
+enum Outcome {
+    One(Box<Report>),
+    Several(Box<MultiReport>),
+}
+
 async fn run_command(args: &RunArgs, env: &Env) -> u8 {
     let ci = Ci::detect(env, args.dotenv.clone());
     let mut settings = match load(args, env) {
         Ok(s) => s,
         Err(code) => return code,
     };
+    if env.get("GITHUB_ACTIONS") == Some("true") {
+        // The targets' own credential variables are known only now that the config is read.
+        for secret in settings::target_secret_values(env, &settings.targets) {
+            emit(&github::add_mask(&secret));
+        }
+    }
     if settings.report_path.is_none() {
         settings.report_path = ci.default_report_path();
     }
-    let (report, code) = match produce(&mut settings, env, &ci).await {
+    let (outcome, code) = match produce(&mut settings, env, &ci).await {
         Ok(done) => done,
         Err(code) => return code,
     };
     // Every path below publishes the same way: report file, then CI outputs.
-    let written = write_report(&report, &settings);
-    match ci.publish(&report, settings.report_path.as_deref()) {
+    let path = settings.report_path.as_deref();
+    let (written, published) = match &outcome {
+        Outcome::One(report) => (write_report(report, path), ci.publish(report, path)),
+        Outcome::Several(report) => (write_report(report, path), ci.publish_multi(report, path)),
+    };
+    match published {
         Ok(notes) => emit(&notes),
         Err(e) => {
             eprintln!("error: {e}");
@@ -362,8 +443,8 @@ async fn run_command(args: &RunArgs, env: &Env) -> u8 {
 }
 
 /// The run proper: a report of what happened to every URL, and the exit code it earns.
-/// `Err` is an exit before any report exists (the provider client could not be built).
-async fn produce(settings: &mut Settings, env: &Env, ci: &Ci) -> Result<(Report, u8), u8> {
+/// `Err` is an exit before any report exists (a provider client could not be built).
+async fn produce(settings: &mut Settings, env: &Env, ci: &Ci) -> Result<(Outcome, u8), u8> {
     if settings.duplicates > 0 {
         tracing::info!("{} duplicate URL lines dropped", settings.duplicates);
     }
@@ -373,6 +454,7 @@ async fn produce(settings: &mut Settings, env: &Env, ci: &Ci) -> Result<(Report,
         emit(&ci.verbatim(&git_summary(&g.report)));
         emit(&ci.end("cdn_refresh_plan"));
     }
+    let several = !settings.targets.is_empty();
     if settings.skip || (settings.git.is_some() && settings.plan.is_empty()) {
         // Git mode with nothing to send: a skipped missing base, or no mapped change.
         let status = if settings.skip {
@@ -381,93 +463,138 @@ async fn produce(settings: &mut Settings, env: &Env, ci: &Ci) -> Result<(Report,
             RunStatus::Success
         };
         emit(&format!("nothing to send ({})\n", status.as_str()));
-        let mut report =
-            Report::without_tasks(settings.connection.provider, status, Vec::new(), None, None);
-        report.git = git;
-        return Ok((report, SUCCESS));
+        let reports = each_target(settings, |kind, _, _, _| {
+            Report::without_tasks(kind, status, Vec::new(), None, None)
+        });
+        return Ok((outcome(reports, git, several), SUCCESS));
     }
     if settings.dry_run {
-        emit(&ci.verbatim(&text::plan(
-            &settings.plan,
-            settings.connection.provider.limits(),
-            settings.run.batch_size,
-        )));
-        let urls = run::listed(&settings.plan, UrlStatus::Planned, None);
-        let mut report = Report::without_tasks(
-            settings.connection.provider,
-            RunStatus::DryRun,
-            urls,
-            None,
-            None,
-        );
-        report.git = git;
-        return Ok((report, SUCCESS));
-    }
-    let provider = provider(&settings.connection, env)?;
-    let mut git = git;
-    if let Some(g) = git.as_mut() {
-        keep_collapses_within_quota(provider.as_ref(), &mut settings.plan, &mut g.collapses).await;
-    }
-    match run::execute_observed(
-        provider.as_ref(),
-        &settings.plan,
-        &settings.run,
-        &Folding(ci),
-    )
-    .await
-    {
-        Ok(mut report) => {
-            report.git = git;
-            if let Some(g) = report.git.as_mut() {
-                for c in &mut g.collapses {
-                    if report.directories_refused.contains(&c.directory) {
-                        c.not_applied = Some(
-                            "the provider refused the directory refresh: the changed files were refreshed instead"
-                                .into(),
-                        );
-                    }
-                }
+        let reports = each_target(settings, |kind, plan, run, name| {
+            if let Some(name) = name {
+                emit(&format!("target {name} ({kind}):\n"));
             }
-            emit(&ci.verbatim(&text::summary(&report, settings.report_path.as_deref())));
-            let code = exit_code(&report, settings.fail_on);
-            Ok((report, code))
-        }
-        Err(err) => {
-            let (quota, stop) = match &err {
-                RunError::QuotaShortfall { quota, shortfalls } => {
-                    eprintln!("error: {}", text::shortfalls(shortfalls));
-                    let stop = Stop {
-                        code: "QuotaShortfall".into(),
-                        message: text::shortfalls(shortfalls),
-                        hint: None,
-                    };
-                    (Some(quota.clone()), stop)
-                }
-                RunError::QuotaCheck(e) => {
-                    eprintln!("error: the quota check failed, so nothing was sent: {e}");
-                    if let Some(hint) = &e.hint {
-                        eprintln!("  fix: {hint}");
-                    }
-                    let stop = Stop {
-                        code: e.code.clone(),
-                        message: e.message.clone(),
-                        hint: e.hint.clone(),
-                    };
-                    (None, stop)
-                }
-            };
-            let reason = err.to_string();
-            let urls = run::listed(&settings.plan, UrlStatus::Rejected, Some(&reason));
-            let mut report = Report::without_tasks(
-                settings.connection.provider,
-                RunStatus::Failed,
-                urls,
-                quota,
-                Some(stop),
-            );
-            report.git = git;
-            Ok((report, REFUSED))
-        }
+            emit(&ci.verbatim(&text::plan(plan, kind.limits(), run.batch_size)));
+            let urls = run::listed(plan, UrlStatus::Planned, None);
+            Report::without_tasks(kind, RunStatus::DryRun, urls, None, None)
+        });
+        return Ok((outcome(reports, git, several), SUCCESS));
+    }
+    let mut git = git;
+    let mut no_collapses = Vec::new();
+    let collapses = git.as_mut().map_or(&mut no_collapses, |g| &mut g.collapses);
+    if !several {
+        let provider = provider(&settings.connection, &CredentialSource::standard(env))?;
+        let report = fanout::send(
+            provider.as_ref(),
+            settings.plan.clone(),
+            collapses,
+            &settings.run,
+            &Folding(ci),
+        )
+        .await;
+        refused_before_sending(&report, None);
+        emit(&ci.verbatim(&text::summary(&report, settings.report_path.as_deref())));
+        let code = exit_code(&report, settings.fail_on);
+        let mut report = report;
+        report.git = git;
+        return Ok((Outcome::One(Box::new(report)), code));
+    }
+    // Every target's client first: a missing credential stops the run before anything is sent.
+    let only = settings.targets.len() == 1;
+    let mut ready = Vec::new();
+    for target in &settings.targets {
+        let source = CredentialSource::of_target(env, target, only);
+        let client = provider(&target.connection, &source)
+            .inspect_err(|_| eprintln!("  (target `{}`; nothing was sent)", target.name))?;
+        ready.push(fanout::Ready {
+            target,
+            provider: client,
+        });
+    }
+    let names: Vec<&str> = settings.targets.iter().map(|t| t.name.as_str()).collect();
+    emit(&ci.begin(
+        "cdn_refresh_targets",
+        &format!(
+            "cdn-refresh: {} targets ({})",
+            names.len(),
+            names.join(", ")
+        ),
+    ));
+    let reports = fanout::send_all(ready, &settings.plan, collapses).await;
+    emit(&ci.end("cdn_refresh_targets"));
+    let mut code = SUCCESS;
+    for report in &reports {
+        refused_before_sending(report, report.target.as_deref());
+        emit(&ci.verbatim(&format!(
+            "target {}: {}",
+            report.target.as_deref().unwrap_or_default(),
+            text::summary(report, None)
+        )));
+        code = code.max(exit_code(report, settings.fail_on));
+    }
+    let report = MultiReport::of(reports, git);
+    if let Some(path) = &settings.report_path {
+        emit(&format!("report: {}\n", path.display()));
+    }
+    Ok((Outcome::Several(Box::new(report)), code))
+}
+
+/// Says on stderr why a provider refused a run before anything was sent (quota, credentials).
+fn refused_before_sending(report: &Report, target: Option<&str>) {
+    let Some(stop) = report.stopped.as_ref().filter(|_| report.tasks.is_empty()) else {
+        return;
+    };
+    let who = target.map(|t| format!("target {t}: ")).unwrap_or_default();
+    if stop.code == "QuotaShortfall" {
+        eprintln!("error: {who}{}", stop.message);
+    } else {
+        eprintln!(
+            "error: {who}the quota check failed, so nothing was sent: {}: {}",
+            stop.code, stop.message
+        );
+    }
+    if let Some(hint) = &stop.hint {
+        eprintln!("  fix: {hint}");
+    }
+}
+
+/// One report per target (or the one provider's), each made from its part of the plan.
+fn each_target(
+    settings: &Settings,
+    mut make: impl FnMut(
+        ProviderKind,
+        &cdn_refresh::plan::Plan,
+        &cdn_refresh::run::RunOptions,
+        Option<&str>,
+    ) -> Report,
+) -> Vec<Report> {
+    if settings.targets.is_empty() {
+        return vec![make(
+            settings.connection.provider,
+            &settings.plan,
+            &settings.run,
+            None,
+        )];
+    }
+    settings
+        .targets
+        .iter()
+        .map(|t| {
+            let plan = fanout::plan_for(&settings.plan, t);
+            let mut report = make(t.connection.provider, &plan, &t.run, Some(&t.name));
+            report.target = Some(t.name.clone());
+            report
+        })
+        .collect()
+}
+
+fn outcome(mut reports: Vec<Report>, git: Option<GitReport>, several: bool) -> Outcome {
+    if several {
+        Outcome::Several(Box::new(MultiReport::of(reports, git)))
+    } else {
+        let mut report = reports.remove(0);
+        report.git = git;
+        Outcome::One(Box::new(report))
     }
 }
 
@@ -492,39 +619,59 @@ async fn demo_command(report_path: Option<&std::path::Path>) -> u8 {
     }
 }
 
-/// The provider for the commands that take no URL list (`quota`, `status`).
-fn connect(args: &RunArgs, env: &Env) -> Result<Box<dyn Provider>, u8> {
-    let connection = settings::with_config(args)
-        .and_then(|(a, _)| settings::connection(&a))
-        .map_err(|e| input_error(&e))?;
-    provider(&connection, env)
+/// The providers for the commands that take no URL list (`quota`, `status`): the one of
+/// the flags, or each target of the config file that `--target` selects, by name.
+/// A provider client, with the name of its target in a run with several.
+type Named = (Option<String>, Box<dyn Provider>);
+
+fn connect(args: &RunArgs, env: &Env) -> Result<Vec<Named>, u8> {
+    let (args, targets) = settings::selected_targets(args, env).map_err(|e| input_error(&e))?;
+    if targets.is_empty() {
+        let connection = settings::connection(&args).map_err(|e| input_error(&e))?;
+        return Ok(vec![(
+            None,
+            provider(&connection, &CredentialSource::standard(env))?,
+        )]);
+    }
+    let only = targets.len() == 1;
+    targets
+        .iter()
+        .map(|t| {
+            let source = CredentialSource::of_target(env, t, only);
+            Ok((Some(t.name.clone()), provider(&t.connection, &source)?))
+        })
+        .collect()
 }
 
 async fn quota_command(args: &RunArgs, env: &Env) -> u8 {
-    let provider = match connect(args, env) {
+    let providers = match connect(args, env) {
         Ok(p) => p,
         Err(code) => return code,
     };
-    if provider.quota_in_answers() {
-        emit(&format!(
-            "quota: {} has no quota call; each refresh and prefetch answer says what is left, and a run's report has it under quota_after\n",
-            provider.kind()
-        ));
-        return SUCCESS;
-    }
-    match with_retry(
-        &Default::default(),
-        || provider.quota(),
-        |e, _, _| tracing::warn!("quota: {e}; retrying"),
-    )
-    .await
-    {
-        Ok(q) => {
-            emit(&text::quota(&q));
-            SUCCESS
+    let mut code = SUCCESS;
+    for (name, provider) in providers {
+        if let Some(name) = &name {
+            emit(&format!("target {name} ({}):\n", provider.kind()));
         }
-        Err(err) => refused(&err),
+        if provider.quota_in_answers() {
+            emit(&format!(
+                "quota: {} has no quota call; each refresh and prefetch answer says what is left, and a run's report has it under quota_after\n",
+                provider.kind()
+            ));
+            continue;
+        }
+        match with_retry(
+            &Default::default(),
+            || provider.quota(),
+            |e, _, _| tracing::warn!("quota: {e}; retrying"),
+        )
+        .await
+        {
+            Ok(q) => emit(&text::quota(&q)),
+            Err(err) => code = code.max(refused(&err)),
+        }
     }
+    code
 }
 
 fn refused(err: &cdn_refresh::providers::ProviderError) -> u8 {
@@ -536,29 +683,61 @@ fn refused(err: &cdn_refresh::providers::ProviderError) -> u8 {
 }
 
 async fn status_command(args: &RunArgs, ids: &[String], env: &Env) -> u8 {
-    let provider = match connect(args, env) {
+    let providers = match connect(args, env) {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let ids: Vec<TaskId> = ids
+    // Ids of a run with several targets are written `target:id` (the task-ids output).
+    let mut by_target: Vec<Vec<TaskId>> = vec![Vec::new(); providers.len()];
+    for id in ids
         .iter()
         .flat_map(|s| s.split(','))
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| TaskId(s.trim().to_string()))
-        .collect();
-    let mut states = Vec::new();
-    for chunk in ids.chunks(provider.limits().status_ids_per_query) {
-        match with_retry(
-            &Default::default(),
-            || provider.poll(chunk),
-            |e, _, _| tracing::warn!("status: {e}; retrying"),
-        )
-        .await
-        {
-            Ok(found) => states.extend(found),
-            Err(err) => return refused(&err),
-        }
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        let named = id.split_once(':').and_then(|(name, rest)| {
+            let i = providers
+                .iter()
+                .position(|(n, _)| n.as_deref() == Some(name))?;
+            Some((i, rest))
+        });
+        let (i, raw) = match named {
+            Some(found) => found,
+            None if providers.len() == 1 => (0, id),
+            None => {
+                eprintln!(
+                    "error: task id `{id}`: which target is it of?\n  fix: write it as TARGET:ID, as the task-ids output does, or choose one target with --target"
+                );
+                return BAD_INPUT;
+            }
+        };
+        by_target[i].push(TaskId(raw.to_string()));
     }
-    emit(&text::task_states(&states));
-    SUCCESS
+    let mut code = SUCCESS;
+    for ((name, provider), ids) in providers.iter().zip(by_target) {
+        if ids.is_empty() {
+            continue;
+        }
+        if let Some(name) = name {
+            emit(&format!("target {name} ({}):\n", provider.kind()));
+        }
+        let mut states = Vec::new();
+        for chunk in ids.chunks(provider.limits().status_ids_per_query) {
+            match with_retry(
+                &Default::default(),
+                || provider.poll(chunk),
+                |e, _, _| tracing::warn!("status: {e}; retrying"),
+            )
+            .await
+            {
+                Ok(found) => states.extend(found),
+                Err(err) => {
+                    code = code.max(refused(&err));
+                    break;
+                }
+            }
+        }
+        emit(&text::task_states(&states));
+    }
+    code
 }

@@ -103,6 +103,9 @@ pub struct Calls {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     pub version: u32,
+    /// The target's name, in a run with several (`targets:`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
     pub provider: ProviderKind,
     pub status: RunStatus,
     pub started_at: String,
@@ -176,6 +179,80 @@ pub struct MissingBaseReport {
     pub reason: String,
 }
 
+/// The report of a run with several targets: the overall outcome, then each target's own
+/// report (the same shape as a run on one provider, named), and the git range they shared.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MultiReport {
+    pub version: u32,
+    /// `success` when every target succeeded, `failed` when none did, else `partial`
+    /// (`skipped` or `dry-run` when every target was).
+    pub status: RunStatus,
+    pub started_at: String,
+    pub finished_at: String,
+    pub duration_ms: u64,
+    /// The targets' counts added up (a URL sent to two CDNs counts twice).
+    pub counts: Counts,
+    pub targets: Vec<Report>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git: Option<GitReport>,
+}
+
+impl MultiReport {
+    /// Puts the targets' reports together; each must carry its `target` name.
+    pub fn of(targets: Vec<Report>, git: Option<GitReport>) -> MultiReport {
+        let started_at = targets
+            .iter()
+            .map(|r| r.started_at.clone())
+            .min()
+            .unwrap_or_default();
+        let finished_at = targets
+            .iter()
+            .map(|r| r.finished_at.clone())
+            .max()
+            .unwrap_or_default();
+        let mut counts = Counts::default();
+        for r in &targets {
+            let c = &r.counts;
+            counts.urls += c.urls;
+            counts.refreshed += c.refreshed;
+            counts.prefetched += c.prefetched;
+            counts.failed += c.failed;
+            counts.pending += c.pending;
+            counts.submitted += c.submitted;
+        }
+        MultiReport {
+            version: 1,
+            status: overall_status(targets.iter().map(|r| r.status)),
+            started_at,
+            finished_at,
+            duration_ms: targets.iter().map(|r| r.duration_ms).max().unwrap_or(0),
+            counts,
+            targets,
+            git,
+        }
+    }
+}
+
+/// The status of several targets' runs together.
+pub fn overall_status(statuses: impl IntoIterator<Item = RunStatus>) -> RunStatus {
+    let statuses: Vec<RunStatus> = statuses.into_iter().collect();
+    let all = |s: RunStatus| statuses.iter().all(|x| *x == s);
+    if statuses.is_empty() || all(RunStatus::Skipped) {
+        RunStatus::Skipped
+    } else if all(RunStatus::DryRun) {
+        RunStatus::DryRun
+    } else if statuses
+        .iter()
+        .all(|s| matches!(s, RunStatus::Success | RunStatus::Skipped))
+    {
+        RunStatus::Success
+    } else if all(RunStatus::Failed) {
+        RunStatus::Failed
+    } else {
+        RunStatus::Partial
+    }
+}
+
 impl Counts {
     pub fn of(urls: &[UrlResult]) -> Counts {
         let distinct: std::collections::HashSet<&str> =
@@ -233,6 +310,7 @@ impl Report {
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         Report {
             version: 1,
+            target: None,
             provider,
             status,
             started_at: now.clone(),

@@ -316,6 +316,7 @@ pub async fn execute_observed(
         });
     Ok(Report {
         version: 1,
+        target: None,
         provider: provider.kind(),
         status: report::run_status(&urls),
         started_at: started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),

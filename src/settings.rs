@@ -17,9 +17,10 @@ use secrecy::SecretString;
 
 use crate::changes::{self, Change, MissingBase, Resolved};
 use crate::cli::{Env, RunArgs};
-use crate::config::{self, Config};
+use crate::config::{self, Config, CredentialVars, TargetConfig};
 use crate::plan::{Plan, TaskMode, TooLong};
 use crate::providers::aliyun::{self, Area, api::Credentials};
+use crate::providers::huawei::api::RefreshMode;
 use crate::providers::{ObjectType, ProviderKind};
 use crate::report::{GitReport, MissingBaseReport};
 use crate::rules::RuleSet;
@@ -95,6 +96,7 @@ pub struct Connection {
     pub provider: ProviderKind,
     pub endpoint: url::Url,
     pub aliyun: aliyun::Options,
+    pub huawei: crate::providers::huawei::Options,
 }
 
 /// Everything a run needs, validated.
@@ -114,6 +116,41 @@ pub struct Settings {
     pub git: Option<GitInfo>,
     /// `--on-missing-base skip` applied and no URL list was given: send nothing, exit 0.
     pub skip: bool,
+    /// The CDNs of a run with several (`targets:` in the config file, as `--target`
+    /// selects them); empty for a run on one provider, which uses `connection` and `run`.
+    pub targets: Vec<Target>,
+}
+
+/// One CDN of a run with several: its connection, pacing, sites and credentials.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub name: String,
+    pub connection: Connection,
+    pub run: RunOptions,
+    /// Host names it serves (`*.example.com` for subdomains); empty: every URL.
+    pub sites: Vec<String>,
+    pub credentials: CredentialVars,
+}
+
+impl Target {
+    /// Whether this target serves `url`'s host.
+    pub fn serves(&self, url: &str) -> bool {
+        serves(&self.sites, url_list::host(url))
+    }
+}
+
+/// Whether `host` is one of `sites` (exact, or below a `*.` entry). No sites: every host.
+pub fn serves(sites: &[String], host: &str) -> bool {
+    if sites.is_empty() {
+        return true;
+    }
+    let host = host.split(':').next().unwrap_or(host).to_ascii_lowercase();
+    sites.iter().any(|site| match site.strip_prefix("*.") {
+        Some(domain) => host
+            .strip_suffix(domain)
+            .is_some_and(|rest| rest.ends_with('.') && rest.len() > 1),
+        None => *site == host,
+    })
 }
 
 /// What git mode found, for the report and the `plan` output.
@@ -284,6 +321,53 @@ pub fn connection(args: &RunArgs) -> Result<Connection, InputError> {
             area: args.area.as_deref().map(parse_area).transpose()?.flatten(),
             l2_preload: args.l2_preload.unwrap_or(false),
         },
+        huawei: huawei_options(args, provider)?,
+    })
+}
+
+/// Accepted spellings of `--refresh-mode` (Huawei Cloud).
+pub const REFRESH_MODES: &[(&str, RefreshMode)] = &[
+    ("all", RefreshMode::All),
+    ("detect-modified", RefreshMode::DetectModified),
+    ("detect-modify-refresh", RefreshMode::DetectModified),
+];
+
+/// The options only Huawei Cloud takes; given for another provider they are an error, not
+/// silently ignored.
+fn huawei_options(
+    args: &RunArgs,
+    provider: ProviderKind,
+) -> Result<crate::providers::huawei::Options, InputError> {
+    if provider != ProviderKind::Huawei {
+        for (input, given) in [
+            ("--refresh-mode", args.refresh_mode.is_some()),
+            (
+                "--enterprise-project-id",
+                args.enterprise_project_id.is_some(),
+            ),
+        ] {
+            if given {
+                return Err(InputError::new(
+                    input,
+                    format!("is a Huawei Cloud option, and the provider is {provider}"),
+                    "drop it, or use --provider huawei",
+                ));
+            }
+        }
+    }
+    let refresh_mode = match args.refresh_mode.as_deref() {
+        None => RefreshMode::All,
+        Some(s) => lookup(REFRESH_MODES, s).ok_or_else(|| {
+            InputError::new(
+                "--refresh-mode",
+                format!("`{s}` is not a refresh mode"),
+                "use all or detect-modified",
+            )
+        })?,
+    };
+    Ok(crate::providers::huawei::Options {
+        refresh_mode,
+        enterprise_project_id: args.enterprise_project_id.clone(),
     })
 }
 
@@ -541,7 +625,11 @@ pub fn settings(
     let (args, config) = with_config(args)?;
     let args = &args;
     let mapping = git_rules(args, config.as_ref())?;
-    let connection = connection(args)?;
+    let targets = targets(args, config.as_ref().map_or(&[][..], |c| &c.targets), env)?;
+    let connection = match targets.first() {
+        Some(first) => first.connection.clone(),
+        None => connection(args)?,
+    };
     let provider = connection.provider;
     let task = args
         .task
@@ -569,14 +657,23 @@ pub fn settings(
             "use --task refresh with this object type, or --object-type file to prefetch",
         ));
     }
-    let limits = provider.limits();
-    if !limits.refresh_object_types.contains(&object_type) {
-        return Err(InputError::new(
-            "--object-type",
-            format!("{provider} cannot refresh {object_type} paths"),
-            "use file",
-        ));
+    let kinds: Vec<ProviderKind> = if targets.is_empty() {
+        vec![provider]
+    } else {
+        targets.iter().map(|t| t.connection.provider).collect()
+    };
+    for kind in &kinds {
+        if !kind.limits().refresh_object_types.contains(&object_type) {
+            return Err(InputError::new(
+                "--object-type",
+                format!("{kind} cannot refresh {object_type} paths"),
+                "use file",
+            ));
+        }
     }
+    // One plan feeds every target, so it keeps to the strictest of their limits.
+    let strictest = strictest_limits(&kinds);
+    let limits = &strictest;
 
     let rules = url_list::Rules::new(limits, object_type);
     let mut urls = Vec::new();
@@ -609,36 +706,7 @@ pub fn settings(
         ));
     }
 
-    let batch_size = positive("--batch-size", args.batch_size)?;
-    let concurrency = positive("--concurrency", args.concurrency)?.unwrap_or(8);
-    if args.qps == Some(0) {
-        return Err(InputError::new(
-            "--qps",
-            "must be at least 1",
-            "give a positive number or leave it unset",
-        ));
-    }
-    let defaults = RunOptions::default();
-    let run = RunOptions {
-        wait: args.wait.unwrap_or(true),
-        timeout: args
-            .timeout
-            .as_deref()
-            .map(|s| parse_duration("--timeout", s))
-            .transpose()?
-            .unwrap_or(defaults.timeout),
-        poll_interval: args
-            .poll_interval
-            .as_deref()
-            .map(|s| parse_duration("--poll-interval", s))
-            .transpose()?
-            .unwrap_or(defaults.poll_interval)
-            .max(Duration::from_millis(100)),
-        concurrency,
-        batch_size,
-        qps: args.qps,
-        retry: defaults.retry,
-    };
+    let run = run_options(args)?;
 
     let listed = !urls.is_empty();
     let mut plan = Plan::from_urls(urls, task, object_type);
@@ -675,6 +743,9 @@ pub fn settings(
         }
     }
 
+    if let Some(e) = uncovered(&plan, &targets) {
+        return Err(e);
+    }
     Ok(Settings {
         connection,
         task,
@@ -692,7 +763,216 @@ pub fn settings(
             .unwrap_or(FailOn::Failed),
         git,
         skip,
+        targets,
     })
+}
+
+/// The pacing and waiting options of `args`.
+fn run_options(args: &RunArgs) -> Result<RunOptions, InputError> {
+    let batch_size = positive("--batch-size", args.batch_size)?;
+    let concurrency = positive("--concurrency", args.concurrency)?.unwrap_or(8);
+    if args.qps == Some(0) {
+        return Err(InputError::new(
+            "--qps",
+            "must be at least 1",
+            "give a positive number or leave it unset",
+        ));
+    }
+    let defaults = RunOptions::default();
+    Ok(RunOptions {
+        wait: args.wait.unwrap_or(true),
+        timeout: args
+            .timeout
+            .as_deref()
+            .map(|s| parse_duration("--timeout", s))
+            .transpose()?
+            .unwrap_or(defaults.timeout),
+        poll_interval: args
+            .poll_interval
+            .as_deref()
+            .map(|s| parse_duration("--poll-interval", s))
+            .transpose()?
+            .unwrap_or(defaults.poll_interval)
+            .max(Duration::from_millis(100)),
+        concurrency,
+        batch_size,
+        qps: args.qps,
+        retry: defaults.retry,
+    })
+}
+
+/// Limits that every provider of `kinds` accepts: the smallest of each.
+fn strictest_limits(kinds: &[ProviderKind]) -> crate::providers::Limits {
+    let mut limits = kinds[0].limits().clone();
+    for kind in &kinds[1..] {
+        let other = kind.limits();
+        limits.max_url_len = limits.max_url_len.min(other.max_url_len);
+        limits.domains_per_request = limits.domains_per_request.min(other.domains_per_request);
+        // Object-type lists are static: keep the shorter one (every provider's list starts
+        // with the types all of them have, file and directory).
+        if other.refresh_object_types.len() < limits.refresh_object_types.len() {
+            limits.refresh_object_types = other.refresh_object_types;
+        }
+    }
+    limits
+}
+
+/// The targets of the config file that `--target` selects (all when it is not given),
+/// each with its own connection and pacing: the target's keys over the flags, the env and
+/// the top level of the file.
+fn targets(
+    args: &RunArgs,
+    configured: &[TargetConfig],
+    env: &Env,
+) -> Result<Vec<Target>, InputError> {
+    if configured.is_empty() {
+        if let Some(names) = &args.target {
+            return Err(InputError::new(
+                "--target",
+                format!("`{names}` names a target, and the config file lists none"),
+                "drop --target, or list targets under `targets:` in .cdn-refresh.yml",
+            ));
+        }
+        return Ok(Vec::new());
+    }
+    for (input, set) in [
+        ("--provider", args.provider.is_some()),
+        ("--endpoint", args.endpoint.is_some()),
+    ] {
+        if set {
+            return Err(InputError::new(
+                input,
+                "the config file lists targets, each with its own provider and endpoint",
+                "drop it; choose targets with --target NAME[,NAME]",
+            ));
+        }
+    }
+    let selected: Vec<&TargetConfig> = match &args.target {
+        None => configured.iter().collect(),
+        Some(names) => {
+            let mut chosen = Vec::new();
+            for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                let target = configured.iter().find(|t| t.name == name).ok_or_else(|| {
+                    let known: Vec<&str> = configured.iter().map(|t| t.name.as_str()).collect();
+                    InputError::new(
+                        "--target",
+                        format!("no target is named `{name}`"),
+                        format!("use one of: {}", known.join(", ")),
+                    )
+                })?;
+                if !chosen.iter().any(|t: &&TargetConfig| t.name == target.name) {
+                    chosen.push(target);
+                }
+            }
+            if chosen.is_empty() {
+                return Err(InputError::new(
+                    "--target",
+                    "names no target",
+                    "give target names separated by commas, or drop --target",
+                ));
+            }
+            chosen
+        }
+    };
+    if selected.len() > 1 {
+        for input in ["access-key-id", "access-key-secret", "security-token"] {
+            if env.input(input).is_some() {
+                return Err(InputError::new(
+                    input,
+                    "is ambiguous with several targets",
+                    "name each target's credential variables under `credentials:` in the config file, set those variables from secrets, and leave this input empty",
+                ));
+            }
+        }
+    }
+    let given = config::provider_options_set(args);
+    for key in &given {
+        let takers = config::PROVIDER_OPTIONS
+            .iter()
+            .find(|(k, _)| k == key)
+            .map_or(&[][..], |(_, p)| *p);
+        let kinds: Vec<ProviderKind> = selected.iter().filter_map(|t| t.run.provider).collect();
+        if !kinds.iter().any(|k| takers.contains(k)) {
+            return Err(InputError::new(
+                &format!("--{}", key.replace('_', "-")),
+                "no selected target is of a provider that takes it",
+                "drop it, or set it in the target it is meant for",
+            ));
+        }
+    }
+    selected
+        .into_iter()
+        .map(|t| {
+            let provider = t
+                .run
+                .provider
+                .expect("validated: every target has a provider");
+            let mut own = args.clone();
+            // Run-wide provider options go only to the targets whose provider takes them.
+            for key in &given {
+                let takes = config::PROVIDER_OPTIONS
+                    .iter()
+                    .any(|(k, p)| k == key && p.contains(&provider));
+                if !takes {
+                    config::clear_provider_option(&mut own, key);
+                }
+            }
+            t.run.override_on(&mut own);
+            let connection = connection(&own).map_err(|e| in_target(&t.name, e))?;
+            let run = run_options(&own).map_err(|e| in_target(&t.name, e))?;
+            Ok(Target {
+                name: t.name.clone(),
+                connection,
+                run,
+                sites: t.sites.clone(),
+                credentials: t.credentials.clone(),
+            })
+        })
+        .collect()
+}
+
+/// For the commands that take no URL list (`quota`, `status`): the config file's targets
+/// that `--target` selects, or none, with the arguments the file filled in.
+pub fn selected_targets(args: &RunArgs, env: &Env) -> Result<(RunArgs, Vec<Target>), InputError> {
+    let (args, config) = with_config(args)?;
+    let targets = targets(&args, config.as_ref().map_or(&[][..], |c| &c.targets), env)?;
+    Ok((args, targets))
+}
+
+/// An error in one target's options names the target.
+fn in_target(name: &str, e: InputError) -> InputError {
+    InputError::Message(format!("target `{name}`: {e}"))
+}
+
+/// `Some(error)` when a URL of the plan is served by none of the targets: it would be
+/// dropped, so nothing is sent.
+fn uncovered(plan: &Plan, targets: &[Target]) -> Option<InputError> {
+    if targets.is_empty() {
+        return None;
+    }
+    let all = plan.refresh.values().flatten().chain(&plan.prefetch);
+    let missing: Vec<&String> = all
+        .filter(|u| !targets.iter().any(|t| t.serves(u)))
+        .take(6)
+        .collect();
+    if missing.is_empty() {
+        return None;
+    }
+    let mut hosts: Vec<&str> = missing.iter().map(|u| url_list::host(u)).collect();
+    hosts.dedup();
+    let shown: Vec<&str> = missing.iter().take(5).map(|u| u.as_str()).collect();
+    Some(InputError::new(
+        "targets",
+        format!(
+            "no target's sites cover {}{}",
+            shown.join(", "),
+            if missing.len() > 5 { ", …" } else { "" }
+        ),
+        format!(
+            "add {} to the `sites` of the target that serves it, or remove `sites` from a target to send it every URL",
+            hosts.join(", ")
+        ),
+    ))
 }
 
 /// Inputs and variables that carry secrets: masked in CI logs before anything is printed.
@@ -701,6 +981,8 @@ const SECRET_VARS: &[&str] = &[
     "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
     "ALIBABA_CLOUD_SECURITY_TOKEN",
     "QINIU_SECRET_KEY",
+    "HUAWEICLOUD_SDK_SK",
+    "HUAWEICLOUD_SDK_SECURITY_TOKEN",
 ];
 
 /// Every secret value present in the environment, for the CI log masks.
@@ -716,48 +998,169 @@ pub fn secret_values(env: &Env) -> Vec<String> {
     values
 }
 
-/// One credential: the input, else the provider's variable.
-fn credential(env: &Env, input: &str, var: &str) -> Option<String> {
-    env.input(input)
-        .or_else(|| env.get(var))
-        .map(str::to_string)
+/// Where one provider's credentials come from: the inputs (`access-key-id`, …) when the
+/// run has one provider, then the environment variables, which a target of a run with
+/// several may name itself (`credentials:` in the config file).
+pub struct CredentialSource<'a> {
+    pub env: &'a Env,
+    pub vars: &'a CredentialVars,
+    pub inputs: bool,
 }
 
-/// A credential the run cannot go without; the error names both places it can come from.
-fn required_credential(env: &Env, input: &str, var: &str) -> Result<String, InputError> {
-    credential(env, input, var).ok_or_else(|| {
-        InputError::new(
-            var,
-            "is not set",
-            format!("set {var} in the environment (in CI, from a secret), or the input {input}"),
-        )
-    })
+/// No variable renamed.
+static STANDARD_VARS: CredentialVars = CredentialVars {
+    access_key_id: None,
+    access_key_secret: None,
+    security_token: None,
+    domain_id: None,
+};
+
+impl<'a> CredentialSource<'a> {
+    /// A run on one provider: the inputs, else the provider's standard variables.
+    pub fn standard(env: &'a Env) -> Self {
+        CredentialSource {
+            env,
+            vars: &STANDARD_VARS,
+            inputs: true,
+        }
+    }
+
+    /// One target of a run with several: its own variables, else the standard ones; the
+    /// inputs only when it is the run's only target.
+    pub fn of_target(env: &'a Env, target: &'a Target, only: bool) -> Self {
+        CredentialSource {
+            env,
+            vars: &target.credentials,
+            inputs: only,
+        }
+    }
+
+    /// The variable that holds a credential: the one the target names, else `standard`.
+    fn var<'s>(&'s self, named: &'s Option<String>, standard: &'s str) -> &'s str {
+        named.as_deref().unwrap_or(standard)
+    }
+
+    /// One credential: the input, else the variable.
+    fn get(&self, input: &str, named: &Option<String>, standard: &str) -> Option<String> {
+        self.inputs
+            .then(|| self.env.input(input))
+            .flatten()
+            .or_else(|| self.env.get(self.var(named, standard)))
+            .map(str::to_string)
+    }
+
+    /// A credential the run cannot go without; the error names where it can come from.
+    fn require(
+        &self,
+        input: &str,
+        named: &Option<String>,
+        standard: &str,
+    ) -> Result<String, InputError> {
+        self.get(input, named, standard).ok_or_else(|| {
+            let var = self.var(named, standard);
+            let or_input = if self.inputs {
+                format!(", or the input {input}")
+            } else {
+                String::new()
+            };
+            InputError::new(
+                var,
+                "is not set",
+                format!("set {var} in the environment (in CI, from a secret){or_input}"),
+            )
+        })
+    }
+
+    /// The names of the variables that may hold secrets here, for the CI masks.
+    fn secret_vars(&self) -> impl Iterator<Item = &str> {
+        [&self.vars.access_key_secret, &self.vars.security_token]
+            .into_iter()
+            .filter_map(|v| v.as_deref())
+    }
 }
 
 /// Qiniu credentials: the inputs, else `QINIU_ACCESS_KEY` / `QINIU_SECRET_KEY`.
 pub fn qiniu_credentials(
-    env: &Env,
+    src: &CredentialSource<'_>,
 ) -> Result<crate::providers::qiniu::api::Credentials, InputError> {
+    let v = src.vars;
     Ok(crate::providers::qiniu::api::Credentials {
-        access_key: required_credential(env, "access-key-id", "QINIU_ACCESS_KEY")?,
-        secret_key: SecretString::from(required_credential(
-            env,
+        access_key: src.require("access-key-id", &v.access_key_id, "QINIU_ACCESS_KEY")?,
+        secret_key: SecretString::from(src.require(
             "access-key-secret",
+            &v.access_key_secret,
             "QINIU_SECRET_KEY",
         )?),
     })
 }
 
+/// Huawei Cloud credentials: the inputs, else the official SDK's variables
+/// (`HUAWEICLOUD_SDK_AK`, `_SK`, `_SECURITY_TOKEN`, `_DOMAIN_ID`).
+pub fn huawei_credentials(
+    src: &CredentialSource<'_>,
+) -> Result<crate::providers::huawei::api::Credentials, InputError> {
+    let v = src.vars;
+    Ok(crate::providers::huawei::api::Credentials {
+        access_key: src.require("access-key-id", &v.access_key_id, "HUAWEICLOUD_SDK_AK")?,
+        secret_key: SecretString::from(src.require(
+            "access-key-secret",
+            &v.access_key_secret,
+            "HUAWEICLOUD_SDK_SK",
+        )?),
+        security_token: src
+            .get(
+                "security-token",
+                &v.security_token,
+                "HUAWEICLOUD_SDK_SECURITY_TOKEN",
+            )
+            .map(SecretString::from),
+        domain_id: src
+            .env
+            .get(src.var(&v.domain_id, "HUAWEICLOUD_SDK_DOMAIN_ID"))
+            .map(str::to_string),
+    })
+}
+
 /// Alibaba Cloud credentials: the inputs first, then the official SDK variables.
-pub fn aliyun_credentials(env: &Env) -> Result<Credentials, InputError> {
-    let id = required_credential(env, "access-key-id", "ALIBABA_CLOUD_ACCESS_KEY_ID")?;
-    let secret = required_credential(env, "access-key-secret", "ALIBABA_CLOUD_ACCESS_KEY_SECRET")?;
-    let token = credential(env, "security-token", "ALIBABA_CLOUD_SECURITY_TOKEN");
+pub fn aliyun_credentials(src: &CredentialSource<'_>) -> Result<Credentials, InputError> {
+    let v = src.vars;
+    let id = src.require(
+        "access-key-id",
+        &v.access_key_id,
+        "ALIBABA_CLOUD_ACCESS_KEY_ID",
+    )?;
+    let secret = src.require(
+        "access-key-secret",
+        &v.access_key_secret,
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+    )?;
+    let token = src.get(
+        "security-token",
+        &v.security_token,
+        "ALIBABA_CLOUD_SECURITY_TOKEN",
+    );
     Ok(Credentials {
         access_key_id: id,
         access_key_secret: SecretString::from(secret),
         security_token: token.map(SecretString::from),
     })
+}
+
+/// The secrets that the targets' own credential variables hold, for the CI masks (the
+/// standard variables are in [`secret_values`]).
+pub fn target_secret_values(env: &Env, targets: &[Target]) -> Vec<String> {
+    let mut values: Vec<String> = targets
+        .iter()
+        .flat_map(|t| {
+            let src = CredentialSource::of_target(env, t, false);
+            src.secret_vars()
+                .filter_map(|v| env.get(v).map(str::to_string))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    values.sort();
+    values.dedup();
+    values
 }
 
 #[cfg(test)]
@@ -855,7 +1258,10 @@ mod tests {
     #[test]
     fn credentials_from_inputs_or_sdk_variables() {
         let env = Env::new([("ALIBABA_CLOUD_ACCESS_KEY_ID".to_string(), "id".to_string())]);
-        let e = aliyun_credentials(&env).err().unwrap().to_string();
+        let e = aliyun_credentials(&CredentialSource::standard(&env))
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.starts_with("ALIBABA_CLOUD_ACCESS_KEY_SECRET"), "{e}");
         let env = Env::new([
             ("INPUT_ACCESS-KEY-ID".to_string(), "from-input".to_string()),
@@ -868,7 +1274,7 @@ mod tests {
                 "s".to_string(),
             ),
         ]);
-        let c = aliyun_credentials(&env).unwrap();
+        let c = aliyun_credentials(&CredentialSource::standard(&env)).unwrap();
         assert_eq!(c.access_key_id, "from-input");
         assert!(c.security_token.is_none());
     }

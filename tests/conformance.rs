@@ -49,6 +49,18 @@ const QINIU: Target = Target {
     ],
 };
 
+const HUAWEI: Target = Target {
+    provider: "huawei",
+    credentials: &[
+        ("HUAWEICLOUD_SDK_AK", "HWTESTAK"),
+        ("HUAWEICLOUD_SDK_SK", "HWTESTSK"),
+    ],
+    secret_var: "HUAWEICLOUD_SDK_SK",
+    url_quota_flag: "--huawei-file-refresh-quota",
+    sends_what_fits: false,
+    roomy_quotas: &[],
+};
+
 impl Target {
     fn emulator_flags<'a>(&'a self, rest: &[&'a str]) -> Vec<&'a str> {
         let mut flags = self.roomy_quotas.to_vec();
@@ -280,4 +292,5 @@ macro_rules! conformance {
 conformance! {
     aliyun => super::ALIYUN,
     qiniu => super::QINIU,
+    huawei => super::HUAWEI,
 }

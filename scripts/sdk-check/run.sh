@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Checks the emulator against the official Python SDKs: Alibaba Cloud's and Qiniu's.
+# Checks the emulator against the official Python SDKs: Alibaba Cloud's, Qiniu's and Huawei
+# Cloud's.
 #
 #   scripts/sdk-check/run.sh [BIN]     BIN: a built cdn-refresh (default target/debug/cdn-refresh)
 #
 # Starts `BIN emulator --listen 127.0.0.1:0`, reads the URL from its first line, installs the
-# pinned SDKs into a venv under target/sdk-venv and runs aliyun_sdk_check.py and
-# qiniu_sdk_check.py against it (both always run), then prints the summed counts as its last
-# line and fails when any check failed. The emulator is stopped on exit, whatever happens.
+# pinned SDKs into a venv under target/sdk-venv and runs aliyun_sdk_check.py,
+# qiniu_sdk_check.py and huawei_sdk_check.py against it (all always run), then prints the
+# summed counts as its last line and fails when any check failed. The emulator is stopped on
+# exit, whatever happens.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -28,9 +30,11 @@ trap cleanup EXIT
 mkfifo "$workdir/out"
 # A second, STS credential: the checks also cover how each SDK carries the token.
 sts_key="STS.sdkcheck:sts-secret:sts-token-value"
+huawei_sts_key="HWSTSAK:hw-sts-secret:hw-security-token"
 "$bin" emulator --listen 127.0.0.1:0 \
     --aliyun-key testid:testsecret --aliyun-key "$sts_key" \
-    --qiniu-key testak:testsk >"$workdir/out" 2>"$workdir/err" &
+    --qiniu-key testak:testsk \
+    --huawei-key HWTESTAK:HWTESTSK --huawei-key "$huawei_sts_key" >"$workdir/out" 2>"$workdir/err" &
 emulator_pid=$!
 exec 3<"$workdir/out"
 if ! IFS= read -r -t 30 first <&3; then
@@ -72,5 +76,6 @@ run_check() {
 
 run_check aliyun env ALIYUN_STS_KEY="$sts_key" "$venv/bin/python" "$here/aliyun_sdk_check.py" "$url" testid testsecret
 run_check qiniu "$venv/bin/python" "$here/qiniu_sdk_check.py" "$url" testak testsk
+run_check huawei env HUAWEI_STS_KEY="$huawei_sts_key" "$venv/bin/python" "$here/huawei_sdk_check.py" "$url" HWTESTAK HWTESTSK
 echo "all SDK checks: $passed passed, $failed failed"
 exit "$status"

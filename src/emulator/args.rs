@@ -33,6 +33,16 @@ pub struct EmulatorArgs {
     )]
     pub qiniu_keys: Vec<QiniuKey>,
 
+    /// Huawei Cloud key pair to accept, `AK:SK` or `AK:SK:SECURITY_TOKEN` for a temporary
+    /// one (repeatable). With a token, requests with that AK must carry exactly that
+    /// `X-Security-Token`. Every pair belongs to the one emulated account.
+    #[arg(
+        long = "huawei-key",
+        value_name = "AK:SK[:SECURITY_TOKEN]",
+        default_value = "HWTESTAK:HWTESTSK"
+    )]
+    pub huawei_keys: Vec<HuaweiKey>,
+
     /// Accelerated domains of the emulated account (comma-separated).
     #[arg(
         long,
@@ -109,15 +119,29 @@ pub struct EmulatorArgs {
     #[arg(long)]
     pub qiniu_dir_refresh_disabled: bool,
 
+    /// Huawei: daily quota of refreshed URLs (`file_refresh`), counted per URL.
+    #[arg(long, value_name = "N", default_value_t = 2_000)]
+    pub huawei_file_refresh_quota: u64,
+    /// Huawei: daily quota of refreshed directories (`dir_refresh`).
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub huawei_dir_refresh_quota: u64,
+    /// Huawei: daily quota of preheated URLs (`preheat`).
+    #[arg(long, value_name = "N", default_value_t = 1_000)]
+    pub huawei_preheat_quota: u64,
+    /// Huawei: calls per second of each API for the account (429 APIGW.0308 beyond; 0:
+    /// unlimited). The docs give 30/s for CreateRefreshTasks and ShowHistoryTaskDetails.
+    #[arg(long, value_name = "N", default_value_t = 30)]
+    pub huawei_requests_per_second: u32,
+
     /// Deny this API action as a RAM policy would (403 Forbidden.RAM naming `cdn:ACTION`)
     /// (repeatable).
     #[arg(long = "deny-action", value_name = "ACTION")]
     pub deny_actions: Vec<String>,
 
     /// Inject a fault before authentication: KIND is throttle (Alibaba Cloud 429, Qiniu 403
-    /// code 403024), error (500), drop (connection closed without a response) or garbage (200
-    /// with a non-JSON body); RATE is a probability like `0.25` or `1/N` for every Nth API
-    /// request of any provider (repeatable).
+    /// code 403024, Huawei 429 APIGW.0308), error (500), drop (connection closed without a
+    /// response) or garbage (200 with a non-JSON body); RATE is a probability like `0.25` or
+    /// `1/N` for every Nth API request of any provider (repeatable).
     #[arg(long = "fault", value_name = "KIND=RATE")]
     pub faults: Vec<FaultSpec>,
 
@@ -126,7 +150,7 @@ pub struct EmulatorArgs {
     pub fault_seed: Option<u64>,
 
     /// Largest accepted difference between a request's timestamp (Alibaba Cloud `Timestamp`,
-    /// Qiniu `X-Qiniu-Date`) and the emulator's clock.
+    /// Qiniu `X-Qiniu-Date`, Huawei `X-Sdk-Date`) and the emulator's clock.
     #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = humantime::parse_duration)]
     pub max_timestamp_skew: Duration,
 }
@@ -219,13 +243,57 @@ impl fmt::Debug for QiniuKey {
     }
 }
 
+/// One Huawei Cloud key pair the emulator accepts.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HuaweiKey {
+    pub access_key: String,
+    pub secret_key: String,
+    /// `X-Security-Token` that requests with this AK must carry (temporary credentials).
+    pub security_token: Option<String>,
+}
+
+impl FromStr for HuaweiKey {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        // Temporary tokens are long base64-like strings that may hold ':', so split twice.
+        let mut parts = s.splitn(3, ':');
+        let access_key = parts.next().unwrap_or_default();
+        let secret_key = parts.next().unwrap_or_default();
+        if access_key.is_empty() || secret_key.is_empty() {
+            return Err("expected AK:SK or AK:SK:SECURITY_TOKEN".into());
+        }
+        let security_token = parts.next().filter(|t| !t.is_empty()).map(str::to_string);
+        Ok(HuaweiKey {
+            access_key: access_key.to_string(),
+            secret_key: secret_key.to_string(),
+            security_token,
+        })
+    }
+}
+
+/// Never prints the secret key or the token.
+impl fmt::Debug for HuaweiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HuaweiKey")
+            .field("access_key", &self.access_key)
+            .field("secret_key", &"<redacted>")
+            .field(
+                "security_token",
+                &self.security_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
 /// A fault to inject into API responses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum FaultKind {
     /// Throttled, in the provider's format: Alibaba Cloud HTTP 429 `TooManyRequests` with
-    /// `x-acs-retry-after`; Qiniu HTTP 403 code 403024.
+    /// `x-acs-retry-after`; Qiniu HTTP 403 code 403024; Huawei HTTP 429 `APIGW.0308`.
     Throttle,
-    /// An internal error: Alibaba Cloud HTTP 500 `InternalError`; Qiniu HTTP 500 code 500000.
+    /// An internal error: Alibaba Cloud HTTP 500 `InternalError`; Qiniu HTTP 500 code 500000;
+    /// Huawei HTTP 500 `CDN.0000`.
     Error,
     /// The connection is closed without any response.
     Drop,
@@ -324,6 +392,18 @@ mod tests {
             (500, 10, 100, 240)
         );
         assert!(!a.qiniu_dir_refresh_disabled);
+        assert_eq!(a.huawei_keys.len(), 1);
+        assert_eq!(a.huawei_keys[0].access_key, "HWTESTAK");
+        assert_eq!(a.huawei_keys[0].security_token, None);
+        assert_eq!(
+            (
+                a.huawei_file_refresh_quota,
+                a.huawei_dir_refresh_quota,
+                a.huawei_preheat_quota,
+                a.huawei_requests_per_second
+            ),
+            (2_000, 100, 1_000, 30)
+        );
     }
 
     #[test]
@@ -338,6 +418,14 @@ mod tests {
         assert!(!format!("{q:?}").contains("s3cr3t"));
         for bad in ["ak", "ak:", ":sk", "ak:sk:x"] {
             assert!(bad.parse::<QiniuKey>().is_err(), "{bad}");
+        }
+        let h: HuaweiKey = "AK:s3cr3t:tok:en".parse().unwrap();
+        assert_eq!(h.security_token.as_deref(), Some("tok:en"));
+        let shown = format!("{h:?}");
+        assert!(!shown.contains("s3cr3t") && !shown.contains("tok:"));
+        assert_eq!("AK:SK".parse::<HuaweiKey>().unwrap().security_token, None);
+        for bad in ["AK", "AK:", ":SK"] {
+            assert!(bad.parse::<HuaweiKey>().is_err(), "{bad}");
         }
 
         let f: FaultSpec = "drop=1/3".parse().unwrap();

@@ -8,11 +8,13 @@
 //! Layout: [`args`] (the knobs), `server` (routing, latency, faults, the stats endpoint;
 //! provider-neutral), `state` (tasks, quotas, rate windows, nonces, stats), one folder per
 //! provider with the same files (`mod.rs` the wire format, `auth` verifies signatures,
-//! `actions` implements the operations): `aliyun` (Alibaba Cloud CDN, RPC on `/`) and
-//! `qiniu` (Qiniu Fusion CDN, `/v2/tune/...`), and `xml` (the RPC APIs' XML answers).
+//! `actions` implements the operations): `aliyun` (Alibaba Cloud CDN, RPC on `/`), `qiniu`
+//! (Qiniu Fusion CDN, `/v2/tune/...`) and `huawei` (Huawei Cloud CDN behind its API gateway,
+//! `/v1.0/cdn/...`), and `xml` (the RPC APIs' XML answers).
 
 mod aliyun;
 pub mod args;
+mod huawei;
 mod qiniu;
 mod server;
 mod state;
@@ -26,7 +28,7 @@ use anyhow::{Context, bail};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-pub use args::{AliyunKey, EmulatorArgs, FaultKind, FaultRate, FaultSpec, QiniuKey};
+pub use args::{AliyunKey, EmulatorArgs, FaultKind, FaultRate, FaultSpec, HuaweiKey, QiniuKey};
 pub use state::{Accepted, Stats};
 
 use server::{App, Conn, KillableListener};
@@ -35,6 +37,8 @@ use server::{App, Conn, KillableListener};
 const DEFAULT_ALIYUN_KEY: (&str, &str) = ("testid", "testsecret");
 /// The Qiniu key pair accepted when none is given (`AK`, `SK`); shown in the banner.
 pub const DEFAULT_QINIU_KEY: (&str, &str) = ("testak", "testsk");
+/// The Huawei Cloud key pair accepted when none is given (`AK`, `SK`); shown in the banner.
+pub const DEFAULT_HUAWEI_KEY: (&str, &str) = ("HWTESTAK", "HWTESTSK");
 
 /// A running emulator. Dropping it (or [`Running::shutdown`]) stops it.
 pub struct Running {
@@ -123,6 +127,33 @@ impl Running {
             };
             lines.push(format!("qiniu: access key {} ({secret})", key.access_key));
         }
+        lines.push(format!(
+            "huawei: endpoint {url} (CDN /v1.0/cdn/content/refresh-tasks, preheating-tasks, historytasks, quota; SDK-HMAC-SHA256)"
+        ));
+        for key in &args.huawei_keys {
+            let secret = if (key.access_key.as_str(), key.secret_key.as_str()) == DEFAULT_HUAWEI_KEY
+            {
+                format!("secret key {}", key.secret_key)
+            } else {
+                "secret key as given with --huawei-key".to_string()
+            };
+            let token = if key.security_token.is_some() {
+                ", temporary: with X-Security-Token"
+            } else {
+                ""
+            };
+            lines.push(format!(
+                "huawei: access key {} ({secret}{token})",
+                key.access_key
+            ));
+        }
+        lines.push(format!(
+            "huawei: daily quotas file_refresh {}, dir_refresh {}, preheat {}; {} calls per second per API",
+            args.huawei_file_refresh_quota,
+            args.huawei_dir_refresh_quota,
+            args.huawei_preheat_quota,
+            args.huawei_requests_per_second
+        ));
         let domains: Vec<&str> = args.domains.iter().map(|d| d.trim()).collect();
         lines.push(format!("domains: {}", domains.join(", ")));
         lines.push(format!("stats: {url}/_emulator/stats"));
@@ -168,6 +199,17 @@ fn validate(args: &EmulatorArgs) -> anyhow::Result<()> {
             .any(|k| k.access_key == key.access_key)
         {
             bail!("--qiniu-key: access key {} is given twice", key.access_key);
+        }
+    }
+    if args.huawei_keys.is_empty() {
+        bail!("--huawei-key: give at least one key pair");
+    }
+    for (i, key) in args.huawei_keys.iter().enumerate() {
+        if args.huawei_keys[..i]
+            .iter()
+            .any(|k| k.access_key == key.access_key)
+        {
+            bail!("--huawei-key: access key {} is given twice", key.access_key);
         }
     }
     for action in &args.deny_actions {

@@ -2,8 +2,9 @@
 //! through (count → latency → fault → provider), and the admin endpoint.
 //!
 //! Each provider lives on its own paths of the one address (Alibaba Cloud RPC on `/`; Qiniu
-//! on `/v2/tune/...`; Huawei `/v1.0/cdn/...` will join them), so the fault, latency and stats
-//! machinery is written once here and a provider only implements [`Api`].
+//! on `/v2/tune/...`; Huawei on `/v1.0/...`, where its gateway answers unknown paths itself),
+//! so the fault, latency and stats machinery is written once here and a provider only
+//! implements [`Api`].
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -93,6 +94,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/v2/tune/prefetch", any(api::<super::qiniu::Qiniu>))
         .route("/v2/tune/refresh/list", any(api::<super::qiniu::Qiniu>))
         .route("/v2/tune/prefetch/list", any(api::<super::qiniu::Qiniu>))
+        .route("/v1.0/{*rest}", any(api::<super::huawei::Huawei>))
         .fallback(|| async { (StatusCode::NOT_FOUND, "no such endpoint in the emulator\n") })
         .with_state(app)
 }

@@ -1,6 +1,7 @@
 //! Everything the emulator remembers: counters for the stats endpoint, the fault dice, rate
 //! windows, used nonces, daily quotas and tasks (Alibaba Cloud's per-domain tasks here;
-//! Qiniu's per-URL tasks, quotas and item window in [`QiniuState`]). It all sits behind one
+//! Qiniu's per-URL tasks, quotas and item window in [`QiniuState`]; Huawei's per-request
+//! tasks and quotas in [`HuaweiState`]). It all sits behind one
 //! mutex ([`super::server::App::lock`]) and is only touched synchronously, so a request is
 //! checked and accepted atomically: nothing is ever half-accepted.
 
@@ -35,7 +36,12 @@ pub struct Stats {
     /// `prefetch`), apart from Alibaba Cloud's: they are different accounts.
     #[serde(default)]
     pub qiniu_quota_used: BTreeMap<QuotaKind, u64>,
-    /// Tasks created (Alibaba Cloud: one per domain per request; Qiniu: one per URL).
+    /// Today's use of each Huawei daily quota (`refresh-url` is `file_refresh`,
+    /// `refresh-directory` is `dir_refresh`, `prefetch` is `preheat`): a third account.
+    #[serde(default)]
+    pub huawei_quota_used: BTreeMap<QuotaKind, u64>,
+    /// Tasks created (Alibaba Cloud: one per domain per request; Qiniu: one per URL;
+    /// Huawei: one per request).
     pub tasks_created: u64,
 }
 
@@ -84,6 +90,7 @@ pub(crate) struct Inner {
     pub per_minute: MinuteWindows,
     pub tasks: Tasks,
     pub qiniu: QiniuState,
+    pub huawei: HuaweiState,
 }
 
 impl Inner {
@@ -97,6 +104,7 @@ impl Inner {
             per_minute: MinuteWindows::default(),
             tasks: Tasks::default(),
             qiniu: QiniuState::default(),
+            huawei: HuaweiState::default(),
         }
     }
 
@@ -105,6 +113,7 @@ impl Inner {
         let mut stats = self.stats.clone();
         stats.quota_used = self.quota.used_all(now);
         stats.qiniu_quota_used = self.qiniu.quota.used_all(now);
+        stats.huawei_quota_used = self.huawei.quota.used_all(now);
         stats
     }
 
@@ -547,6 +556,152 @@ impl QiniuTasks {
     }
 }
 
+/// Huawei's side of the one emulated account: what its key pairs share.
+#[derive(Default)]
+pub(crate) struct HuaweiState {
+    pub quota: DailyQuota,
+    pub tasks: HuaweiTasks,
+}
+
+/// What a Huawei task does: `task_type` in the task lists (`refresh`/`preheating`), upper
+/// case in the URL details (`REFRESH`/`PREHEATING`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum HuaweiTaskType {
+    Refresh,
+    Preheating,
+}
+
+impl HuaweiTaskType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HuaweiTaskType::Refresh => "refresh",
+            HuaweiTaskType::Preheating => "preheating",
+        }
+    }
+
+    /// A URL's status while it is being worked on (`refreshing`/`preheating`).
+    pub fn as_str_running(self) -> &'static str {
+        match self {
+            HuaweiTaskType::Refresh => "refreshing",
+            HuaweiTaskType::Preheating => "preheating",
+        }
+    }
+
+    pub fn upper(self) -> &'static str {
+        match self {
+            HuaweiTaskType::Refresh => "REFRESH",
+            HuaweiTaskType::Preheating => "PREHEATING",
+        }
+    }
+}
+
+/// One URL (or directory) of a Huawei task.
+pub(crate) struct HuaweiUrl {
+    /// Decimal, unique in the emulator.
+    pub id: String,
+    /// As the task reports it (percent-encoded when the request asked `zh_url_encode`).
+    pub url: String,
+    /// Ends `failed` (matched `--fail-matching`).
+    pub fails: bool,
+}
+
+/// One refresh or preheating request: Huawei tracks the request as a task, each URL in it
+/// with a status of its own.
+pub(crate) struct HuaweiTask {
+    pub id: String,
+    pub task_type: HuaweiTaskType,
+    /// `file` or `directory` (preheating tasks are always `file`).
+    pub file_type: &'static str,
+    pub urls: Vec<HuaweiUrl>,
+    pub created: DateTime<Utc>,
+    pub started: Instant,
+}
+
+/// Where one URL of a Huawei task stands: `waiting` for the first tenth of the task's
+/// duration, then `refreshing`/`preheating`, then `succeed` or `failed`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum HuaweiProgress {
+    Waiting,
+    Running,
+    Succeed,
+    Failed,
+}
+
+impl HuaweiTask {
+    /// Derived from the clock, like [`Task::progress`], so polling needs no background task.
+    pub fn progress(&self, url: &HuaweiUrl, now: Instant, duration: Duration) -> HuaweiProgress {
+        let elapsed = now.duration_since(self.started);
+        if elapsed >= duration {
+            if url.fails {
+                HuaweiProgress::Failed
+            } else {
+                HuaweiProgress::Succeed
+            }
+        } else if elapsed < duration / 10 {
+            HuaweiProgress::Waiting
+        } else {
+            HuaweiProgress::Running
+        }
+    }
+}
+
+/// How long Huawei tasks are kept: the detail call looks 15 days back at most.
+pub(crate) const HUAWEI_TASK_RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(15);
+
+/// Huawei tasks in creation order.
+pub(crate) struct HuaweiTasks {
+    tasks: VecDeque<HuaweiTask>,
+    /// Random per emulator, so that ids never repeat across restarts.
+    process: u64,
+    /// Ids handed out so far (task and URL ids).
+    counter: u64,
+}
+
+impl Default for HuaweiTasks {
+    fn default() -> Self {
+        HuaweiTasks {
+            tasks: VecDeque::new(),
+            process: rand::rng().random::<u64>() & 0xff_ffff_ffff,
+            counter: 0,
+        }
+    }
+}
+
+impl HuaweiTasks {
+    /// A task id in the shape of the service's (`ff8080xxxxxxxxxxxxd816ff0128` in the docs:
+    /// 32 hex digits starting `ff8080`, a Hibernate UUID).
+    pub fn new_task_id(&mut self) -> String {
+        self.counter += 1;
+        format!("ff8080{:010x}{:016x}", self.process, self.counter)
+    }
+
+    /// A URL id: decimal, as the `urls` objects of other Huawei calls carry them.
+    pub fn new_url_id(&mut self) -> String {
+        self.counter += 1;
+        format!("{}", 100_000_000 + self.counter)
+    }
+
+    pub fn push(&mut self, task: HuaweiTask) {
+        while self
+            .tasks
+            .front()
+            .is_some_and(|t| task.created - t.created >= HUAWEI_TASK_RETENTION)
+        {
+            self.tasks.pop_front();
+        }
+        self.tasks.push_back(task);
+    }
+
+    pub fn get(&self, id: &str) -> Option<&HuaweiTask> {
+        self.tasks.iter().find(|t| t.id == id)
+    }
+
+    /// Newest first.
+    pub fn newest_first(&self) -> impl Iterator<Item = &HuaweiTask> {
+        self.tasks.iter().rev()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -677,5 +832,50 @@ mod tests {
         assert!(tasks.in_progress(Operation::Refresh, false, "u1", t0, d));
         assert!(!tasks.in_progress(Operation::Refresh, true, "u1", t0, d));
         assert!(!tasks.in_progress(Operation::Refresh, false, "u1", t0 + d, d));
+    }
+
+    #[test]
+    fn huawei_tasks_have_distinct_ids_and_a_lifecycle() {
+        let mut tasks = HuaweiTasks::default();
+        let (a, b) = (tasks.new_task_id(), tasks.new_task_id());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 32);
+        assert!(a.starts_with("ff8080") && a.bytes().all(|c| c.is_ascii_hexdigit()));
+        let t0 = Instant::now();
+        let url = |fails| HuaweiUrl {
+            id: "1".into(),
+            url: "http://example.com/a".into(),
+            fails,
+        };
+        let task = HuaweiTask {
+            id: a.clone(),
+            task_type: HuaweiTaskType::Refresh,
+            file_type: "file",
+            urls: vec![url(false), url(true)],
+            created: Utc::now(),
+            started: t0,
+        };
+        let d = Duration::from_secs(10);
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        assert_eq!(
+            task.progress(&task.urls[0], at(0), d),
+            HuaweiProgress::Waiting
+        );
+        assert_eq!(
+            task.progress(&task.urls[0], at(5), d),
+            HuaweiProgress::Running
+        );
+        assert_eq!(
+            task.progress(&task.urls[0], at(10), d),
+            HuaweiProgress::Succeed
+        );
+        assert_eq!(
+            task.progress(&task.urls[1], at(10), d),
+            HuaweiProgress::Failed
+        );
+        tasks.push(task);
+        assert!(tasks.get(&a).is_some());
+        assert!(tasks.get(&b).is_none());
+        assert_eq!(tasks.newest_first().count(), 1);
     }
 }

@@ -5,9 +5,9 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{github, gitlab, outputs};
+use super::{github, gitlab, multi_outputs, outputs};
 use crate::cli::Env;
-use crate::report::Report;
+use crate::report::{MultiReport, Report};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Platform {
@@ -116,7 +116,40 @@ impl Ci {
     /// (GitLab). Returns what to print (annotations, warnings), or why a file could not be
     /// written.
     pub fn publish(&self, report: &Report, report_path: Option<&Path>) -> Result<String, String> {
-        let values = outputs(report, report_path);
+        self.write(
+            &outputs(report, report_path),
+            || github::summary(report, report_path),
+            || github::annotations(report, report_path),
+        )
+    }
+
+    /// [`Ci::publish`] for a run with several targets: the overall outputs plus `targets`,
+    /// a summary with a table of the targets then each target's own, and each target's
+    /// annotations, named.
+    pub fn publish_multi(
+        &self,
+        report: &MultiReport,
+        report_path: Option<&Path>,
+    ) -> Result<String, String> {
+        self.write(
+            &multi_outputs(report, report_path),
+            || github::multi_summary(report, report_path),
+            || {
+                report
+                    .targets
+                    .iter()
+                    .map(|t| github::annotations(t, report_path))
+                    .collect()
+            },
+        )
+    }
+
+    fn write(
+        &self,
+        values: &[(&str, String)],
+        summary: impl FnOnce() -> String,
+        annotations: impl FnOnce() -> String,
+    ) -> Result<String, String> {
         match &self.platform {
             Platform::GitHub {
                 output,
@@ -124,22 +157,18 @@ impl Ci {
                 ..
             } => {
                 if let Some(path) = output {
-                    let text = github::output_file(&values, || {
+                    let text = github::output_file(values, || {
                         format!("ghadelimiter_{}", uuid::Uuid::new_v4())
                     });
                     append(path, &text, "GITHUB_OUTPUT")?;
                 }
                 if let Some(path) = step_summary {
-                    append(
-                        path,
-                        &github::summary(report, report_path),
-                        "GITHUB_STEP_SUMMARY",
-                    )?;
+                    append(path, &summary(), "GITHUB_STEP_SUMMARY")?;
                 }
-                Ok(github::annotations(report, report_path))
+                Ok(annotations())
             }
             Platform::GitLab { dotenv, .. } => {
-                let (text, warnings) = gitlab::dotenv(&values);
+                let (text, warnings) = gitlab::dotenv(values);
                 std::fs::write(dotenv, text).map_err(|e| {
                     format!(
                         "cannot write the dotenv report {}: {e} (fix: point --dotenv at a writable path)",

@@ -9,7 +9,7 @@ use std::fmt::Write;
 use std::path::Path;
 
 use crate::providers::Operation;
-use crate::report::{Report, UrlResult, UrlStatus};
+use crate::report::{MultiReport, Report, UrlResult, UrlStatus};
 
 /// GitHub shows at most 10 error annotations per step; more are noise.
 const MAX_ANNOTATIONS: usize = 10;
@@ -92,6 +92,11 @@ pub fn output_file(outputs: &[(&str, String)], mut delimiter: impl FnMut() -> St
 /// stop reason, and warnings for pending URLs and for fallbacks the run took.
 pub fn annotations(report: &Report, report_path: Option<&Path>) -> String {
     let mut out = String::new();
+    // A target of a run with several is named in every title.
+    let who = match &report.target {
+        Some(t) => format!("cdn-refresh {t}"),
+        None => "cdn-refresh".to_string(),
+    };
     let see = report_path
         .map(|p| format!("; every URL is in the report {}", p.display()))
         .unwrap_or_default();
@@ -103,7 +108,7 @@ pub fn annotations(report: &Report, report_path: Option<&Path>) -> String {
             .unwrap_or_default();
         out += &annotation(
             Level::Error,
-            "cdn-refresh stopped",
+            &format!("{who} stopped"),
             &format!("{}: {}.{hint}", stop.code, stop.message),
         );
     }
@@ -115,7 +120,7 @@ pub fn annotations(report: &Report, report_path: Option<&Path>) -> String {
     for u in failed.iter().take(MAX_ANNOTATIONS) {
         out += &annotation(
             Level::Error,
-            &format!("cdn-refresh {} failed", u.operation),
+            &format!("{who} {} failed", u.operation),
             &format!(
                 "{} ({}): {}",
                 u.url,
@@ -127,14 +132,14 @@ pub fn annotations(report: &Report, report_path: Option<&Path>) -> String {
     if failed.len() > MAX_ANNOTATIONS {
         out += &annotation(
             Level::Error,
-            "cdn-refresh",
+            &who,
             &format!("{} more URLs failed{see}", failed.len() - MAX_ANNOTATIONS),
         );
     }
     if report.counts.pending > 0 {
         out += &annotation(
             Level::Warning,
-            "cdn-refresh pending",
+            &format!("{who} pending"),
             &format!(
                 "{} URLs were still pending when the wait ended (raise --timeout to wait longer){see}",
                 report.counts.pending
@@ -199,10 +204,60 @@ fn cell(s: &str) -> String {
 /// per operation (problems first), cut at a row limit and well under the 1 MiB GitHub
 /// accepts, with a pointer to the report for the rest.
 pub fn summary(report: &Report, report_path: Option<&Path>) -> String {
+    summary_within(report, report_path, SUMMARY_BUDGET, SUMMARY_ROWS)
+}
+
+/// The summary of a run with several targets: a table of the targets first, then each
+/// target's own summary, the budget shared among them.
+pub fn multi_summary(report: &MultiReport, report_path: Option<&Path>) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "## CDN refresh ({}): {}\n",
+        "## CDN refresh, {} targets: {}\n\n| target | provider | status | refreshed | prefetched | failed | pending | stopped |\n|---|---|---|---:|---:|---:|---:|---|",
+        report.targets.len(),
+        report.status.as_str()
+    );
+    for t in &report.targets {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            cell(t.target.as_deref().unwrap_or_default()),
+            t.provider,
+            t.status.as_str(),
+            t.counts.refreshed,
+            t.counts.prefetched,
+            t.counts.failed,
+            t.counts.pending,
+            t.stopped
+                .as_ref()
+                .map(|s| cell(&format!("{}: {}", s.code, s.message)))
+                .unwrap_or_default()
+        );
+    }
+    out.push('\n');
+    let n = report.targets.len().max(1);
+    let budget = (SUMMARY_BUDGET - out.len()) / n;
+    for t in &report.targets {
+        out += &summary_within(t, report_path, budget, SUMMARY_ROWS / n);
+    }
+    out
+}
+
+fn summary_within(
+    report: &Report,
+    report_path: Option<&Path>,
+    budget: usize,
+    rows: usize,
+) -> String {
+    let mut out = String::new();
+    let name = report
+        .target
+        .as_deref()
+        .map(|t| format!("target {}, ", cell(t)))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "## CDN refresh ({name}{}): {}\n",
         report.provider,
         report.status.as_str()
     );
@@ -310,7 +365,7 @@ pub fn summary(report: &Report, report_path: Option<&Path>) -> String {
                 cell(u.reason.as_deref().unwrap_or(""))
             );
             // Leave room for the closing lines of this and the next table.
-            if shown == SUMMARY_ROWS || out.len() + row.len() > SUMMARY_BUDGET - 4_096 {
+            if shown == rows || out.len() + row.len() > budget.saturating_sub(4_096) {
                 break;
             }
             out.push_str(&row);

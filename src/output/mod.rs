@@ -11,7 +11,7 @@ pub mod text;
 use std::path::Path;
 
 use crate::providers::Operation;
-use crate::report::Report;
+use crate::report::{MultiReport, Report};
 
 /// The step outputs of the contract, in its order, with their values for `report`.
 /// Lists of task ids are comma-separated (single-line, so GitLab's dotenv can carry them).
@@ -33,5 +33,65 @@ pub fn outputs(report: &Report, report_path: Option<&Path>) -> Vec<(&'static str
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
         ),
+    ]
+}
+
+/// The outputs of a run with several targets: the contract's outputs over all of them
+/// (task ids written `target:id`, so `cdn-refresh status` can find their target; counts
+/// added up), then `targets`, a JSON object with each target's status and counts, for
+/// `fromJSON(steps.<id>.outputs.targets).<name>.status`.
+pub fn multi_outputs(
+    report: &MultiReport,
+    report_path: Option<&Path>,
+) -> Vec<(&'static str, String)> {
+    let ids = |op: Option<Operation>| {
+        report
+            .targets
+            .iter()
+            .flat_map(|t| {
+                let name = t.target.as_deref().unwrap_or_default();
+                t.task_ids(op)
+                    .into_iter()
+                    .map(move |id| format!("{name}:{id}"))
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let targets: serde_json::Map<String, serde_json::Value> = report
+        .targets
+        .iter()
+        .map(|t| {
+            let mut entry = serde_json::json!({
+                "provider": t.provider,
+                "status": t.status.as_str(),
+                "urls-count": t.counts.urls,
+                "refreshed-count": t.counts.refreshed,
+                "prefetched-count": t.counts.prefetched,
+                "failed-count": t.counts.failed,
+                "pending-count": t.counts.pending,
+            });
+            if let Some(stop) = &t.stopped {
+                entry["stopped"] = serde_json::Value::from(stop.code.clone());
+            }
+            (t.target.clone().unwrap_or_default(), entry)
+        })
+        .collect();
+    vec![
+        ("status", report.status.as_str().to_string()),
+        ("task-ids", ids(None)),
+        ("refresh-task-ids", ids(Some(Operation::Refresh))),
+        ("prefetch-task-ids", ids(Some(Operation::Prefetch))),
+        ("urls-count", report.counts.urls.to_string()),
+        ("refreshed-count", report.counts.refreshed.to_string()),
+        ("prefetched-count", report.counts.prefetched.to_string()),
+        ("failed-count", report.counts.failed.to_string()),
+        ("pending-count", report.counts.pending.to_string()),
+        (
+            "report",
+            report_path
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+        ),
+        ("targets", serde_json::Value::Object(targets).to_string()),
     ]
 }

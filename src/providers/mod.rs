@@ -5,6 +5,7 @@
 //! `schedule`, `http` and `wait`, written once, so every provider behaves the same way.
 
 pub mod aliyun;
+pub mod huawei;
 pub mod qiniu;
 
 use std::fmt;
@@ -21,6 +22,8 @@ pub enum ProviderKind {
     Aliyun,
     /// Qiniu Fusion CDN.
     Qiniu,
+    /// Huawei Cloud CDN.
+    Huawei,
 }
 
 impl ProviderKind {
@@ -29,6 +32,7 @@ impl ProviderKind {
         match self {
             ProviderKind::Aliyun => &aliyun::LIMITS,
             ProviderKind::Qiniu => &qiniu::LIMITS,
+            ProviderKind::Huawei => &huawei::LIMITS,
         }
     }
 
@@ -37,6 +41,7 @@ impl ProviderKind {
         match self {
             ProviderKind::Aliyun => aliyun::api::DEFAULT_ENDPOINT,
             ProviderKind::Qiniu => qiniu::api::DEFAULT_ENDPOINT,
+            ProviderKind::Huawei => huawei::api::DEFAULT_ENDPOINT,
         }
     }
 }
@@ -46,6 +51,7 @@ impl fmt::Display for ProviderKind {
         f.write_str(match self {
             ProviderKind::Aliyun => "aliyun",
             ProviderKind::Qiniu => "qiniu",
+            ProviderKind::Huawei => "huawei",
         })
     }
 }

@@ -78,6 +78,18 @@ pub async fn run_with_stdin(
     env: &[(&str, &str)],
     stdin: Option<&str>,
 ) -> Output {
+    let url = emu.url();
+    let mut all = args.to_vec();
+    all.extend(["--endpoint", url.as_str()]);
+    spawn(&all, env, stdin).await
+}
+
+/// [`run`] without `--endpoint`: for runs whose config file names the endpoints (targets).
+pub async fn run_configured(args: &[&str], env: &[(&str, &str)]) -> Output {
+    spawn(args, env, None).await
+}
+
+async fn spawn(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
     let dir = tempfile::tempdir().unwrap();
     let report: PathBuf = dir.path().join("report.json");
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_cdn-refresh"));
@@ -86,8 +98,6 @@ pub async fn run_with_stdin(
         .env("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID)
         .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
         .args(args)
-        .arg("--endpoint")
-        .arg(emu.url())
         .arg("--report")
         .arg(&report)
         .arg("--poll-interval")
