@@ -4,7 +4,9 @@
 # (with checksums.txt) and served from 127.0.0.1, so the action's download, sha256 check and
 # tool cache are the real ones; the provider is the built-in emulator; the push event's
 # before/after come from a scripted repository. The workflow (tests/e2e/act/push.yml) runs
-# the action twice (the second time from the cache) and a later step asserts the outputs.
+# the action on Alibaba Cloud, on Qiniu, on two targets at once (Alibaba Cloud and Huawei
+# Cloud, from a config file), and as a dry run from the tool cache; a later step asserts the
+# outputs.
 #
 # act gives composite actions INPUT_* variables where GitHub does not, so this run cannot
 # notice an input missing from action.yml's env: mapping; scripts/check-action-env.py
@@ -71,7 +73,9 @@ set +e
     --secret CDN_ACCESS_KEY_ID=testid \
     --secret CDN_ACCESS_KEY_SECRET=testsecret \
     --secret QINIU_AK=testak \
-    --secret QINIU_SK=testsk
+    --secret QINIU_SK=testsk \
+    --secret HUAWEI_AK=HWTESTAK \
+    --secret HUAWEI_SK=HWTESTSK
 ) >"$log" 2>&1
 rc=$?
 set -e
@@ -84,6 +88,7 @@ grep -q 'cdn-refresh install: cached:' "$log" || e2e_fail "the second install di
 [ -f "$work/act-cache/tool_cache/cdn-refresh/$version/x86_64-unknown-linux-musl.complete" ] ||
   e2e_fail "nothing was cached under RUNNER_TOOL_CACHE"
 grep -q 'Summary - ## CDN refresh (aliyun): success' "$log" || e2e_fail "no job summary from the refresh"
+grep -q 'Summary - ## CDN refresh, 2 targets: success' "$log" || e2e_fail "no job summary from the two targets"
 grep -q 'Job succeeded' "$log" || e2e_fail "act did not report the job as succeeded"
 rm -rf "$work"
 echo "e2e-act: 1 passed, 0 failed"
