@@ -11,22 +11,37 @@ pub mod text;
 use std::path::Path;
 
 use crate::providers::Operation;
-use crate::report::{MultiReport, Report};
+use crate::report::{Counts, MultiReport, Report};
 
 /// The step outputs of the contract, in its order, with their values for `report`.
 /// Lists of task ids are comma-separated (single-line, so GitLab's dotenv can carry them).
 pub fn outputs(report: &Report, report_path: Option<&Path>) -> Vec<(&'static str, String)> {
-    let ids = |op| report.task_ids(op).join(",");
+    contract(
+        report.status.as_str(),
+        |op| report.task_ids(op).join(","),
+        &report.counts,
+        report_path,
+    )
+}
+
+/// The contract's ten outputs from a status, the task ids of an operation (all with `None`),
+/// the counts and the report path.
+fn contract(
+    status: &str,
+    ids: impl Fn(Option<Operation>) -> String,
+    counts: &Counts,
+    report_path: Option<&Path>,
+) -> Vec<(&'static str, String)> {
     vec![
-        ("status", report.status.as_str().to_string()),
+        ("status", status.to_string()),
         ("task-ids", ids(None)),
         ("refresh-task-ids", ids(Some(Operation::Refresh))),
         ("prefetch-task-ids", ids(Some(Operation::Prefetch))),
-        ("urls-count", report.counts.urls.to_string()),
-        ("refreshed-count", report.counts.refreshed.to_string()),
-        ("prefetched-count", report.counts.prefetched.to_string()),
-        ("failed-count", report.counts.failed.to_string()),
-        ("pending-count", report.counts.pending.to_string()),
+        ("urls-count", counts.urls.to_string()),
+        ("refreshed-count", counts.refreshed.to_string()),
+        ("prefetched-count", counts.prefetched.to_string()),
+        ("failed-count", counts.failed.to_string()),
+        ("pending-count", counts.pending.to_string()),
         (
             "report",
             report_path
@@ -76,22 +91,7 @@ pub fn multi_outputs(
             (t.target.clone().unwrap_or_default(), entry)
         })
         .collect();
-    vec![
-        ("status", report.status.as_str().to_string()),
-        ("task-ids", ids(None)),
-        ("refresh-task-ids", ids(Some(Operation::Refresh))),
-        ("prefetch-task-ids", ids(Some(Operation::Prefetch))),
-        ("urls-count", report.counts.urls.to_string()),
-        ("refreshed-count", report.counts.refreshed.to_string()),
-        ("prefetched-count", report.counts.prefetched.to_string()),
-        ("failed-count", report.counts.failed.to_string()),
-        ("pending-count", report.counts.pending.to_string()),
-        (
-            "report",
-            report_path
-                .map(|p| p.display().to_string())
-                .unwrap_or_default(),
-        ),
-        ("targets", serde_json::Value::Object(targets).to_string()),
-    ]
+    let mut values = contract(report.status.as_str(), ids, &report.counts, report_path);
+    values.push(("targets", serde_json::Value::Object(targets).to_string()));
+    values
 }
