@@ -141,25 +141,15 @@ pub fn build_request(
 
 /// Sends a request and reads the whole answer. Only transport failures are errors here.
 pub async fn send(request: reqwest::RequestBuilder) -> Result<RawResponse, ProviderError> {
-    let response = request
-        .send()
-        .await
-        .map_err(|e| ProviderError::transport(&e))?;
-    let status = response.status().as_u16();
+    let answer = crate::http::exchange(request).await?;
     // x-acs-retry-after is in milliseconds (tea-openapi reads it that way).
-    let retry_after = response
-        .headers()
-        .get("x-acs-retry-after")
-        .and_then(|v| v.to_str().ok())
+    let retry_after = answer
+        .header("x-acs-retry-after")
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(Duration::from_millis);
-    let body = response
-        .text()
-        .await
-        .map_err(|e| ProviderError::transport(&e))?;
     Ok(RawResponse {
-        status,
-        body,
+        status: answer.status,
+        body: answer.body,
         retry_after,
     })
 }

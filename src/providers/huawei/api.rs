@@ -124,24 +124,11 @@ pub fn build_request(
 
 /// Sends a request and reads the whole answer. Only transport failures are errors here.
 pub async fn send(request: reqwest::RequestBuilder) -> Result<RawResponse, ProviderError> {
-    let response = request
-        .send()
-        .await
-        .map_err(|e| ProviderError::transport(&e))?;
-    let status = response.status().as_u16();
-    let request_id = response
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let body = response
-        .text()
-        .await
-        .map_err(|e| ProviderError::transport(&e))?;
+    let answer = crate::http::exchange(request).await?;
     Ok(RawResponse {
-        status,
-        request_id,
-        body,
+        status: answer.status,
+        request_id: answer.header("x-request-id").map(str::to_string),
+        body: answer.body,
     })
 }
 

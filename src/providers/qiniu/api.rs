@@ -56,16 +56,11 @@ pub fn build_request<T: Serialize>(
 
 /// Sends a request and reads the whole answer. Only transport failures are errors here.
 pub async fn send(request: reqwest::RequestBuilder) -> Result<RawResponse, ProviderError> {
-    let response = request
-        .send()
-        .await
-        .map_err(|e| ProviderError::transport(&e))?;
-    let status = response.status().as_u16();
-    let body = response
-        .text()
-        .await
-        .map_err(|e| ProviderError::transport(&e))?;
-    Ok(RawResponse { status, body })
+    let answer = crate::http::exchange(request).await?;
+    Ok(RawResponse {
+        status: answer.status,
+        body: answer.body,
+    })
 }
 
 #[derive(Deserialize)]
