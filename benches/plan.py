@@ -3,7 +3,7 @@
 
 Uses the repository `benches/changes.py` generates (100,000 files under `site/`; the head
 changes 20,000 of them: 12,000 modified, 2,000 added, 2,000 deleted, 2,000 renamed, 2,000
-renamed with an edit), then times, best of --runs, each as its own process under GNU time
+renamed with an edit), then times, --runs times, each as its own process under GNU time
 so its peak RSS is its own, stdout to /dev/null:
 
   cdn-refresh plan   target/release/cdn-refresh plan --format json --repo R --base B
@@ -11,7 +11,8 @@ so its peak RSS is its own, stdout to /dev/null:
                      (open, diff, map every path through the rules, plan, batch, print JSON)
   git diff           git diff --name-status --no-renames B H
 
-then the same two for a head that changes one file only. One extra run of the binary,
+then the same two for a head that changes one file only. Each row shows the best and the
+median of the runs, and the ratio of each. One extra run of the binary,
 outside the timing, prints what the plan holds: its change count counts a rename once,
 where `git diff --no-renames` prints a deletion and an addition.
 
@@ -25,6 +26,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -49,9 +51,9 @@ def env():
 
 
 def measure(cmd, runs):
-    """Best wall time (s) over `runs` processes with stdout to /dev/null, and the largest
-    peak RSS (KiB) GNU time saw, or None without GNU time."""
-    best, rss = None, None
+    """Best and median wall time (s) over `runs` processes with stdout to /dev/null, and the
+    largest peak RSS (KiB) GNU time saw, or None without GNU time."""
+    walls, rss = [], None
     have_time = os.access(changes.GNU_TIME, os.X_OK)
     for _ in range(runs):
         with tempfile.NamedTemporaryFile("r") as rss_file:
@@ -65,8 +67,8 @@ def measure(cmd, runs):
             if have_time:
                 kib = int(rss_file.read().split()[-1])
                 rss = kib if rss is None else max(rss, kib)
-        best = wall if best is None else min(best, wall)
-    return best, rss
+        walls.append(wall)
+    return min(walls), statistics.median(walls), rss
 
 
 def check(repo, base, head):
@@ -92,12 +94,15 @@ def compare(repo, base, head, runs):
     print(f"  {check(repo, base, head)}")
     walls = {}
     for name, cmd in rows:
-        wall, rss = measure(cmd, runs)
-        walls[name] = wall
+        best, median, rss = measure(cmd, runs)
+        walls[name] = best, median
         rss = "n/a (no GNU time)" if rss is None else f"{rss / 1024:6.1f} MiB"
-        print(f"  {name:17} {wall * 1000:8.1f} ms  peak RSS {rss}")
-    ratio = walls["cdn-refresh plan"] / walls["git diff"]
-    print(f"  cdn-refresh plan / git diff: {ratio:.2f}x")
+        print(f"  {name:17} best {best * 1000:6.1f} ms, median {median * 1000:6.1f} ms"
+              f"  peak RSS {rss}")
+    (ours_best, ours_median), (git_best, git_median) = (walls["cdn-refresh plan"],
+                                                         walls["git diff"])
+    print(f"  cdn-refresh plan / git diff: {ours_best / git_best:.2f}x best, "
+          f"{ours_median / git_median:.2f}x median")
 
 
 def main():
@@ -130,7 +135,7 @@ def main():
             changes.generate(repo, args.files, args.changes)
             print(f"generated {args.files} files, {args.changes} changes "
                   f"in {time.perf_counter() - start:.1f} s ({repo})")
-        print(f"best of {args.runs} runs each")
+        print(f"{args.runs} runs each")
         for title, base, head in [
             (f"{args.changes} changes", "base", "main"),
             ("1 change", "main", "one-change"),

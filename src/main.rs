@@ -9,7 +9,7 @@ use cdn_refresh::cli::{self, Cli, Command, Env, Format, RunArgs};
 use cdn_refresh::fanout;
 use cdn_refresh::http::retry::with_retry;
 use cdn_refresh::output::ci::Ci;
-use cdn_refresh::output::{github, text};
+use cdn_refresh::output::{github, json, text};
 use cdn_refresh::providers::Operation;
 use cdn_refresh::providers::aliyun::Aliyun;
 use cdn_refresh::providers::huawei::Huawei;
@@ -46,6 +46,12 @@ fn main() -> ExitCode {
         }
     }
     init_logging(&env);
+    // `plan` awaits nothing, so it runs on this thread without tokio: starting the runtime
+    // and its worker threads was a tenth of a one-file plan. (Were its arm of `dispatch` to
+    // await I/O some day, this would panic in the tests that run `plan`.)
+    if matches!(cli.command, Some(Command::Plan(_))) {
+        return ExitCode::from(futures::executor::block_on(dispatch(cli, env)));
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -190,7 +196,7 @@ struct PlanJson<'a> {
     task: cdn_refresh::plan::TaskMode,
     plan: &'a cdn_refresh::plan::Plan,
     limits: &'a cdn_refresh::providers::Limits,
-    batches: Vec<BatchJson<'a>>,
+    batches: Vec<BatchJson<'a, &'a str>>,
     quota_needs: std::collections::BTreeMap<QuotaKind, u64>,
 }
 
@@ -201,11 +207,12 @@ struct GitJson<'a> {
     changed: &'a [cdn_refresh::changes::Change],
 }
 
+/// A batch of `plan --format json`; `U` is `String` or, borrowed from the plan, `&str`.
 #[derive(serde::Serialize)]
-struct BatchJson<'a> {
+struct BatchJson<'a, U = String> {
     operation: Operation,
     object_type: cdn_refresh::providers::ObjectType,
-    urls: &'a [String],
+    urls: &'a [U],
 }
 
 fn print_plan(settings: &Settings, format: Format) -> u8 {
@@ -227,10 +234,12 @@ fn print_plan(settings: &Settings, format: Format) -> u8 {
             }
         }
         Format::Json => {
+            // Batches borrow the plan's URLs: copying them only to print them cost as much
+            // as cutting the batches.
             let mut batches = settings
                 .plan
-                .refresh_batches(limits, settings.run.batch_size);
-            batches.extend(cdn_refresh::plan::Plan::prefetch_batches(
+                .refresh_batch_refs(limits, settings.run.batch_size);
+            batches.extend(cdn_refresh::plan::Plan::prefetch_batch_refs(
                 &settings.plan.prefetch,
                 limits,
                 settings.run.batch_size,
@@ -257,12 +266,7 @@ fn print_plan(settings: &Settings, format: Format) -> u8 {
             };
             // Written straight to stdout: a plan of tens of thousands of URLs is megabytes,
             // and building it as a JSON value first doubled the time and the memory.
-            use std::io::Write;
-            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            let _ = serde_json::to_writer_pretty(&mut out, &json)
-                .map_err(std::io::Error::from)
-                .and_then(|_| out.write_all(b"\n"))
-                .and_then(|_| out.flush());
+            json::print_pretty(&json);
         }
     }
     SUCCESS
@@ -347,12 +351,7 @@ fn print_target_plans(settings: &Settings, format: Format) -> u8 {
                     })
                     .collect(),
             };
-            use std::io::Write;
-            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            let _ = serde_json::to_writer_pretty(&mut out, &json)
-                .map_err(std::io::Error::from)
-                .and_then(|_| out.write_all(b"\n"))
-                .and_then(|_| out.flush());
+            json::print_pretty(&json);
         }
     }
     SUCCESS

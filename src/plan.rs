@@ -11,14 +11,15 @@
 //! [`Plan::uncollapse`] when it does not.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::Range;
 
 use serde::Serialize;
 
 use crate::changes::{Change, ChangeKind};
 use crate::providers::{Batch, BatchKind, Limits, ObjectType, QuotaKind};
 use crate::report::Collapse;
-use crate::rules::{Mapping, RuleSet};
-use crate::schedule;
+use crate::rules::{Mapped, RuleSet};
+use crate::schedule::{self, BatchRef};
 
 /// Which operations a run performs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -72,10 +73,20 @@ impl Plan {
 
     /// Refresh batches, filled to the provider's limits.
     pub fn refresh_batches(&self, limits: &Limits, batch_size: Option<usize>) -> Vec<Batch> {
+        let refs = self.refresh_batch_refs(limits, batch_size);
+        refs.iter().map(BatchRef::to_batch).collect()
+    }
+
+    /// [`Plan::refresh_batches`], borrowing the plan's URLs.
+    pub fn refresh_batch_refs(
+        &self,
+        limits: &Limits,
+        batch_size: Option<usize>,
+    ) -> Vec<BatchRef<'_>> {
         self.refresh
             .iter()
             .flat_map(|(t, urls)| {
-                schedule::batches_within_rates(BatchKind::refresh(*t), urls, limits, batch_size)
+                schedule::batch_refs_within_rates(BatchKind::refresh(*t), urls, limits, batch_size)
             })
             .collect()
     }
@@ -87,6 +98,15 @@ impl Plan {
         batch_size: Option<usize>,
     ) -> Vec<Batch> {
         schedule::batches(BatchKind::PREFETCH, urls, limits, batch_size)
+    }
+
+    /// [`Plan::prefetch_batches`], borrowing `urls`.
+    pub fn prefetch_batch_refs<'a>(
+        urls: &'a [String],
+        limits: &Limits,
+        batch_size: Option<usize>,
+    ) -> Vec<BatchRef<'a>> {
+        schedule::batch_refs(BatchKind::PREFETCH, urls, limits, batch_size)
     }
 
     /// How much of each daily quota the plan uses.
@@ -140,7 +160,9 @@ fn parent_dir(url: &str) -> &str {
 /// URLs end with `/`, so only the prefixes of `url` that end at one of its `/` can be one: a
 /// lookup per `/` instead of a comparison with every directory.
 fn under(url: &str, is_dir: impl Fn(&str) -> bool) -> Option<&str> {
-    url.match_indices('/')
+    url.bytes()
+        .enumerate()
+        .filter(|&(_, b)| b == b'/')
         .map(|(i, _)| &url[..=i])
         .find(|prefix| is_dir(prefix))
 }
@@ -176,13 +198,13 @@ impl Plan {
         let refresh_wanted = task != TaskMode::Prefetch;
         let prefetch_wanted = task != TaskMode::Refresh;
 
-        // Each distinct path is mapped once; `uses` keeps (mapping, path, refreshing) in
-        // change order. Everything below borrows from `mappings` and allocates the output
-        // strings once, at the end: with tens of thousands of changes, cloning and hashing
-        // every URL several times cost more than the diff itself.
-        let mut index: HashMap<&str, usize> = HashMap::with_capacity(changes.len() * 2);
-        let mut mappings: Vec<Mapping> = Vec::with_capacity(changes.len() * 2);
-        let mut uses: Vec<(usize, &str, bool)> = Vec::with_capacity(changes.len() * 2);
+        // Each distinct path is mapped once; `uses` keeps (distinct path, refreshing) in
+        // change order. Everything below refers to a URL by its index in `urls`, and the
+        // plan takes the strings over at the end: with tens of thousands of changes, copying
+        // and hashing every URL several times cost more than the diff itself.
+        let mut index: HashMap<&str, usize> = HashMap::with_capacity(changes.len());
+        let mut paths: Vec<&str> = Vec::with_capacity(changes.len());
+        let mut uses: Vec<(usize, bool)> = Vec::with_capacity(changes.len() * 2);
         for change in changes {
             let (refresh, prefetch_path): (Option<&str>, Option<&str>) = match change.kind {
                 ChangeKind::Added => (None, Some(&change.path)),
@@ -195,42 +217,73 @@ impl Plan {
                     Some(&change.path),
                 ),
             };
+            let mut last: Option<(&str, usize)> = None;
             for (path, refreshing) in [(refresh, true), (prefetch_path, false)] {
                 let Some(path) = path else { continue };
-                let i = *index.entry(path).or_insert_with(|| {
-                    mappings.push(rules.map(path));
-                    mappings.len() - 1
-                });
-                uses.push((i, path, refreshing));
+                let i = match last {
+                    // The same string (a modified path is refreshed and prefetched): no
+                    // second lookup.
+                    Some((previous, i)) if std::ptr::eq(previous, path) => i,
+                    _ => *index.entry(path).or_insert_with(|| {
+                        paths.push(path);
+                        paths.len() - 1
+                    }),
+                };
+                last = Some((path, i));
+                uses.push((i, refreshing));
             }
         }
+        let mut urls: Vec<String> = Vec::with_capacity(paths.len());
+        let mappings: Vec<(Mapped, Range<usize>)> = paths
+            .iter()
+            .map(|path| {
+                let start = urls.len();
+                let mapped = rules.map_into(path, &mut urls);
+                (mapped, start..urls.len())
+            })
+            .collect();
         let unmapped = mappings
             .iter()
-            .filter(|m| **m == Mapping::Unmatched)
+            .filter(|(m, _)| *m == Mapped::Unmatched)
             .count();
-        let excluded = mappings.iter().filter(|m| **m == Mapping::Excluded).count();
+        let excluded = mappings
+            .iter()
+            .filter(|(m, _)| *m == Mapped::Excluded)
+            .count();
 
-        // (url, path) in first-seen order.
-        let mut refresh_files: Vec<(&str, &str)> = Vec::new();
+        // Two paths can map to one URL: each URL's index is that of its first copy, so that
+        // the lists below are deduplicated with a flag per URL, not a hash set each.
+        let mut first_copy: HashMap<&str, usize> = HashMap::with_capacity(urls.len());
+        let url_index: Vec<usize> = (0..urls.len())
+            .map(|k| *first_copy.entry(&urls[k]).or_insert(k))
+            .collect();
+
+        // (url index, path) of each refreshed URL, in first-seen order.
+        let roots = rules.roots();
+        let mut refresh_files: Vec<(usize, &str)> = Vec::with_capacity(uses.len());
         let mut dirs: Vec<&str> = Vec::new();
         let mut dirs_seen: HashSet<&str> = HashSet::new();
-        let mut prefetch: Vec<&str> = Vec::new();
-        let mut prefetch_seen: HashSet<&str> = HashSet::new();
-        for &(i, path, refreshing) in &uses {
-            match &mappings[i] {
-                Mapping::Files(urls) => {
-                    for url in urls {
-                        check_len(path, url, limits)?;
+        let mut prefetch: Vec<usize> = Vec::new();
+        let mut prefetched = vec![false; urls.len()];
+        for &(i, refreshing) in &uses {
+            let path = paths[i];
+            let (mapped, range) = &mappings[i];
+            match mapped {
+                Mapped::Files => {
+                    for k in range.clone() {
+                        check_len(path, &urls[k], limits)?;
+                        let k = url_index[k];
                         if refreshing && refresh_wanted {
-                            refresh_files.push((url, path));
-                        } else if !refreshing && prefetch_wanted && prefetch_seen.insert(url) {
-                            prefetch.push(url);
+                            refresh_files.push((k, path));
+                        } else if !refreshing && prefetch_wanted && !prefetched[k] {
+                            prefetched[k] = true;
+                            prefetch.push(k);
                         }
                     }
                 }
-                Mapping::WholeSite(roots) => {
+                Mapped::WholeSite => {
                     if refresh_wanted {
-                        for root in roots {
+                        for root in &roots {
                             check_len(path, root, limits)?;
                             if dirs_seen.insert(root) {
                                 dirs.push(root);
@@ -238,7 +291,7 @@ impl Plan {
                         }
                     }
                 }
-                Mapping::Excluded | Mapping::Unmatched => {}
+                Mapped::Excluded | Mapped::Unmatched => {}
             }
         }
 
@@ -249,8 +302,8 @@ impl Plan {
             let mut by_dir: Vec<(&str, Vec<&str>)> = Vec::new();
             let mut dir_index: HashMap<&str, usize> = HashMap::new();
             let mut pairs: HashSet<(usize, &str)> = HashSet::new();
-            for &(url, path) in &refresh_files {
-                let dir = parent_dir(url);
+            for &(k, path) in &refresh_files {
+                let dir = parent_dir(&urls[k]);
                 let i = *dir_index.entry(dir).or_insert_with(|| {
                     by_dir.push((dir, Vec::new()));
                     by_dir.len() - 1
@@ -273,18 +326,19 @@ impl Plan {
                     chosen.push((dir, files));
                 }
             }
-            let mut urls: Vec<Vec<&str>> = vec![Vec::new(); chosen.len()];
-            let mut seen: HashSet<&str> = HashSet::new();
-            for &(url, _) in &refresh_files {
-                if let Some(dir) = under(url, |d| collapsed.contains_key(d))
-                    && seen.insert(url)
+            let mut covered: Vec<Vec<&str>> = vec![Vec::new(); chosen.len()];
+            let mut counted = vec![false; urls.len()];
+            for &(k, _) in &refresh_files {
+                if let Some(dir) = under(&urls[k], |d| collapsed.contains_key(d))
+                    && !counted[k]
                 {
-                    urls[collapsed[dir]].push(url);
+                    counted[k] = true;
+                    covered[collapsed[dir]].push(&urls[k]);
                 }
             }
             collapses = chosen
                 .into_iter()
-                .zip(urls)
+                .zip(covered)
                 .map(|((dir, files), urls)| Collapse {
                     directory: dir.to_string(),
                     files: files.into_iter().map(str::to_string).collect(),
@@ -294,24 +348,42 @@ impl Plan {
                 .collect();
         }
 
-        let mut plan = Plan::default();
-        let mut files: Vec<String> = Vec::new();
-        let mut files_seen: HashSet<&str> = HashSet::new();
-        for &(url, _) in &refresh_files {
-            if under(url, |d| dirs_seen.contains(d)).is_none() && files_seen.insert(url) {
-                files.push(url.to_string());
+        let mut files: Vec<usize> = Vec::with_capacity(refresh_files.len());
+        let mut listed = vec![false; urls.len()];
+        for &(k, _) in &refresh_files {
+            // No lookup per `/` when no directory is refreshed, the usual case.
+            let covered =
+                !dirs_seen.is_empty() && under(&urls[k], |d| dirs_seen.contains(d)).is_some();
+            if !covered && !listed[k] {
+                listed[k] = true;
+                files.push(k);
             }
         }
+        let dirs: Vec<String> = dirs.into_iter().map(str::to_string).collect();
+
+        // The plan's lists take the mapped strings over; a URL in both (refreshed and
+        // prefetched) is copied for the first and moved into the second.
+        let mut takers = vec![0u8; urls.len()];
+        for &k in files.iter().chain(&prefetch) {
+            takers[k] += 1;
+        }
+        let mut take = |k: usize| {
+            takers[k] -= 1;
+            if takers[k] == 0 {
+                std::mem::take(&mut urls[k])
+            } else {
+                urls[k].clone()
+            }
+        };
+        let mut plan = Plan::default();
+        let files: Vec<String> = files.into_iter().map(&mut take).collect();
         if !files.is_empty() {
             plan.refresh.insert(ObjectType::File, files);
         }
         if !dirs.is_empty() {
-            plan.refresh.insert(
-                ObjectType::Directory,
-                dirs.into_iter().map(str::to_string).collect(),
-            );
+            plan.refresh.insert(ObjectType::Directory, dirs);
         }
-        plan.prefetch = prefetch.into_iter().map(str::to_string).collect();
+        plan.prefetch = prefetch.into_iter().map(&mut take).collect();
         plan.prefetch_after_refresh = task == TaskMode::Both;
         Ok(GitPlan {
             plan,
@@ -461,6 +533,47 @@ mod tests {
         let copy = plan.clone();
         plan.merge(copy.clone());
         assert_eq!(plan, copy);
+    }
+
+    #[test]
+    fn a_url_that_several_paths_map_to_is_listed_once() {
+        let rules = RuleSet::parse(
+            "a/** => https://x.com/{path}\nb/** => https://x.com/{path}, https://y.com/{path}",
+            &Default::default(),
+        )
+        .unwrap();
+        let change = |kind, path: &str, old_path: Option<&str>| Change {
+            kind,
+            path: path.to_string(),
+            old_path: old_path.map(str::to_string),
+        };
+        let changes = [
+            change(ChangeKind::Modified, "a/1.html", None),
+            change(ChangeKind::Deleted, "b/1.html", None),
+            change(ChangeKind::Renamed, "b/2.html", Some("a/2.html")),
+            change(ChangeKind::Added, "a/2.html", None),
+            change(ChangeKind::Modified, "a/1.html", None),
+        ];
+        let limits = crate::providers::aliyun::LIMITS;
+        let git = Plan::from_changes(&changes, &rules, TaskMode::Both, &limits, None).unwrap();
+        let urls = |list: &[&str]| list.iter().map(|u| u.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            git.plan.refresh[&ObjectType::File],
+            urls(&[
+                "https://x.com/1.html",
+                "https://y.com/1.html",
+                "https://x.com/2.html"
+            ])
+        );
+        assert_eq!(
+            git.plan.prefetch,
+            urls(&[
+                "https://x.com/1.html",
+                "https://x.com/2.html",
+                "https://y.com/2.html"
+            ])
+        );
+        assert_eq!((git.unmapped, git.excluded), (0, 0));
     }
 
     #[test]

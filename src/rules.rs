@@ -112,6 +112,9 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b':')
     .remove(b'@');
 
+/// [`SEGMENT`] with `/` kept: encodes a whole path in one pass, segment by segment.
+const PATH: &AsciiSet = &SEGMENT.remove(b'/');
+
 /// Which URLs an index file (`dir/index.html`) maps to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -143,6 +146,17 @@ impl Default for MapOptions {
             pretty_urls: false,
         }
     }
+}
+
+/// What [`RuleSet::map_into`] found for a path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mapped {
+    /// Its URLs were appended.
+    Files,
+    Excluded,
+    Unmatched,
+    /// Refresh every root ([`RuleSet::roots`]) as a directory.
+    WholeSite,
 }
 
 /// What a changed path maps to.
@@ -189,10 +203,28 @@ pub struct RuleSet {
 
 #[derive(Clone, Debug)]
 struct Rule {
-    matcher: GlobMatcher,
+    matcher: Matcher,
     /// The glob's literal folder prefix, removed from a path to give `{path}`.
     prefix: String,
     action: Action,
+}
+
+#[derive(Clone, Debug)]
+enum Matcher {
+    /// A glob that is a plain folder prefix followed by `**` (`public/**`), matched as that
+    /// prefix: the most common rule, and its regex match cost more than the rest of
+    /// mapping a path.
+    Under(String),
+    Glob(GlobMatcher),
+}
+
+impl Matcher {
+    fn is_match(&self, path: &str) -> bool {
+        match self {
+            Matcher::Under(prefix) => path.starts_with(prefix.as_str()),
+            Matcher::Glob(glob) => glob.is_match(path),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -241,8 +273,8 @@ struct Values<'a> {
 impl<'a> Values<'a> {
     fn new(file: &'a str, prefix: &str) -> Self {
         let path = file.strip_prefix(prefix).unwrap_or(file);
-        let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
-        let (stem, ext) = match name.rsplit_once('.') {
+        let (dir, name) = rsplit_once(path, b'/').unwrap_or(("", path));
+        let (stem, ext) = match rsplit_once(name, b'.') {
             Some((stem, ext)) if !stem.is_empty() => (stem, ext),
             _ => (name, ""),
         };
@@ -366,22 +398,35 @@ impl RuleSet {
     /// Maps one repository-relative path (`/`-separated, as git prints it; a leading `./` is
     /// ignored). A path with an empty, `.` or `..` segment names no file and is `Unmatched`.
     pub fn map(&self, path: &str) -> Mapping {
+        let mut urls = Vec::new();
+        match self.map_into(path, &mut urls) {
+            Mapped::Files => Mapping::Files(urls),
+            Mapped::Excluded => Mapping::Excluded,
+            Mapped::Unmatched => Mapping::Unmatched,
+            Mapped::WholeSite => Mapping::WholeSite(self.roots()),
+        }
+    }
+
+    /// [`RuleSet::map`], appending a file mapping's URLs to `urls`: mapping tens of thousands
+    /// of paths then allocates no list per path.
+    pub fn map_into(&self, path: &str, urls: &mut Vec<String>) -> Mapped {
         let path = path.strip_prefix("./").unwrap_or(path);
         if path
-            .split('/')
-            .any(|s| s.is_empty() || s == "." || s == "..")
+            .as_bytes()
+            .split(|&b| b == b'/')
+            .any(|s| s.is_empty() || s == b"." || s == b"..")
         {
-            return Mapping::Unmatched;
+            return Mapped::Unmatched;
         }
         let Some(rule) = self.rules.iter().find(|r| r.matcher.is_match(path)) else {
-            return Mapping::Unmatched;
+            return Mapped::Unmatched;
         };
         match &rule.action {
-            Action::Exclude => Mapping::Excluded,
-            Action::WholeSite => Mapping::WholeSite(self.roots()),
+            Action::Exclude => Mapped::Excluded,
+            Action::WholeSite => Mapped::WholeSite,
             Action::Urls(templates) => {
                 let values = Values::new(path, &rule.prefix);
-                let mut urls = Vec::new();
+                let start = urls.len();
                 for template in templates {
                     let url = template.expand(&values);
                     // Normalizing means parsing the URL, the most expensive step of a mapping;
@@ -391,24 +436,30 @@ impl RuleSet {
                     // Cannot fail: the template's origin and literal text were checked at parse
                     // time, and token values are fully percent-encoded. Should it ever fail, the
                     // encoded URL goes on and the provider-limit check reports it.
-                    let url = if plain {
-                        url
+                    let (url, query) = if plain {
+                        // A plain URL has no query.
+                        let end = url.len();
+                        (url, end)
                     } else {
-                        url_list::normalize(&url, &FILE_URL).unwrap_or(url)
+                        let url = url_list::normalize(&url, &FILE_URL).unwrap_or(url);
+                        let query = url.find('?').unwrap_or(url.len());
+                        (url, query)
                     };
-                    self.push_variants(url, &mut urls);
+                    self.push_variants(url, query, urls, start);
                 }
-                Mapping::Files(urls)
+                Mapped::Files
             }
         }
     }
 
-    /// Pushes `url` and its index / pretty-URL spellings.
-    fn push_variants(&self, url: String, out: &mut Vec<String>) {
+    /// Pushes `url`, whose query starts at `query_start` (its length without one), and its
+    /// index / pretty-URL spellings onto `out`, unless `out[start..]` (this path's URLs so
+    /// far) holds them already.
+    fn push_variants(&self, url: String, query_start: usize, out: &mut Vec<String>, start: usize) {
         // `query` is empty or starts with `?`.
-        let (path, query) = url.split_at(url.find('?').unwrap_or(url.len()));
+        let (path, query) = url.split_at(query_start);
         // Normalized URLs always have a path, so there is a `/` after the host.
-        let (folder, last) = path.rsplit_once('/').unwrap_or((path, ""));
+        let (folder, last) = rsplit_once(path, b'/').unwrap_or((path, ""));
         let is_index = !last.is_empty() && self.index_segments.iter().any(|name| name == last);
         if is_index {
             // `folder` has no trailing slash; at the site root it is the bare origin, whose
@@ -423,7 +474,7 @@ impl RuleSet {
                     IndexUrl::Bare => format!("{folder}{query}"),
                     IndexUrl::File => url.clone(),
                 };
-                push_unique(out, spelled);
+                push_unique(out, start, spelled);
             }
             return;
         }
@@ -434,9 +485,9 @@ impl RuleSet {
             .flatten()
             .filter(|stem| !stem.is_empty())
             .map(|stem| format!("{folder}/{stem}{query}"));
-        push_unique(out, url);
+        push_unique(out, start, url);
         if let Some(pretty) = pretty {
-            push_unique(out, pretty);
+            push_unique(out, start, pretty);
         }
     }
 }
@@ -454,8 +505,15 @@ fn strip_comment(line: &str) -> &str {
     line
 }
 
-fn push_unique(out: &mut Vec<String>, url: String) {
-    if !out.contains(&url) {
+/// `text.rsplit_once(byte)` for an ASCII `byte`, by a plain loop: the std search is built for
+/// long texts, and mapping a path splits three short ones.
+fn rsplit_once(text: &str, byte: u8) -> Option<(&str, &str)> {
+    let i = text.bytes().rposition(|b| b == byte)?;
+    Some((&text[..i], &text[i + 1..]))
+}
+
+fn push_unique(out: &mut Vec<String>, start: usize, url: String) {
+    if !out[start..].contains(&url) {
         out.push(url);
     }
 }
@@ -474,13 +532,26 @@ fn encode_segment(segment: &str) -> String {
 
 /// [`encode_path`], appended to `out`.
 fn push_encoded_path(out: &mut String, path: &str) {
-    for (i, segment) in path.split('/').enumerate() {
-        if i > 0 {
-            out.push('/');
-        }
-        out.extend(utf8_percent_encode(segment, SEGMENT));
-    }
+    out.extend(utf8_percent_encode(path, PATH));
 }
+
+/// The bytes [`is_plain_path`] takes as they are (RFC 3986 `pchar` but `%`, and `/`), as a
+/// table: it looks up every byte of every mapped URL's path.
+const PLAIN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        table[c] = (c as u8).is_ascii_alphanumeric();
+        c += 1;
+    }
+    let others = b"-._~!$&'()*+,;=:@/";
+    let mut i = 0;
+    while i < others.len() {
+        table[others[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
 
 /// True when `url_list::normalize` would leave a URL made of an already normalized origin and
 /// `path` exactly as it is: `path` holds only characters the URL parser keeps in a path (RFC
@@ -489,9 +560,21 @@ fn push_encoded_path(out: &mut String, path: &str) {
 /// spelled with `%2e`). Mapped URLs almost always are; the others take the parser.
 fn is_plain_path(path: &str) -> bool {
     let b = path.as_bytes();
+    if b.first() != Some(&b'/') {
+        return false;
+    }
+    // One pass: this runs for every mapped URL.
+    let dots = |segment: &[u8]| segment == b"." || segment == b"..";
+    let mut segment = 0;
     let mut i = 0;
     while i < b.len() {
         match b[i] {
+            b'/' => {
+                if dots(&b[segment..i]) {
+                    return false;
+                }
+                segment = i + 1;
+            }
             b'%' => {
                 if !(i + 2 < b.len()
                     && b[i + 1].is_ascii_hexdigit()
@@ -499,23 +582,19 @@ fn is_plain_path(path: &str) -> bool {
                 {
                     return false;
                 }
+                // `%2e` is a `.`, which could make a `.` or `..` segment.
+                if b[i + 1] == b'2' && b[i + 2].eq_ignore_ascii_case(&b'e') {
+                    return false;
+                }
                 i += 3;
                 continue;
             }
-            c if c.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/".contains(&c) => {}
+            c if PLAIN[usize::from(c)] => {}
             _ => return false,
         }
         i += 1;
     }
-    path.starts_with('/')
-        && path.split('/').all(|segment| {
-            segment != "."
-                && segment != ".."
-                && !segment
-                    .as_bytes()
-                    .windows(3)
-                    .any(|w| w[0] == b'%' && w[1] == b'2' && w[2].eq_ignore_ascii_case(&b'e'))
-        })
+    !dots(&b[segment..])
 }
 
 /// The length of the scheme and host a template's output starts with (`https://a.com` of
@@ -612,7 +691,7 @@ fn split_templates(text: &str) -> Vec<&str> {
     parts
 }
 
-fn compile_glob(glob: &str) -> Result<GlobMatcher, String> {
+fn compile_glob(glob: &str) -> Result<Matcher, String> {
     if glob.is_empty() {
         return Err("The glob is empty; write the files to match, as in `public/**`.".to_string());
     }
@@ -622,11 +701,16 @@ fn compile_glob(glob: &str) -> Result<GlobMatcher, String> {
             glob.trim_start_matches('/')
         ));
     }
+    let prefix = literal_prefix(glob);
+    if !prefix.is_empty() && glob.len() == prefix.len() + 2 && glob.ends_with("**") {
+        // globset matches `DIR/**` as the regex `^DIR/.*$` (`.` matching newlines too).
+        return Ok(Matcher::Under(prefix.to_string()));
+    }
     GlobBuilder::new(glob)
         .literal_separator(true)
         .backslash_escape(true)
         .build()
-        .map(|g| g.compile_matcher())
+        .map(|g| Matcher::Glob(g.compile_matcher()))
         .map_err(|e| {
             format!(
                 "The glob `{glob}` is not valid ({}); `*` matches within one folder, `**` across \
@@ -749,7 +833,13 @@ impl Template {
     }
 
     fn expand(&self, values: &Values<'_>) -> String {
-        let mut out = String::with_capacity(128);
+        // The exact length when nothing needs encoding, as is usual: mapped URLs are kept
+        // (tens of thousands of them, for a large diff), so no room is left over.
+        let len = self.pieces.iter().map(|piece| match piece {
+            Piece::Text(text) => text.len(),
+            Piece::Token(token) => values.get(*token).len(),
+        });
+        let mut out = String::with_capacity(len.sum());
         let mut drop_slash = false;
         for piece in &self.pieces {
             match piece {
@@ -905,6 +995,55 @@ mod tests {
             plain > total / 20,
             "the generator must reach the fast path: {plain}"
         );
+    }
+
+    #[test]
+    fn folder_globs_match_as_globset_does() {
+        let paths = [
+            "public",
+            "public/",
+            "public/a",
+            "public/a/b.html",
+            "public/.x",
+            "public/\n",
+            "publicx/a",
+            "Public/a",
+            "x/public/a",
+            "_site/blog/a",
+            "_site/blog",
+            "a b/c",
+            "é/x",
+            "a,b/x",
+        ];
+        for glob in ["public/**", "_site/blog/**", "a b/**", "é/**", "a,b/**"] {
+            let Ok(Matcher::Under(_)) = compile_glob(glob) else {
+                panic!("{glob} is not matched as a prefix");
+            };
+            let globset = GlobBuilder::new(glob)
+                .literal_separator(true)
+                .backslash_escape(true)
+                .build()
+                .unwrap()
+                .compile_matcher();
+            let ours = compile_glob(glob).unwrap();
+            for path in paths {
+                assert_eq!(
+                    ours.is_match(path),
+                    globset.is_match(path),
+                    "{glob} on {path:?}"
+                );
+            }
+        }
+        for glob in [
+            "**",
+            "public/**/*.html",
+            "public/*",
+            "pub*/**",
+            "a\\[b/**",
+            "{a,b}/**",
+        ] {
+            assert!(matches!(compile_glob(glob), Ok(Matcher::Glob(_))), "{glob}");
+        }
     }
 
     #[test]

@@ -39,6 +39,24 @@ pub fn batch_capacity(kind: BatchKind, limits: &Limits, batch_size: Option<usize
     batch_size.map_or(max, |size| size.clamp(1, max))
 }
 
+/// A batch whose URLs are borrowed from the list it was cut from: what the `plan` command
+/// prints, where copying tens of thousands of URLs into batches only to print them cost as
+/// much as the batching itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchRef<'a> {
+    pub kind: BatchKind,
+    pub urls: Vec<&'a str>,
+}
+
+impl BatchRef<'_> {
+    pub fn to_batch(&self) -> Batch {
+        Batch {
+            kind: self.kind,
+            urls: self.urls.iter().map(|u| u.to_string()).collect(),
+        }
+    }
+}
+
 /// Cuts `urls` (normalized, without duplicates) into as few batches of `kind` as the greedy in
 /// the module docs finds. Every URL appears in exactly one batch; no batch is empty.
 pub fn batches(
@@ -47,37 +65,17 @@ pub fn batches(
     limits: &Limits,
     batch_size: Option<usize>,
 ) -> Vec<Batch> {
-    let capacity = batch_capacity(kind, limits, batch_size);
-    let max_hosts = limits.domains_per_request.max(1);
+    owned(batch_refs(kind, urls, limits, batch_size))
+}
 
-    let mut out = Vec::new();
-    let mut current: Vec<String> = Vec::new();
-    let mut hosts_in_current = 0;
-    let mut close = |current: &mut Vec<String>| {
-        out.push(Batch {
-            kind,
-            urls: std::mem::take(current),
-        });
-    };
-    for group in group_by_host(urls) {
-        if hosts_in_current == max_hosts {
-            close(&mut current);
-            hosts_in_current = 0;
-        }
-        hosts_in_current += 1;
-        for url in group {
-            if current.len() == capacity {
-                // The host continues in the next batch.
-                close(&mut current);
-                hosts_in_current = 1;
-            }
-            current.push(url.clone());
-        }
-    }
-    if !current.is_empty() {
-        close(&mut current);
-    }
-    out
+/// [`batches`], borrowing the URLs.
+pub fn batch_refs<'a>(
+    kind: BatchKind,
+    urls: &'a [String],
+    limits: &Limits,
+    batch_size: Option<usize>,
+) -> Vec<BatchRef<'a>> {
+    cut(kind, group_by_host(urls), limits, batch_size)
 }
 
 /// Batches for a run that is also paced by a per-host per-minute cap
@@ -92,35 +90,121 @@ pub fn batches_within_rates(
     limits: &Limits,
     batch_size: Option<usize>,
 ) -> Vec<Batch> {
+    owned(batch_refs_within_rates(kind, urls, limits, batch_size))
+}
+
+/// [`batches_within_rates`], borrowing the URLs.
+pub fn batch_refs_within_rates<'a>(
+    kind: BatchKind,
+    urls: &'a [String],
+    limits: &Limits,
+    batch_size: Option<usize>,
+) -> Vec<BatchRef<'a>> {
+    let groups = group_by_host(urls);
     let Some(cap) = limits.minute_cap(kind) else {
-        return batches(kind, urls, limits, batch_size);
+        return cut(kind, groups, limits, batch_size);
     };
     let mut out = Vec::new();
     let mut small = Vec::new();
-    for group in group_by_host(urls) {
-        let group: Vec<String> = group.into_iter().cloned().collect();
+    for group in groups {
         if group.len() > cap as usize {
-            out.extend(batches(kind, &group, limits, batch_size));
+            out.extend(cut(kind, vec![group], limits, batch_size));
         } else {
-            small.extend(group);
+            small.push(group);
         }
     }
-    out.extend(batches(kind, &small, limits, batch_size));
+    out.extend(cut(kind, small, limits, batch_size));
+    out
+}
+
+fn owned(batches: Vec<BatchRef<'_>>) -> Vec<Batch> {
+    batches.iter().map(BatchRef::to_batch).collect()
+}
+
+/// The greedy of the module docs over host groups (see [`group_by_host`]).
+fn cut<'a>(
+    kind: BatchKind,
+    groups: Vec<Vec<&'a str>>,
+    limits: &Limits,
+    batch_size: Option<usize>,
+) -> Vec<BatchRef<'a>> {
+    let capacity = batch_capacity(kind, limits, batch_size);
+    let max_hosts = limits.domains_per_request.max(1);
+
+    let mut out = Vec::new();
+    let mut current: Vec<&str> = Vec::new();
+    let mut hosts_in_current = 0;
+    let mut close = |current: &mut Vec<&'a str>| {
+        out.push(BatchRef {
+            kind,
+            urls: std::mem::take(current),
+        });
+    };
+    for group in groups {
+        if hosts_in_current == max_hosts {
+            close(&mut current);
+            hosts_in_current = 0;
+        }
+        hosts_in_current += 1;
+        for url in group {
+            if current.len() == capacity {
+                // The host continues in the next batch.
+                close(&mut current);
+                hosts_in_current = 1;
+            }
+            current.push(url);
+        }
+    }
+    if !current.is_empty() {
+        close(&mut current);
+    }
     out
 }
 
 /// URLs grouped by host: hosts in first-seen order, URLs in input order within a host.
-fn group_by_host(urls: &[String]) -> Vec<Vec<&String>> {
+fn group_by_host(urls: &[String]) -> Vec<Vec<&str>> {
     let mut index: HashMap<&str, usize> = HashMap::new();
-    let mut groups: Vec<Vec<&String>> = Vec::new();
+    let mut groups: Vec<Vec<&str>> = Vec::new();
+    // The origin of the last URL whose host was looked up, and its group: consecutive URLs
+    // nearly always share one, and comparing their start costs far less than parsing each
+    // URL and hashing its host.
+    let mut last: Option<(&str, usize)> = None;
     for url in urls {
-        let i = *index.entry(host(url)).or_insert_with(|| {
-            groups.push(Vec::new());
-            groups.len() - 1
-        });
+        let i = match last {
+            Some((origin, i)) if same_host(url, origin) => i,
+            _ => {
+                let host = host(url);
+                let i = *index.entry(host).or_insert_with(|| {
+                    groups.push(Vec::new());
+                    groups.len() - 1
+                });
+                last = origin_of(url, host).map(|origin| (origin, i));
+                i
+            }
+        };
         groups[i].push(url);
     }
     groups
+}
+
+/// `url` up to the end of its `host` (the slice of it that `url_list::host` returned), when a
+/// scheme comes before the host.
+fn origin_of<'a>(url: &'a str, host: &str) -> Option<&'a str> {
+    let start = (host.as_ptr() as usize).checked_sub(url.as_ptr() as usize)?;
+    let origin = url.get(..start + host.len())?;
+    (origin.get(..start)?.ends_with("://") && origin[start..] == *host).then_some(origin)
+}
+
+/// Whether `url` has the host of `origin` (see [`origin_of`]) without parsing it: `url_list::host`
+/// reads the authority after the first `://`, up to the first `/`, `?` or `#`, and drops a
+/// port. So a URL that starts with the same scheme and host, followed by the end of the
+/// authority or a port, has that host.
+fn same_host(url: &str, origin: &str) -> bool {
+    url.starts_with(origin)
+        && matches!(
+            url.as_bytes().get(origin.len()),
+            None | Some(b'/' | b'?' | b'#' | b':')
+        )
 }
 
 #[cfg(test)]
@@ -235,6 +319,42 @@ mod tests {
         );
         let regex = BatchKind::refresh(ObjectType::Regex);
         assert_eq!(batches(regex, &list[..3], &limits(), None).len(), 3);
+    }
+
+    #[test]
+    fn grouping_by_origin_agrees_with_parsing_every_host() {
+        let list: Vec<String> = [
+            "https://a.com/1",
+            "https://a.com:8443/2",
+            "https://a.com",
+            "http://a.com/3",
+            "https://a.com.evil/4",
+            "https://a.com@b.com/5",
+            "https://a.com?q=1",
+            "https://a.com#f",
+            "https://[::1]/6",
+            "https://[::1]:80/7",
+            "https://[::1]x/8",
+            "https://b.com?x=https://a.com/",
+            "a.com/9",
+            "a.com/10",
+            "https://a.co/11",
+            "https:///12",
+            "https:///13",
+            "https://a.com/14",
+        ]
+        .map(String::from)
+        .to_vec();
+        let mut expected: Vec<(&str, Vec<&str>)> = Vec::new();
+        for url in &list {
+            let h = host(url);
+            match expected.iter_mut().find(|(seen, _)| *seen == h) {
+                Some((_, group)) => group.push(url),
+                None => expected.push((h, vec![url.as_str()])),
+            }
+        }
+        let expected: Vec<Vec<&str>> = expected.into_iter().map(|(_, g)| g).collect();
+        assert_eq!(group_by_host(&list), expected);
     }
 
     #[test]

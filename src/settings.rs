@@ -714,7 +714,12 @@ pub fn settings(
     let mut skip = false;
     if let Some(rules) = &mapping {
         let (git_plan, info, skipped) = git_plan(args, env, rules, task, limits)?;
-        plan.merge(git_plan);
+        if listed {
+            plan.merge(git_plan);
+        } else {
+            // Nothing to merge into: taking the plan as it is skips a pass over every URL.
+            plan = git_plan;
+        }
         git = Some(info);
         skip = skipped && !listed;
     }

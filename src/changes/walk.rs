@@ -28,7 +28,7 @@
 //! since a deletion plus an addition purges the same two paths as a rename.
 
 use std::cmp::Ordering;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 use std::time::{Duration, Instant};
@@ -316,13 +316,15 @@ pub(super) struct Walk<'r> {
     settings: Settings,
     /// See [`PARALLEL_AFTER`]; tests set zero to exercise the threads on small trees.
     parallel_after: Duration,
-    threads: usize,
+    /// How many threads may walk; `None`: as many as there are cores, up to
+    /// [`MAX_THREADS`], asked only when helpers are due (reading the CPU quota takes a dozen
+    /// system calls, which a one-file diff need not pay).
+    threads: Option<usize>,
     found: Part,
 }
 
 impl<'r> Walk<'r> {
     pub(super) fn new(repo: &'r Repository, base: Oid, head: Oid, find_renames: bool) -> Self {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         Walk {
             repo,
             settings: Settings {
@@ -331,7 +333,7 @@ impl<'r> Walk<'r> {
                 find_renames,
             },
             parallel_after: PARALLEL_AFTER,
-            threads: threads.min(MAX_THREADS),
+            threads: None,
             found: Part::default(),
         }
     }
@@ -367,6 +369,10 @@ impl<'r> Walk<'r> {
         let mut results = std::thread::scope(|scope| {
             let mut helpers = Vec::new();
             let mut start_helpers = || {
+                let threads = threads.unwrap_or_else(|| {
+                    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                    cores.min(MAX_THREADS)
+                });
                 let left = units
                     .len()
                     .saturating_sub(next.load(AtomicOrdering::Relaxed));
@@ -376,7 +382,7 @@ impl<'r> Walk<'r> {
                 }
             };
             let mut reader = Reader::new(&odb, settings);
-            if threads > 1
+            if threads != Some(1)
                 && let Some(due) = started.checked_add(self.parallel_after)
             {
                 reader.helpers = Some((due, &mut start_helpers));
@@ -391,6 +397,13 @@ impl<'r> Walk<'r> {
             mine
         });
         results.sort_unstable_by_key(|(i, _)| *i);
+        // One allocation for all the changes, not one per doubling of a list that tens of
+        // thousands of them pass through.
+        let total: usize = results
+            .iter()
+            .map(|(_, result)| result.as_ref().map_or(0, |part| part.changes.len()))
+            .sum();
+        self.found.changes.reserve(total);
         for (_, result) in results {
             self.append(result?);
         }
@@ -696,15 +709,23 @@ fn pair_renames(
     if deleted.is_empty() || added.is_empty() {
         return;
     }
-    let mut by_key: HashMap<RenameKey, VecDeque<usize>> = HashMap::new();
-    for (index, key) in deleted {
-        by_key.entry(key).or_default().push_back(index);
+    // Each key's deletions in tree order: the next one to pair in `first`, each chained to
+    // the one after it through `next` (a list per key without an allocation per key).
+    let mut first: HashMap<RenameKey, Option<usize>> = HashMap::with_capacity(deleted.len());
+    let mut next: Vec<Option<usize>> = vec![None; deleted.len()];
+    for (i, &(_, key)) in deleted.iter().enumerate().rev() {
+        next[i] = first.insert(key, Some(i)).flatten();
     }
     let mut gone = vec![false; changes.len()];
     for (added, key) in added {
-        let Some(deleted) = by_key.get_mut(&key).and_then(VecDeque::pop_front) else {
+        let Some(slot) = first.get_mut(&key) else {
             continue;
         };
+        let Some(taken) = *slot else {
+            continue;
+        };
+        *slot = next[taken];
+        let deleted = deleted[taken].0;
         let old_path = std::mem::take(&mut changes[deleted].path);
         let change = &mut changes[added];
         change.kind = ChangeKind::Renamed;
@@ -831,7 +852,7 @@ mod tests {
     /// the first unit on, however small the trees).
     fn walk(repo: &Repository, base: Oid, head: Oid, threads: usize) -> Result<Found, String> {
         let mut walk = Walk::new(repo, base, head, true);
-        walk.threads = threads;
+        walk.threads = Some(threads);
         walk.parallel_after = if threads == 1 {
             Duration::MAX
         } else {

@@ -6,6 +6,7 @@
 pub mod ci;
 pub mod github;
 pub mod gitlab;
+pub mod json;
 pub mod text;
 
 use std::path::Path;

@@ -111,8 +111,12 @@ pub fn summary(report: &Report, report_path: Option<&std::path::Path>) -> String
 pub fn plan(plan: &Plan, limits: &Limits, batch_size: Option<usize>) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "plan (dry run, nothing is sent):");
-    let mut batches = plan.refresh_batches(limits, batch_size);
-    batches.extend(Plan::prefetch_batches(&plan.prefetch, limits, batch_size));
+    let mut batches = plan.refresh_batch_refs(limits, batch_size);
+    batches.extend(Plan::prefetch_batch_refs(
+        &plan.prefetch,
+        limits,
+        batch_size,
+    ));
     for (i, b) in batches.iter().enumerate() {
         let mut hosts: Vec<&str> = b.urls.iter().map(|u| url_list::host(u)).collect();
         hosts.sort();

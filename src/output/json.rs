@@ -1,0 +1,132 @@
+//! JSON on stdout for `plan --format json`: serde_json's pretty layout, written fast.
+
+use std::io::Write;
+
+/// Prints `value` as pretty JSON and a line break on stdout. A closed pipe (`| head`) ends
+/// the output quietly. The buffer is large so that a plan of megabytes takes tens of writes,
+/// not thousands.
+pub fn print_pretty(value: &impl serde::Serialize) {
+    let mut out = std::io::BufWriter::with_capacity(1 << 18, std::io::stdout().lock());
+    let mut json = serde_json::Serializer::with_formatter(&mut out, Pretty::default());
+    let _ = value
+        .serialize(&mut json)
+        .map_err(std::io::Error::from)
+        .and_then(|_| out.write_all(b"\n"))
+        .and_then(|_| out.flush());
+}
+
+/// serde_json's pretty printing (`to_writer_pretty`, two spaces), byte for byte, but
+/// each line break and its indentation written in one piece instead of one write per
+/// level: a plan of tens of thousands of URLs has that many lines.
+#[derive(Default)]
+pub struct Pretty {
+    depth: usize,
+    has_value: bool,
+}
+
+impl Pretty {
+    /// `,` (when `comma`), a line break and the current indentation.
+    fn line<W: ?Sized + std::io::Write>(&self, w: &mut W, comma: bool) -> std::io::Result<()> {
+        const LINE: &[u8] = b",\n                                                  ";
+        let start = if comma { 0 } else { 1 };
+        match LINE.get(start..2 + 2 * self.depth) {
+            Some(line) => w.write_all(line),
+            None => {
+                w.write_all(&LINE[start..2])?;
+                (0..self.depth).try_for_each(|_| w.write_all(b"  "))
+            }
+        }
+    }
+}
+
+impl serde_json::ser::Formatter for Pretty {
+    fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.depth += 1;
+        self.has_value = false;
+        w.write_all(b"[")
+    }
+
+    fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.depth -= 1;
+        if self.has_value {
+            self.line(w, false)?;
+        }
+        w.write_all(b"]")
+    }
+
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.line(w, !first)
+    }
+
+    fn end_array_value<W: ?Sized + std::io::Write>(&mut self, _: &mut W) -> std::io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+
+    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.depth += 1;
+        self.has_value = false;
+        w.write_all(b"{")
+    }
+
+    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.depth -= 1;
+        if self.has_value {
+            self.line(w, false)?;
+        }
+        w.write_all(b"}")
+    }
+
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.line(w, !first)
+    }
+
+    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        w.write_all(b": ")
+    }
+
+    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, _: &mut W) -> std::io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Serialize;
+
+    #[test]
+    fn the_layout_is_serde_json_pretty_byte_for_byte() {
+        let deep = (0..40).fold(
+            serde_json::json!("x"),
+            |v, i| serde_json::json!({ format!("k{i}"): [v, [], {}] }),
+        );
+        let values = [
+            serde_json::json!({"a": [1, 2, {"b": null}], "c": {}, "d": [], "e": "s"}),
+            serde_json::json!([]),
+            serde_json::json!({"urls": (0..50).map(|i| format!("https://e.com/{i}")).collect::<Vec<_>>()}),
+            deep,
+        ];
+        for v in values {
+            let mut ours = Vec::new();
+            v.serialize(&mut serde_json::Serializer::with_formatter(
+                &mut ours,
+                Pretty::default(),
+            ))
+            .unwrap();
+            assert_eq!(
+                String::from_utf8(ours).unwrap(),
+                serde_json::to_string_pretty(&v).unwrap()
+            );
+        }
+    }
+}
