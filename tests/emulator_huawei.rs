@@ -7,9 +7,11 @@
 //! format and consume nothing, and tasks run their lifecycle. Waiting is always a bounded
 //! poll on observable state, never a fixed sleep.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
-use cdn_refresh::emulator::{self, EmulatorArgs, Running, Stats};
+use cdn_refresh::emulator::{Running, Stats};
 use cdn_refresh::providers::huawei::sign::{
     DATE_FORMAT, SigningRequest, authorization, canonical_headers, canonical_query,
     canonical_request, signature, string_to_sign,
@@ -31,18 +33,8 @@ struct Emu {
     http: reqwest::Client,
 }
 
-fn args(flags: &[&str]) -> EmulatorArgs {
-    #[derive(clap::Parser)]
-    struct Wrapper {
-        #[command(flatten)]
-        args: EmulatorArgs,
-    }
-    let argv = std::iter::once("emulator").chain(flags.iter().copied());
-    <Wrapper as clap::Parser>::parse_from(argv).args
-}
-
 async fn start(flags: &[&str]) -> Emu {
-    let running = emulator::start(args(flags)).await.expect("emulator starts");
+    let running = common::emulator(flags).await;
     Emu {
         running,
         http: reqwest::Client::new(),
