@@ -905,6 +905,7 @@ fn targets(
             ));
         }
     }
+    warn_shared_accounts(&selected);
     selected
         .into_iter()
         .map(|t| {
@@ -934,6 +935,26 @@ fn targets(
             })
         })
         .collect()
+}
+
+/// Two targets of one provider with the same credential variables and endpoint are one
+/// account: each checks the day's quota on its own, so together they can overdraw it.
+fn warn_shared_accounts(targets: &[&TargetConfig]) {
+    for (i, a) in targets.iter().enumerate() {
+        for b in &targets[i + 1..] {
+            if a.run.provider == b.run.provider
+                && a.credentials == b.credentials
+                && a.run.endpoint == b.run.endpoint
+            {
+                tracing::warn!(
+                    "targets `{}` and `{}` use the same {} account: each checks the day's quota alone, so together they may exceed it; give them one target with both sites",
+                    a.name,
+                    b.name,
+                    a.run.provider.map_or_else(String::new, |p| p.to_string())
+                );
+            }
+        }
+    }
 }
 
 /// For the commands that take no URL list (`quota`, `status`): the config file's targets

@@ -384,3 +384,36 @@ async fn plan_shows_each_targets_batches_and_sends_nothing() {
     );
     assert_eq!(emu.stats().await.total_requests(), 0);
 }
+
+#[tokio::test]
+async fn two_targets_on_one_account_are_warned_about() {
+    let emu = emulator(&["--task-duration", "100ms"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = emu.url();
+    let path = dir.path().join("same.yml");
+    std::fs::write(
+        &path,
+        format!(
+            "targets:\n  - name: a\n    provider: aliyun\n    endpoint: {url}\n    sites: [example.com]\n  - name: b\n    provider: aliyun\n    endpoint: {url}\n    sites: [www.example.com]\n"
+        ),
+    )
+    .unwrap();
+    let cfg = path.to_string_lossy().into_owned();
+    let list = "https://example.com/a.js\nhttps://www.example.com/b.js";
+    let out = run_configured(&["run", "--config", &cfg, "--urls", list], &[]).await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.stderr
+            .contains("targets `a` and `b` use the same aliyun account"),
+        "{}",
+        out.stderr
+    );
+    // The other fixture's targets are different providers: no warning there.
+    let other = config(dir.path(), &url, "");
+    let quiet = run_configured(
+        &["run", "--config", &other, "--dry-run", "--urls", list],
+        QINIU,
+    )
+    .await;
+    assert!(!quiet.stderr.contains("same"), "{}", quiet.stderr);
+}
