@@ -196,7 +196,7 @@ struct PlanJson<'a> {
     task: cdn_refresh::plan::TaskMode,
     plan: &'a cdn_refresh::plan::Plan,
     limits: &'a cdn_refresh::providers::Limits,
-    batches: Vec<BatchJson<'a, &'a str>>,
+    batches: Vec<BatchJson<'a>>,
     quota_needs: std::collections::BTreeMap<QuotaKind, u64>,
 }
 
@@ -207,12 +207,44 @@ struct GitJson<'a> {
     changed: &'a [cdn_refresh::changes::Change],
 }
 
-/// A batch of `plan --format json`; `U` is `String` or, borrowed from the plan, `&str`.
+/// A batch of `plan --format json`, its URLs borrowed from the plan.
 #[derive(serde::Serialize)]
-struct BatchJson<'a, U = String> {
+struct BatchJson<'a> {
     operation: Operation,
     object_type: cdn_refresh::providers::ObjectType,
-    urls: &'a [U],
+    urls: Vec<&'a str>,
+}
+
+impl GitJson<'_> {
+    fn of(settings: &Settings) -> Option<GitJson<'_>> {
+        settings.git.as_ref().map(|g| GitJson {
+            report: &g.report,
+            changed: &g.changes,
+        })
+    }
+}
+
+/// The batches `plan` would send, refresh then prefetch. They borrow the plan's URLs:
+/// copying them only to print them cost as much as cutting the batches.
+fn batches_json<'a>(
+    plan: &'a cdn_refresh::plan::Plan,
+    limits: &cdn_refresh::providers::Limits,
+    batch_size: Option<usize>,
+) -> Vec<BatchJson<'a>> {
+    let mut batches = plan.refresh_batch_refs(limits, batch_size);
+    batches.extend(cdn_refresh::plan::Plan::prefetch_batch_refs(
+        &plan.prefetch,
+        limits,
+        batch_size,
+    ));
+    batches
+        .into_iter()
+        .map(|b| BatchJson {
+            operation: b.kind.operation,
+            object_type: b.kind.object_type,
+            urls: b.urls,
+        })
+        .collect()
 }
 
 fn print_plan(settings: &Settings, format: Format) -> u8 {
@@ -234,34 +266,14 @@ fn print_plan(settings: &Settings, format: Format) -> u8 {
             }
         }
         Format::Json => {
-            // Batches borrow the plan's URLs: copying them only to print them cost as much
-            // as cutting the batches.
-            let mut batches = settings
-                .plan
-                .refresh_batch_refs(limits, settings.run.batch_size);
-            batches.extend(cdn_refresh::plan::Plan::prefetch_batch_refs(
-                &settings.plan.prefetch,
-                limits,
-                settings.run.batch_size,
-            ));
             let json = PlanJson {
                 status: if settings.skip { "skipped" } else { "dry-run" },
-                git: settings.git.as_ref().map(|g| GitJson {
-                    report: &g.report,
-                    changed: &g.changes,
-                }),
+                git: GitJson::of(settings),
                 provider: settings.connection.provider,
                 task: settings.task,
                 plan: &settings.plan,
                 limits,
-                batches: batches
-                    .iter()
-                    .map(|b| BatchJson {
-                        operation: b.kind.operation,
-                        object_type: b.kind.object_type,
-                        urls: &b.urls,
-                    })
-                    .collect(),
+                batches: batches_json(&settings.plan, limits, settings.run.batch_size),
                 quota_needs: settings.plan.quota_needs(),
             };
             // Written straight to stdout: a plan of tens of thousands of URLs is megabytes,
@@ -311,43 +323,22 @@ fn print_target_plans(settings: &Settings, format: Format) -> u8 {
                 task: cdn_refresh::plan::TaskMode,
                 targets: Vec<TargetJson<'a>>,
             }
-            let batches: Vec<Vec<cdn_refresh::providers::Batch>> = plans
-                .iter()
-                .map(|(t, plan)| {
-                    let limits = t.connection.provider.limits();
-                    let mut b = plan.refresh_batches(limits, t.run.batch_size);
-                    b.extend(cdn_refresh::plan::Plan::prefetch_batches(
-                        &plan.prefetch,
-                        limits,
-                        t.run.batch_size,
-                    ));
-                    b
-                })
-                .collect();
             let json = TargetsJson {
                 status: if settings.skip { "skipped" } else { "dry-run" },
-                git: settings.git.as_ref().map(|g| GitJson {
-                    report: &g.report,
-                    changed: &g.changes,
-                }),
+                git: GitJson::of(settings),
                 task: settings.task,
                 targets: plans
                     .iter()
-                    .zip(&batches)
-                    .map(|((t, plan), batches)| TargetJson {
-                        name: &t.name,
-                        provider: t.connection.provider,
-                        plan,
-                        limits: t.connection.provider.limits(),
-                        batches: batches
-                            .iter()
-                            .map(|b| BatchJson {
-                                operation: b.kind.operation,
-                                object_type: b.kind.object_type,
-                                urls: &b.urls,
-                            })
-                            .collect(),
-                        quota_needs: plan.quota_needs(),
+                    .map(|(t, plan)| {
+                        let limits = t.connection.provider.limits();
+                        TargetJson {
+                            name: &t.name,
+                            provider: t.connection.provider,
+                            plan,
+                            limits,
+                            batches: batches_json(plan, limits, t.run.batch_size),
+                            quota_needs: plan.quota_needs(),
+                        }
                     })
                     .collect(),
             };

@@ -2,7 +2,19 @@
 //! provider call goes through.
 pub mod retry;
 
+use std::time::Duration;
+
 use crate::providers::ProviderError;
+
+/// The HTTP client every provider uses: bounded connect and request times, so a hung
+/// endpoint becomes a retryable transport error instead of a hung job.
+pub fn client() -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(30))
+        .user_agent(concat!("cdn-refresh/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
 
 /// A whole HTTP answer. What its status and body mean is the provider's to say.
 pub struct Answer {

@@ -4,8 +4,6 @@
 pub mod api;
 pub mod sign;
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 
 use self::api::{Call, Credentials, SignatureVersion};
@@ -67,11 +65,7 @@ impl Aliyun {
         credentials: Credentials,
         options: Options,
     ) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(30))
-            .user_agent(concat!("cdn-refresh/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let http = crate::http::client()?;
         Ok(Aliyun {
             http,
             endpoint,

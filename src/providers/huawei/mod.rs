@@ -10,8 +10,6 @@
 pub mod api;
 pub mod sign;
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 
 use self::api::{Call, Credentials, RefreshMode};
@@ -64,11 +62,7 @@ impl Huawei {
         credentials: Credentials,
         options: Options,
     ) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(30))
-            .user_agent(concat!("cdn-refresh/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let http = crate::http::client()?;
         Ok(Huawei {
             http,
             endpoint,

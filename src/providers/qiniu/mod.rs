@@ -9,7 +9,6 @@ pub mod sign;
 
 use std::collections::HashSet;
 use std::sync::Mutex;
-use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -51,11 +50,7 @@ pub struct Qiniu {
 
 impl Qiniu {
     pub fn new(endpoint: url::Url, credentials: Credentials) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(30))
-            .user_agent(concat!("cdn-refresh/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let http = crate::http::client()?;
         Ok(Qiniu {
             http,
             endpoint,
