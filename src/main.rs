@@ -2,6 +2,11 @@
 //!
 //! This is the only place that reads the process environment (once, into [`Env`]).
 
+/// The static (musl) binary allocates with mimalloc: see Cargo.toml.
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::io::Read;
 use std::process::ExitCode;
 

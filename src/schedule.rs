@@ -26,7 +26,7 @@
 //!
 //! Rate limiting and concurrency come later, over these batches; this part is pure.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use crate::providers::{Batch, BatchKind, Limits};
 use crate::url_list::host;

@@ -66,6 +66,12 @@ const PARALLEL_AFTER: Duration = Duration::from_millis(1);
 /// 6,900 units and spent 2.7 ms doing it; with 8 it stops at 12 units after 0.03 ms.
 const SPLIT_INTO: usize = 8;
 
+/// How many of the split's last subtrees are split once more (see [`Reader::split_tail`]).
+/// With none, the benchmark's 12 units left one thread walking alone for the last tenth of
+/// the diff (its last unit); splitting every unit a level further instead makes thousands
+/// of units, read on one thread before the others start.
+const TAIL_SPLITS: usize = 2;
+
 /// A guess, not a measurement (the benchmark machine has two cores): the threads share
 /// each pack's windows and delta-base cache, under libgit2's locks.
 const MAX_THREADS: usize = 4;
@@ -501,9 +507,17 @@ impl<'o> Reader<'o, '_> {
         done
     }
 
+    /// Splits `root` into the units that threads share out, in tree order: see
+    /// [`Reader::breadth_first`] and [`Reader::split_tail`].
+    fn split(&mut self, root: Unit) -> Vec<Unit> {
+        let mut units = self.breadth_first(root);
+        self.split_tail(&mut units);
+        units
+    }
+
     /// Splits `root` breadth first until there are [`SPLIT_INTO`] subtrees to share out
     /// or none: the units, in tree order.
-    fn split(&mut self, root: Unit) -> Vec<Unit> {
+    fn breadth_first(&mut self, root: Unit) -> Vec<Unit> {
         let mut units = vec![root];
         loop {
             let trees = units.iter().filter(|u| u.is_tree()).count();
@@ -530,6 +544,25 @@ impl<'o> Reader<'o, '_> {
             if failed {
                 return units;
             }
+        }
+    }
+
+    /// Replaces the last [`TAIL_SPLITS`] subtrees of `units` by their changed names, in
+    /// place (tree order is kept). Threads take units in order, so the ones taken last are
+    /// then small and the threads finish together. A subtree that cannot be read is left
+    /// whole: walking it reports the error in its place.
+    fn split_tail(&mut self, units: &mut Vec<Unit>) {
+        let mut end = units.len();
+        for _ in 0..TAIL_SPLITS {
+            let Some(i) = units[..end].iter().rposition(Unit::is_tree) else {
+                return;
+            };
+            let mut children = Vec::new();
+            if self.children(&units[i], &mut children).is_err() {
+                return;
+            }
+            units.splice(i..=i, children);
+            end = i;
         }
     }
 
@@ -877,19 +910,30 @@ mod tests {
             let head = mutate(&mut rng, &base);
             let (b, h) = (commit(&repo, &base), commit(&repo, &head));
             let one = walk(&repo, b, h, 1).unwrap();
-            let split = Reader::new(&repo.odb().unwrap(), Walk::new(&repo, b, h, true).settings)
-                .split(Unit {
-                    path: Vec::new(),
-                    old: Some(Side {
-                        mode: MODE_TREE,
-                        id: tree_of(&repo, b).as_bytes().try_into().unwrap(),
-                    }),
-                    new: Some(Side {
-                        mode: MODE_TREE,
-                        id: tree_of(&repo, h).as_bytes().try_into().unwrap(),
-                    }),
-                });
+            let root = || Unit {
+                path: Vec::new(),
+                old: Some(Side {
+                    mode: MODE_TREE,
+                    id: tree_of(&repo, b).as_bytes().try_into().unwrap(),
+                }),
+                new: Some(Side {
+                    mode: MODE_TREE,
+                    id: tree_of(&repo, h).as_bytes().try_into().unwrap(),
+                }),
+            };
+            let odb = repo.odb().unwrap();
+            let mut reader = Reader::new(&odb, Walk::new(&repo, b, h, true).settings);
+            let coarse = reader.breadth_first(root());
+            let split = reader.split(root());
             assert!(split.len() > 4, "seed {seed}: {} units", split.len());
+            // The threads below walk units of both sizes: the last subtrees were split
+            // once more.
+            assert!(
+                split.len() > coarse.len(),
+                "seed {seed}: {} units, {} before the tail was split",
+                split.len(),
+                coarse.len()
+            );
             assert!(
                 one.changes.len() > 20,
                 "seed {seed}: too few changes to split"

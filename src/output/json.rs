@@ -27,15 +27,35 @@ pub struct Pretty {
 impl Pretty {
     /// `,` (when `comma`), a line break and the current indentation.
     fn line<W: ?Sized + std::io::Write>(&self, w: &mut W, comma: bool) -> std::io::Result<()> {
-        const LINE: &[u8] = b",\n                                                  ";
-        let start = if comma { 0 } else { 1 };
-        match LINE.get(start..2 + 2 * self.depth) {
-            Some(line) => w.write_all(line),
-            None => {
-                w.write_all(&LINE[start..2])?;
-                (0..self.depth).try_for_each(|_| w.write_all(b"  "))
+        // A write of constant length per depth copies with a few moves; one of a length known
+        // only at run time calls `memcpy`, which musl (the static binary's libc) makes slow
+        // for short copies, and a plan writes a line per URL.
+        match self.depth {
+            0 => line::<W, 0>(w, comma),
+            1 => line::<W, 1>(w, comma),
+            2 => line::<W, 2>(w, comma),
+            3 => line::<W, 3>(w, comma),
+            4 => line::<W, 4>(w, comma),
+            5 => line::<W, 5>(w, comma),
+            depth => {
+                line::<W, 0>(w, comma)?;
+                (0..depth).try_for_each(|_| w.write_all(b"  "))
             }
         }
+    }
+}
+
+/// [`Pretty::line`] at `DEPTH`.
+fn line<W: ?Sized + std::io::Write, const DEPTH: usize>(
+    w: &mut W,
+    comma: bool,
+) -> std::io::Result<()> {
+    const LINE: &[u8] = b",\n          ";
+    let line = &LINE[..2 + 2 * DEPTH];
+    if comma {
+        w.write_all(line)
+    } else {
+        w.write_all(&line[1..])
     }
 }
 
