@@ -3,32 +3,13 @@
 //! Authorization header) is asserted on its own, so a failure names the stage that broke.
 
 use cdn_refresh::providers::aliyun::sign::*;
-use serde_json::Value;
 
-fn fixture(name: &str) -> Value {
-    let path = format!(
-        "{}/tests/fixtures/signing/aliyun/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
-}
-
-fn pairs(v: &Value) -> Vec<(String, String)> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            (
-                p[0].as_str().unwrap().to_string(),
-                p[1].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
-}
+mod vectors;
+use vectors::pairs;
 
 #[test]
 fn v1_vectors_every_stage() {
-    let f = fixture("v1.json");
+    let f = vectors::fixture("aliyun", "v1.json");
     let cases = f["signatures"].as_array().unwrap();
     assert_eq!(cases.len(), 3);
     for case in cases {
@@ -56,7 +37,7 @@ fn v1_vectors_every_stage() {
 
 #[test]
 fn v1_string_to_sign_vectors() {
-    let f = fixture("v1.json");
+    let f = vectors::fixture("aliyun", "v1.json");
     for case in f["string_to_sign_only"].as_array().unwrap() {
         assert_eq!(
             v1_string_to_sign(case["method"].as_str().unwrap(), &pairs(&case["params"])),
@@ -69,7 +50,7 @@ fn v1_string_to_sign_vectors() {
 
 #[test]
 fn v1_hmac_primitive_vectors() {
-    let f = fixture("v1.json");
+    let f = vectors::fixture("aliyun", "v1.json");
     for case in f["hmac_sha1_primitive"].as_array().unwrap() {
         assert_eq!(
             hmac_sha1_base64(
@@ -94,7 +75,7 @@ fn v1_sign_ignores_an_existing_signature_parameter() {
 
 #[test]
 fn v3_vectors_every_stage() {
-    let f = fixture("v3.json");
+    let f = vectors::fixture("aliyun", "v3.json");
     let cases = f["requests"].as_array().unwrap();
     assert_eq!(cases.len(), 3);
     for case in cases {
@@ -139,7 +120,7 @@ fn v3_vectors_every_stage() {
 
 #[test]
 fn v3_canonical_query_and_hash_vectors() {
-    let f = fixture("v3.json");
+    let f = vectors::fixture("aliyun", "v3.json");
     for case in f["canonical_query"].as_array().unwrap() {
         assert_eq!(
             v3_canonical_query(&pairs(&case["query"])),

@@ -9,32 +9,8 @@ use cdn_refresh::providers::huawei::sign::*;
 use proptest::prelude::*;
 use serde_json::Value;
 
-fn fixture(name: &str) -> Value {
-    let path = format!(
-        "{}/tests/fixtures/signing/huawei/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
-}
-
-fn s<'a>(case: &'a Value, field: &str) -> &'a str {
-    case[field]
-        .as_str()
-        .unwrap_or_else(|| panic!("{field} missing in {case}"))
-}
-
-fn pairs(v: &Value) -> Vec<(String, String)> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            (
-                p[0].as_str().unwrap().to_string(),
-                p[1].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
-}
+mod vectors;
+use vectors::{pairs, s};
 
 /// Signatures as their sources print them, independently of the fixture files, so that a
 /// regenerated fixture cannot silently drift from what Huawei published.
@@ -138,7 +114,7 @@ fn check_vector(case: &Value) -> String {
 
 #[test]
 fn official_vectors_every_stage() {
-    let f = fixture("official.json");
+    let f = vectors::fixture("huawei", "official.json");
     let names: Vec<String> = f["requests"]
         .as_array()
         .unwrap()
@@ -156,7 +132,7 @@ fn official_vectors_every_stage() {
 
 #[test]
 fn derived_vectors_every_stage() {
-    let f = fixture("derived.json");
+    let f = vectors::fixture("huawei", "derived.json");
     let names: Vec<String> = f["requests"]
         .as_array()
         .unwrap()
@@ -170,7 +146,10 @@ fn derived_vectors_every_stage() {
 fn every_published_signature_is_covered() {
     let mut names = Vec::new();
     for file in ["official.json", "derived.json"] {
-        for case in fixture(file)["requests"].as_array().unwrap() {
+        for case in vectors::fixture("huawei", file)["requests"]
+            .as_array()
+            .unwrap()
+        {
             names.push(s(case, "name").to_string());
         }
     }
@@ -185,7 +164,7 @@ fn every_published_signature_is_covered() {
 #[test]
 fn the_signature_covers_what_the_server_must_check() {
     // Starting from the CDN vector, changing any signed input changes the signature.
-    let f = fixture("derived.json");
+    let f = vectors::fixture("huawei", "derived.json");
     let case = &f["requests"][0];
     let query = pairs(&case["query"]);
     let headers = pairs(&case["headers"]);
@@ -241,7 +220,7 @@ fn the_signature_covers_what_the_server_must_check() {
 
 #[test]
 fn unsigned_payload_ignores_the_body() {
-    let f = fixture("derived.json");
+    let f = vectors::fixture("huawei", "derived.json");
     let case = f["requests"]
         .as_array()
         .unwrap()

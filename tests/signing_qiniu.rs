@@ -4,34 +4,9 @@
 //! that broke.
 
 use cdn_refresh::providers::qiniu::sign::*;
-use serde_json::Value;
 
-fn fixture(name: &str) -> Value {
-    let path = format!(
-        "{}/tests/fixtures/signing/qiniu/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
-}
-
-fn s<'a>(case: &'a Value, field: &str) -> &'a str {
-    case[field]
-        .as_str()
-        .unwrap_or_else(|| panic!("{field} missing in {case}"))
-}
-
-fn pairs(v: &Value) -> Vec<(String, String)> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            (
-                p[0].as_str().unwrap().to_string(),
-                p[1].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
-}
+mod vectors;
+use vectors::{pairs, s};
 
 fn text(data: Vec<u8>) -> String {
     String::from_utf8(data).expect("vectors are UTF-8")
@@ -39,7 +14,7 @@ fn text(data: Vec<u8>) -> String {
 
 #[test]
 fn qbox_token_primitive_vectors() {
-    let f = fixture("qbox.json");
+    let f = vectors::fixture("qiniu", "qbox.json");
     for case in f["token"].as_array().unwrap() {
         let name = s(case, "name");
         assert_eq!(
@@ -67,7 +42,7 @@ fn qbox_token_primitive_vectors() {
 
 #[test]
 fn qbox_request_vectors_every_stage() {
-    let f = fixture("qbox.json");
+    let f = vectors::fixture("qiniu", "qbox.json");
     let cases = f["requests"].as_array().unwrap();
     assert_eq!(cases.len(), 8);
     for case in cases {
@@ -103,7 +78,7 @@ fn qbox_request_vectors_every_stage() {
 #[test]
 fn qbox_fusion_tokens_ignore_json_bodies() {
     // With JSON (every fusion call) the body is not signed: one token per path.
-    let f = fixture("qbox.json");
+    let f = vectors::fixture("qiniu", "qbox.json");
     for case in f["requests"].as_array().unwrap() {
         if case["content_type"] != "application/json" {
             continue;
@@ -132,7 +107,7 @@ fn qbox_fusion_tokens_ignore_json_bodies() {
 
 #[test]
 fn qiniu_request_vectors_every_stage() {
-    let f = fixture("qiniu.json");
+    let f = vectors::fixture("qiniu", "qiniu.json");
     let cases = f["requests"].as_array().unwrap();
     assert_eq!(cases.len(), 11);
     for case in cases {
@@ -172,7 +147,7 @@ fn qiniu_request_vectors_every_stage() {
 #[test]
 fn qiniu_headers_are_canonicalised_before_sorting() {
     // The server sees lower-case names (HTTP/2, or any proxy): the token must not change.
-    let f = fixture("qiniu.json");
+    let f = vectors::fixture("qiniu", "qiniu.json");
     let case = f["requests"]
         .as_array()
         .unwrap()

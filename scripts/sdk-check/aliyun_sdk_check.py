@@ -14,29 +14,10 @@ Prints one line per check; exits non-zero when any check fails.
 import json
 import os
 import sys
-import traceback
 import uuid
 from urllib.parse import urlparse
 
-FAILURES = []
-CHECKS = [0]
-
-
-def check(name, fn):
-    CHECKS[0] += 1
-    try:
-        detail = fn()
-        print(f"ok    {name}" + (f": {detail}" if detail else ""))
-    except Exception as exc:  # noqa: BLE001 - every failure is reported, then counted
-        FAILURES.append(name)
-        print(f"FAIL  {name}: {type(exc).__name__}: {exc}")
-        if os.environ.get("SDK_CHECK_VERBOSE"):
-            traceback.print_exc()
-
-
-def expect(cond, message):
-    if not cond:
-        raise AssertionError(message)
+from checks import check, expect, summary
 
 
 def unique_url(tag):
@@ -317,8 +298,7 @@ def main():
         sts_checks(hostport, sts)
     else:
         print("skip  STS checks (set ALIYUN_STS_KEY=ID:SECRET:TOKEN, a key the emulator was given)")
-    print(f"{CHECKS[0] - len(FAILURES)} passed, {len(FAILURES)} failed")
-    return 1 if FAILURES else 0
+    return summary()
 
 
 if __name__ == "__main__":

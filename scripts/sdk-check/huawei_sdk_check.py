@@ -22,31 +22,13 @@ import json
 import os
 import sys
 import time
-import traceback
 import uuid
 
-FAILURES = []
-CHECKS = [0]
+from checks import check, expect, summary
+
 
 # Any 32-hex id: given explicitly so that the SDK does not call IAM to look it up.
 DOMAIN_ID = "0d6f3c8e2b9a4c7e8f1a5b3d9c2e7f40"
-
-
-def check(name, fn):
-    CHECKS[0] += 1
-    try:
-        detail = fn()
-        print(f"ok    {name}" + (f": {detail}" if detail else ""))
-    except Exception as exc:  # noqa: BLE001 - every failure is reported, then counted
-        FAILURES.append(name)
-        print(f"FAIL  {name}: {type(exc).__name__}: {exc}")
-        if os.environ.get("SDK_CHECK_VERBOSE"):
-            traceback.print_exc()
-
-
-def expect(cond, message):
-    if not cond:
-        raise AssertionError(message)
 
 
 def unique_url(tag, host="example.com"):
@@ -279,8 +261,7 @@ def main():
     url = url.rstrip("/")
     print(f"emulator {url}, Huawei access key {access_key}")
     huawei_checks(url, access_key, secret_key, sts_key)
-    print(f"{CHECKS[0] - len(FAILURES)} passed, {len(FAILURES)} failed")
-    return 1 if FAILURES else 0
+    return summary()
 
 
 if __name__ == "__main__":
