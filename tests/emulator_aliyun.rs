@@ -5,54 +5,20 @@
 //! quotas accept a request whole or not at all, faults consume nothing, and tasks run their
 //! lifecycle. Waiting is always a bounded poll on observable state, never a fixed sleep.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
-use cdn_refresh::emulator::{self, EmulatorArgs, Running, Stats};
+use cdn_refresh::emulator::{self, EmulatorArgs, Stats};
 use cdn_refresh::providers::aliyun::sign::{
     V3Request, percent_encode, sha256_hex, v1_signature, v1_string_to_sign, v3_authorization,
     v3_canonical_request, v3_signature, v3_string_to_sign,
 };
 use cdn_refresh::providers::{Operation, QuotaKind};
+use common::Emu;
 use serde_json::Value;
 
 const VERSION: &str = "2018-05-10";
-
-struct Emu {
-    running: Running,
-    http: reqwest::Client,
-}
-
-async fn start(args: EmulatorArgs) -> Emu {
-    let running = emulator::start(args).await.expect("emulator starts");
-    Emu {
-        running,
-        http: reqwest::Client::new(),
-    }
-}
-
-async fn start_default() -> Emu {
-    start(EmulatorArgs::default()).await
-}
-
-fn args(flags: &[&str]) -> EmulatorArgs {
-    #[derive(clap::Parser)]
-    struct Wrapper {
-        #[command(flatten)]
-        args: EmulatorArgs,
-    }
-    let argv = std::iter::once("emulator").chain(flags.iter().copied());
-    <Wrapper as clap::Parser>::parse_from(argv).args
-}
-
-impl Emu {
-    async fn stats(&self) -> Stats {
-        self.running.stats().await
-    }
-
-    fn host(&self) -> String {
-        self.running.url().trim_start_matches("http://").to_string()
-    }
-}
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Style {
@@ -347,7 +313,7 @@ async fn wait_terminal(emu: &Emu, task_ids: &str, deadline: Duration) -> Vec<Val
 
 #[tokio::test]
 async fn every_action_succeeds_with_v1_get_v1_post_and_v3() {
-    let emu = start_default().await;
+    let emu = Emu::start(&[]).await;
     for style in ALL_STYLES {
         let tag = format!("{style:?}");
         let refresh = req("RefreshObjectCaches")
@@ -449,7 +415,7 @@ async fn every_action_succeeds_with_v1_get_v1_post_and_v3() {
 
 #[tokio::test]
 async fn v1_answers_xml_without_format_and_v3_always_json() {
-    let emu = start_default().await;
+    let emu = Emu::start(&[]).await;
     let mut r = req("DescribeRefreshQuota");
     r.format = None;
     let xml = r.v1(&emu).await;
@@ -476,7 +442,7 @@ async fn v1_answers_xml_without_format_and_v3_always_json() {
 
 #[tokio::test]
 async fn wrong_secret_is_signature_does_not_match_with_the_server_string_to_sign() {
-    let emu = start_default().await;
+    let emu = Emu::start(&[]).await;
     for style in ALL_STYLES {
         let r = req("RefreshObjectCaches")
             .paths(&["example.com/a.js".into()])
@@ -497,7 +463,7 @@ async fn wrong_secret_is_signature_does_not_match_with_the_server_string_to_sign
 
 #[tokio::test]
 async fn tampering_after_signing_is_rejected() {
-    let emu = start_default().await;
+    let emu = Emu::start(&[]).await;
     let mut r = req("RefreshObjectCaches").paths(&["example.com/a.js".into()]);
     r.tamper = Some(("ObjectPath".into(), "example.com/evil.js".into()));
     r.v1(&emu).await.err(400, "SignatureDoesNotMatch");
@@ -524,7 +490,7 @@ async fn tampering_after_signing_is_rejected() {
 
 #[tokio::test]
 async fn timestamps_must_be_fresh_and_well_formed() {
-    let emu = start(args(&["--max-timestamp-skew", "5m"])).await;
+    let emu = Emu::start(&["--max-timestamp-skew", "5m"]).await;
     let old = (chrono::Utc::now() - chrono::TimeDelta::minutes(6))
         .format("%Y-%m-%dT%H:%M:%SZ")
         .to_string();
@@ -561,7 +527,7 @@ async fn timestamps_must_be_fresh_and_well_formed() {
 
 #[tokio::test]
 async fn a_nonce_is_used_once() {
-    let emu = start_default().await;
+    let emu = Emu::start(&[]).await;
     for style in ALL_STYLES {
         let nonce = uuid::Uuid::new_v4().to_string();
         let r = req("RefreshObjectCaches")
@@ -593,7 +559,7 @@ async fn a_nonce_is_used_once() {
 
 #[tokio::test]
 async fn unknown_key_version_and_action() {
-    let emu = start_default().await;
+    let emu = Emu::start(&[]).await;
     for style in ALL_STYLES {
         req("DescribeRefreshQuota")
             .key("nobody", "x", None)
@@ -620,12 +586,12 @@ async fn unknown_key_version_and_action() {
 
 #[tokio::test]
 async fn sts_keys_need_exactly_their_token() {
-    let emu = start(args(&[
+    let emu = Emu::start(&[
         "--aliyun-key",
         "testid:testsecret",
         "--aliyun-key",
         "STS.id:stssecret:token:with:colons",
-    ]))
+    ])
     .await;
     for style in ALL_STYLES {
         let sts =
@@ -656,7 +622,7 @@ async fn sts_keys_need_exactly_their_token() {
 async fn over_limit_requests_accept_nothing() {
     let many_domains: Vec<String> = (0..11).map(|i| format!("d{i}.example.com")).collect();
     let domains = format!("example.com,{}", many_domains.join(","));
-    let emu = start(args(&["--domains", &domains])).await;
+    let emu = Emu::start(&["--domains", &domains]).await;
     let refresh = |paths: Vec<String>, ty: &str| {
         req("RefreshObjectCaches")
             .paths(&paths)
@@ -735,7 +701,7 @@ async fn over_limit_requests_accept_nothing() {
 
 #[tokio::test]
 async fn limits_at_the_edge_are_accepted() {
-    let emu = start_default().await;
+    let emu = Emu::start(&[]).await;
     req("RefreshObjectCaches")
         .paths(&urls("example.com", "f", 1000))
         .v3(&emu)
@@ -778,7 +744,7 @@ async fn limits_at_the_edge_are_accepted() {
 
 #[tokio::test]
 async fn an_unknown_domain_rejects_the_whole_request() {
-    let emu = start_default().await;
+    let emu = Emu::start(&[]).await;
     let r = req("RefreshObjectCaches")
         .paths(&[
             "http://example.com/ok.js".into(),
@@ -803,14 +769,14 @@ async fn an_unknown_domain_rejects_the_whole_request() {
 
 #[tokio::test]
 async fn daily_quotas_are_all_or_nothing() {
-    let emu = start(args(&[
+    let emu = Emu::start(&[
         "--url-quota",
         "5",
         "--preload-quota",
         "2",
         "--dir-quota",
         "1",
-    ]))
+    ])
     .await;
     req("RefreshObjectCaches")
         .paths(&urls("example.com", "a", 3))
@@ -877,7 +843,7 @@ async fn daily_quotas_are_all_or_nothing() {
 
 #[tokio::test]
 async fn refreshes_per_domain_per_minute_are_capped() {
-    let emu = start(args(&["--urls-per-minute-per-domain", "5"])).await;
+    let emu = Emu::start(&["--urls-per-minute-per-domain", "5"]).await;
     req("RefreshObjectCaches")
         .paths(&urls("example.com", "a", 4))
         .v3(&emu)
@@ -908,14 +874,14 @@ async fn refreshes_per_domain_per_minute_are_capped() {
 
 #[tokio::test]
 async fn calls_per_second_are_throttled_per_key_and_action() {
-    let emu = start(args(&[
+    let emu = Emu::start(&[
         "--quota-qps",
         "2",
         "--aliyun-key",
         "testid:testsecret",
         "--aliyun-key",
         "other:othersecret",
-    ]))
+    ])
     .await;
     let started = Instant::now();
     let mut results = Vec::new();
@@ -945,7 +911,7 @@ async fn calls_per_second_are_throttled_per_key_and_action() {
 #[tokio::test]
 async fn each_fault_kind_consumes_nothing() {
     for kind in ["throttle", "error", "drop", "garbage"] {
-        let emu = start(args(&["--fault", &format!("{kind}=1/1")])).await;
+        let emu = Emu::start(&["--fault", &format!("{kind}=1/1")]).await;
         let outcome = req("RefreshObjectCaches")
             .paths(&["example.com/a.js".into()])
             .send(&emu, Style::V3)
@@ -993,7 +959,7 @@ async fn each_fault_kind_consumes_nothing() {
 
 #[tokio::test]
 async fn every_nth_fault_counts_all_api_requests() {
-    let emu = start(args(&["--fault", "error=1/3"])).await;
+    let emu = Emu::start(&["--fault", "error=1/3"]).await;
     let mut statuses = Vec::new();
     for i in 0..6 {
         let r = if i % 2 == 0 {
@@ -1020,13 +986,7 @@ async fn every_nth_fault_counts_all_api_requests() {
 
 #[tokio::test]
 async fn tasks_run_to_complete_or_failed() {
-    let emu = start(args(&[
-        "--task-duration",
-        "400ms",
-        "--fail-matching",
-        "broken",
-    ]))
-    .await;
+    let emu = Emu::start(&["--task-duration", "400ms", "--fail-matching", "broken"]).await;
     let r = req("RefreshObjectCaches")
         .paths(&[
             "http://example.com/ok.js".into(),
@@ -1087,7 +1047,7 @@ async fn tasks_run_to_complete_or_failed() {
 
 #[tokio::test]
 async fn describe_refresh_tasks_pages_and_filters() {
-    let emu = start_default().await;
+    let emu = Emu::start(&[]).await;
     let r = req("RefreshObjectCaches")
         .paths(&urls("example.com", "page", 5))
         .v3(&emu)
@@ -1145,7 +1105,7 @@ async fn describe_refresh_tasks_pages_and_filters() {
 
 #[tokio::test]
 async fn denied_actions_are_forbidden_ram() {
-    let emu = start(args(&["--deny-action", "PushObjectCache"])).await;
+    let emu = Emu::start(&["--deny-action", "PushObjectCache"]).await;
     let r = req("PushObjectCache")
         .paths(&["example.com/a.js".into()])
         .v3(&emu)
@@ -1175,13 +1135,15 @@ async fn denied_actions_are_forbidden_ram() {
         .err(400, "SignatureDoesNotMatch");
     assert_eq!(emu.stats().await.total_accepted(Operation::Prefetch), 0);
 
-    let bad = emulator::start(args(&["--deny-action", "PushObjectCaches"])).await;
+    let bad =
+        emulator::start(EmulatorArgs::from_flags(&["--deny-action", "PushObjectCaches"]).unwrap())
+            .await;
     assert!(bad.is_err());
 }
 
 #[tokio::test]
 async fn latency_applies_to_every_api_request() {
-    let emu = start(args(&["--latency", "150ms"])).await;
+    let emu = Emu::start(&["--latency", "150ms"]).await;
     let started = Instant::now();
     req("DescribeRefreshQuota")
         .key("nobody", "x", None)
@@ -1193,7 +1155,7 @@ async fn latency_applies_to_every_api_request() {
 
 #[tokio::test]
 async fn stats_endpoint_matches_running_stats() {
-    let emu = start_default().await;
+    let emu = Emu::start(&[]).await;
     req("RefreshObjectCaches")
         .paths(&["example.com/a.js".into()])
         .v3(&emu)

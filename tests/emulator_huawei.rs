@@ -11,12 +11,13 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use cdn_refresh::emulator::{Running, Stats};
+use cdn_refresh::emulator::Stats;
 use cdn_refresh::providers::huawei::sign::{
     DATE_FORMAT, SigningRequest, authorization, canonical_headers, canonical_query,
     canonical_request, signature, string_to_sign,
 };
 use cdn_refresh::providers::{Operation, QuotaKind};
+use common::Emu;
 use serde_json::{Value, json};
 
 const REFRESH: &str = "/v1.0/cdn/content/refresh-tasks";
@@ -26,29 +27,6 @@ const QUOTA: &str = "/v1.0/cdn/quota";
 
 fn detail_path(id: &str) -> String {
     format!("{HISTORY}/{id}/detail")
-}
-
-struct Emu {
-    running: Running,
-    http: reqwest::Client,
-}
-
-async fn start(flags: &[&str]) -> Emu {
-    let running = common::emulator(flags).await;
-    Emu {
-        running,
-        http: reqwest::Client::new(),
-    }
-}
-
-impl Emu {
-    async fn stats(&self) -> Stats {
-        self.running.stats().await
-    }
-
-    fn host(&self) -> String {
-        self.running.url().trim_start_matches("http://").to_string()
-    }
 }
 
 /// One API request, signed at send time.
@@ -357,7 +335,7 @@ async fn quotas(emu: &Emu) -> std::collections::BTreeMap<String, (u64, u64)> {
 
 #[tokio::test]
 async fn refresh_and_preheat_tasks_run_their_lifecycle() {
-    let emu = start(&["--task-duration", "2s", "--fail-matching", "broken"]).await;
+    let emu = Emu::start(&["--task-duration", "2s", "--fail-matching", "broken"]).await;
     let mut file_urls = urls("example.com", "life", 2);
     file_urls.push("https://www.example.com/broken.js".into());
     let file = refresh("file", &file_urls).send(&emu).await;
@@ -463,7 +441,7 @@ async fn refresh_and_preheat_tasks_run_their_lifecycle() {
 
 #[tokio::test]
 async fn zh_url_encode_reports_the_encoded_url() {
-    let emu = start(&["--task-duration", "0s"]).await;
+    let emu = Emu::start(&["--task-duration", "0s"]).await;
     let raw = "https://example.com/字体/中文.woff2?v=1".to_string();
     let r = post(
         REFRESH,
@@ -486,7 +464,7 @@ async fn zh_url_encode_reports_the_encoded_url() {
 
 #[tokio::test]
 async fn history_lists_filter_order_and_page() {
-    let emu = start(&["--task-duration", "0s"]).await;
+    let emu = Emu::start(&["--task-duration", "0s"]).await;
     let mut ids = Vec::new();
     for tag in ["h1", "h2"] {
         let r = refresh("file", &urls("example.com", tag, 2))
@@ -582,7 +560,7 @@ async fn history_lists_filter_order_and_page() {
 
 #[tokio::test]
 async fn quota_reports_and_counts_per_url() {
-    let emu = start(&["--task-duration", "0s"]).await;
+    let emu = Emu::start(&["--task-duration", "0s"]).await;
     let before = quotas(&emu).await;
     assert_eq!(before["file_refresh"], (2_000, 0));
     assert_eq!(before["dir_refresh"], (100, 0));
@@ -615,7 +593,7 @@ async fn quota_reports_and_counts_per_url() {
 
 #[tokio::test]
 async fn authentication_failures_are_401_apigw_0301_and_accept_nothing() {
-    let emu = start(&[
+    let emu = Emu::start(&[
         "--huawei-key",
         "HWTESTAK:HWTESTSK",
         "--huawei-key",
@@ -765,7 +743,7 @@ async fn authentication_failures_are_401_apigw_0301_and_accept_nothing() {
 
 #[tokio::test]
 async fn both_sdk_signing_styles_are_accepted() {
-    let emu = start(&["--task-duration", "0s"]).await;
+    let emu = Emu::start(&["--task-duration", "0s"]).await;
     // Python SDK: every header signed, the account id header too.
     refresh("file", &urls("example.com", "py", 1))
         .header("X-Domain-Id", "0d6f3c8e2b9a4c7e8f1a5b3d9c2e7f40")
@@ -815,7 +793,7 @@ async fn both_sdk_signing_styles_are_accepted() {
 
 #[tokio::test]
 async fn temporary_keys_need_their_security_token() {
-    let emu = start(&["--huawei-key", "TMPAK:TMPSK:token:with:colons"]).await;
+    let emu = Emu::start(&["--huawei-key", "TMPAK:TMPSK:token:with:colons"]).await;
     let base = refresh("file", &urls("example.com", "sts", 1)).key("TMPAK", "TMPSK");
     base.clone().send(&emu).await.gateway(401, "APIGW.0301");
     base.clone()
@@ -854,7 +832,7 @@ async fn temporary_keys_need_their_security_token() {
 
 #[tokio::test]
 async fn over_limit_batches_are_refused_whole() {
-    let emu = start(&[
+    let emu = Emu::start(&[
         "--huawei-file-refresh-quota",
         "5000",
         "--huawei-preheat-quota",
@@ -897,7 +875,7 @@ async fn over_limit_batches_are_refused_whole() {
 
 #[tokio::test]
 async fn malformed_requests_are_400_cdn_0001() {
-    let emu = start(&[]).await;
+    let emu = Emu::start(&[]).await;
     let good = "https://example.com/a.js";
     let long = format!("https://example.com/{}", "a".repeat(4_096));
     let bodies: Vec<(&str, &str, Value)> = vec![
@@ -1011,7 +989,7 @@ async fn malformed_requests_are_400_cdn_0001() {
 
 #[tokio::test]
 async fn urls_outside_the_domains_are_cdn_0108_with_http_200() {
-    let emu = start(&["--domains", "example.com"]).await;
+    let emu = Emu::start(&["--domains", "example.com"]).await;
     for r in [
         refresh(
             "file",
@@ -1037,7 +1015,7 @@ async fn urls_outside_the_domains_are_cdn_0108_with_http_200() {
 
 #[tokio::test]
 async fn exhausted_quotas_are_cdn_0110_and_all_or_nothing() {
-    let emu = start(&[
+    let emu = Emu::start(&[
         "--huawei-file-refresh-quota",
         "5",
         "--huawei-dir-refresh-quota",
@@ -1100,7 +1078,7 @@ async fn exhausted_quotas_are_cdn_0110_and_all_or_nothing() {
 
 #[tokio::test]
 async fn throttling_is_429_apigw_0308_per_api() {
-    let emu = start(&["--huawei-requests-per-second", "2"]).await;
+    let emu = Emu::start(&["--huawei-requests-per-second", "2"]).await;
     // Three calls well within a second: the third is over the limit.
     get(QUOTA, &[]).send(&emu).await.ok();
     get(QUOTA, &[]).send(&emu).await.ok();
@@ -1151,7 +1129,7 @@ async fn throttling_is_429_apigw_0308_per_api() {
 
 #[tokio::test]
 async fn unknown_task_ids_are_cdn_0108_with_http_200() {
-    let emu = start(&[]).await;
+    let emu = Emu::start(&[]).await;
     for id in ["ff8080ffffffffffffffffffffffffff", "12345"] {
         let r = get(&detail_path(id), &[]).send(&emu).await;
         r.service(200, "CDN.0108");
@@ -1177,7 +1155,7 @@ async fn unknown_task_ids_are_cdn_0108_with_http_200() {
 
 #[tokio::test]
 async fn unpublished_paths_and_methods_are_apigw_0101() {
-    let emu = start(&[]).await;
+    let emu = Emu::start(&[]).await;
     let r = get(REFRESH, &[]).send(&emu).await;
     r.gateway(404, "APIGW.0101");
     assert_eq!(r.msg(), "The API does not exist.");
@@ -1206,7 +1184,7 @@ async fn unpublished_paths_and_methods_are_apigw_0101() {
 
 #[tokio::test]
 async fn faults_come_in_huawei_format_and_consume_nothing() {
-    let emu = start(&["--fault", "throttle=1/2", "--fault", "error=1/3"]).await;
+    let emu = Emu::start(&["--fault", "throttle=1/2", "--fault", "error=1/3"]).await;
     let mut seen = Vec::new();
     for i in 0..6 {
         let r = refresh("file", &urls("example.com", &format!("f{i}"), 1))
@@ -1241,7 +1219,7 @@ async fn faults_come_in_huawei_format_and_consume_nothing() {
 
 #[tokio::test]
 async fn banner_names_the_huawei_key_and_quotas() {
-    let emu = start(&[]).await;
+    let emu = Emu::start(&[]).await;
     let banner = emu.running.banner();
     assert!(
         banner.contains("huawei: access key HWTESTAK (secret key HWTESTSK)"),
@@ -1251,7 +1229,7 @@ async fn banner_names_the_huawei_key_and_quotas() {
         banner.contains("file_refresh 2000, dir_refresh 100, preheat 1000"),
         "{banner}"
     );
-    let custom = start(&["--huawei-key", "MYAK:mysecret:mytoken"]).await;
+    let custom = Emu::start(&["--huawei-key", "MYAK:mysecret:mytoken"]).await;
     let banner = custom.running.banner();
     assert!(banner.contains("huawei: access key MYAK"), "{banner}");
     assert!(

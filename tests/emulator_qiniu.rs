@@ -6,52 +6,22 @@
 //! consume nothing, and tasks run their lifecycle. Waiting is always a bounded poll on
 //! observable state, never a fixed sleep.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
-use cdn_refresh::emulator::{self, EmulatorArgs, Running, Stats};
+use cdn_refresh::emulator::{self, EmulatorArgs, Stats};
 use cdn_refresh::providers::qiniu::sign::{
     QINIU_DATE_FORMAT, QiniuRequest, Scheme, authorization, qbox_token, qiniu_token,
 };
 use cdn_refresh::providers::{Operation, QuotaKind};
+use common::Emu;
 use serde_json::{Value, json};
 
 const REFRESH: &str = "/v2/tune/refresh";
 const PREFETCH: &str = "/v2/tune/prefetch";
 const REFRESH_LIST: &str = "/v2/tune/refresh/list";
 const PREFETCH_LIST: &str = "/v2/tune/prefetch/list";
-
-struct Emu {
-    running: Running,
-    http: reqwest::Client,
-}
-
-fn args(flags: &[&str]) -> EmulatorArgs {
-    #[derive(clap::Parser)]
-    struct Wrapper {
-        #[command(flatten)]
-        args: EmulatorArgs,
-    }
-    let argv = std::iter::once("emulator").chain(flags.iter().copied());
-    <Wrapper as clap::Parser>::parse_from(argv).args
-}
-
-async fn start(flags: &[&str]) -> Emu {
-    let running = emulator::start(args(flags)).await.expect("emulator starts");
-    Emu {
-        running,
-        http: reqwest::Client::new(),
-    }
-}
-
-impl Emu {
-    async fn stats(&self) -> Stats {
-        self.running.stats().await
-    }
-
-    fn host(&self) -> String {
-        self.running.url().trim_start_matches("http://").to_string()
-    }
-}
 
 /// Which token a request carries.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -312,7 +282,7 @@ async fn wait_done(emu: &Emu, path: &str, request_id: &str, deadline: Duration) 
 
 #[tokio::test]
 async fn every_call_succeeds_with_either_token() {
-    let emu = start(&["--task-duration", "0s"]).await;
+    let emu = Emu::start(&["--task-duration", "0s"]).await;
     for token in [Token::QBox, Token::Qiniu, Token::QiniuNoDate] {
         let tag = format!("{token:?}");
         let r = refresh(
@@ -375,7 +345,7 @@ async fn every_call_succeeds_with_either_token() {
 
 #[tokio::test]
 async fn token_failures_are_401_bad_token_and_accept_nothing() {
-    let emu = start(&["--qiniu-key", "testak:testsk", "--qiniu-key", "ak2:sk2"]).await;
+    let emu = Emu::start(&["--qiniu-key", "testak:testsk", "--qiniu-key", "ak2:sk2"]).await;
     let base = refresh(&one("http://example.com/a.js"), &[]);
     let cases: Vec<(&str, Req)> = vec![
         ("no header", {
@@ -465,7 +435,7 @@ async fn token_failures_are_401_bad_token_and_accept_nothing() {
 
 #[tokio::test]
 async fn method_content_type_and_body_shape() {
-    let emu = start(&[]).await;
+    let emu = Emu::start(&[]).await;
     let mut get = refresh(&one("http://example.com/a.js"), &[]);
     get.method = reqwest::Method::GET;
     let r = get.send(&emu).await;
@@ -524,7 +494,7 @@ async fn method_content_type_and_body_shape() {
 
 #[tokio::test]
 async fn malformed_paths_are_400031_and_named() {
-    let emu = start(&[]).await;
+    let emu = Emu::start(&[]).await;
     let good_url = "http://example.com/ok.js".to_string();
     let bad_urls = [
         "example.com/no-scheme.js",
@@ -589,7 +559,7 @@ async fn malformed_paths_are_400031_and_named() {
 
 #[tokio::test]
 async fn hosts_outside_domains_are_400032() {
-    let emu = start(&["--domains", "example.com,cdn.example.com"]).await;
+    let emu = Emu::start(&["--domains", "example.com,cdn.example.com"]).await;
     let r = refresh(
         &[
             "http://example.com/a.js".into(),
@@ -619,7 +589,7 @@ async fn hosts_outside_domains_are_400032() {
 
 #[tokio::test]
 async fn per_request_limits_reject_the_whole_request() {
-    let emu = start(&["--qiniu-items-per-second", "0", "--task-duration", "0s"]).await;
+    let emu = Emu::start(&["--qiniu-items-per-second", "0", "--task-duration", "0s"]).await;
     for (u, d) in [(61, 0), (0, 11), (61, 10), (60, 11)] {
         let r = refresh(
             &urls("example.com", "over", u),
@@ -655,7 +625,7 @@ async fn per_request_limits_reject_the_whole_request() {
 
 #[tokio::test]
 async fn directory_refresh_can_be_disabled() {
-    let emu = start(&["--qiniu-dir-refresh-disabled"]).await;
+    let emu = Emu::start(&["--qiniu-dir-refresh-disabled"]).await;
     let r = refresh(
         &one("http://example.com/a.js"),
         &one("http://example.com/d/"),
@@ -673,7 +643,7 @@ async fn directory_refresh_can_be_disabled() {
 
 #[tokio::test]
 async fn a_path_still_processing_is_400037_and_rejects_the_request() {
-    let emu = start(&["--task-duration", "1h"]).await;
+    let emu = Emu::start(&["--task-duration", "1h"]).await;
     let first = refresh(
         &one("http://example.com/a.js"),
         &one("http://example.com/d/"),
@@ -728,7 +698,7 @@ async fn a_path_still_processing_is_400037_and_rejects_the_request() {
         .err(400037);
 
     // Once finished, the same path can go again.
-    let quick = start(&["--task-duration", "0s"]).await;
+    let quick = Emu::start(&["--task-duration", "0s"]).await;
     for _ in 0..2 {
         refresh(&one("http://example.com/a.js"), &[])
             .send(&quick)
@@ -739,7 +709,7 @@ async fn a_path_still_processing_is_400037_and_rejects_the_request() {
 
 #[tokio::test]
 async fn daily_quotas_are_reported_and_all_or_nothing() {
-    let emu = start(&[
+    let emu = Emu::start(&[
         "--task-duration",
         "0s",
         "--qiniu-url-quota",
@@ -816,7 +786,7 @@ async fn daily_quotas_are_reported_and_all_or_nothing() {
 
 #[tokio::test]
 async fn items_per_second_are_capped_across_refresh_and_prefetch() {
-    let emu = start(&["--qiniu-items-per-second", "100", "--task-duration", "0s"]).await;
+    let emu = Emu::start(&["--qiniu-items-per-second", "100", "--task-duration", "0s"]).await;
     let started = Instant::now();
     let a = refresh(&urls("example.com", "r", 50), &dirs("example.com", "r", 10))
         .send(&emu)
@@ -851,7 +821,7 @@ async fn items_per_second_are_capped_across_refresh_and_prefetch() {
     }
 
     // 0 is unlimited.
-    let free = start(&["--qiniu-items-per-second", "0", "--task-duration", "0s"]).await;
+    let free = Emu::start(&["--qiniu-items-per-second", "0", "--task-duration", "0s"]).await;
     for i in 0..5 {
         refresh(&urls("example.com", &format!("f{i}"), 60), &[])
             .send(&free)
@@ -862,7 +832,7 @@ async fn items_per_second_are_capped_across_refresh_and_prefetch() {
 
 #[tokio::test]
 async fn tasks_run_to_success_or_failure() {
-    let emu = start(&["--task-duration", "800ms", "--fail-matching", "broken"]).await;
+    let emu = Emu::start(&["--task-duration", "800ms", "--fail-matching", "broken"]).await;
     let r = refresh(
         &[
             "http://example.com/ok.js".into(),
@@ -937,7 +907,7 @@ fn regex_like_time(s: &str) -> bool {
 
 #[tokio::test]
 async fn lists_page_filter_and_reject_unknown_request_ids() {
-    let emu = start(&["--task-duration", "0s"]).await;
+    let emu = Emu::start(&["--task-duration", "0s"]).await;
     let a = refresh(&urls("example.com", "a", 5), &[]).send(&emu).await;
     a.ok();
     let b = refresh(&urls("example.com", "b", 2), &dirs("example.com", "b", 1))
@@ -1068,7 +1038,7 @@ async fn lists_page_filter_and_reject_unknown_request_ids() {
 #[tokio::test]
 async fn faults_come_in_qiniu_format_and_consume_nothing() {
     for kind in ["throttle", "error", "drop", "garbage"] {
-        let emu = start(&["--fault", &format!("{kind}=1/1")]).await;
+        let emu = Emu::start(&["--fault", &format!("{kind}=1/1")]).await;
         let outcome = refresh(&one("http://example.com/a.js"), &[])
             .try_send(&emu)
             .await;
@@ -1114,7 +1084,7 @@ async fn faults_come_in_qiniu_format_and_consume_nothing() {
     }
 
     // `1/N` counts every API request, whatever the provider.
-    let emu = start(&["--fault", "error=1/2", "--task-duration", "0s"]).await;
+    let emu = Emu::start(&["--fault", "error=1/2", "--task-duration", "0s"]).await;
     let mut statuses = Vec::new();
     for i in 0..4 {
         let r = refresh(&urls("example.com", &format!("n{i}"), 1), &[])
@@ -1128,7 +1098,7 @@ async fn faults_come_in_qiniu_format_and_consume_nothing() {
 
 #[tokio::test]
 async fn stats_banner_and_keys() {
-    let emu = start(&[]).await;
+    let emu = Emu::start(&[]).await;
     refresh(&one("http://example.com/a.js"), &[])
         .send(&emu)
         .await
@@ -1156,10 +1126,13 @@ async fn stats_banner_and_keys() {
         banner.contains("qiniu: access key testak (secret key testsk)"),
         "{banner}"
     );
-    let custom = start(&["--qiniu-key", "myak:mysecret"]).await;
+    let custom = Emu::start(&["--qiniu-key", "myak:mysecret"]).await;
     let banner = custom.running.banner();
     assert!(banner.contains("qiniu: access key myak") && !banner.contains("mysecret"));
 
-    let twice = emulator::start(args(&["--qiniu-key", "a:b", "--qiniu-key", "a:c"])).await;
+    let twice = emulator::start(
+        EmulatorArgs::from_flags(&["--qiniu-key", "a:b", "--qiniu-key", "a:c"]).unwrap(),
+    )
+    .await;
     assert!(twice.is_err());
 }

@@ -155,15 +155,23 @@ pub struct EmulatorArgs {
     pub max_timestamp_skew: Duration,
 }
 
-impl Default for EmulatorArgs {
-    /// Exactly the flag defaults (parsed from an empty command line).
-    fn default() -> Self {
+impl EmulatorArgs {
+    /// The settings `cdn-refresh emulator FLAGS` runs with (tests start emulators this way).
+    pub fn from_flags(flags: &[&str]) -> Result<EmulatorArgs, clap::Error> {
         #[derive(Parser)]
         struct Wrapper {
             #[command(flatten)]
             args: EmulatorArgs,
         }
-        Wrapper::parse_from(["emulator"]).args
+        let argv = std::iter::once("emulator").chain(flags.iter().copied());
+        Wrapper::try_parse_from(argv).map(|w| w.args)
+    }
+}
+
+impl Default for EmulatorArgs {
+    /// Exactly the flag defaults (parsed from an empty command line).
+    fn default() -> Self {
+        EmulatorArgs::from_flags(&[]).expect("the flag defaults parse")
     }
 }
 

@@ -4,20 +4,39 @@
 use std::path::PathBuf;
 use std::process::Stdio;
 
-use cdn_refresh::emulator::{self, EmulatorArgs, Running};
-use clap::Parser;
+use cdn_refresh::emulator::{self, EmulatorArgs, Running, Stats};
 use serde_json::Value;
-
-#[derive(Parser)]
-struct Wrapper {
-    #[command(flatten)]
-    args: EmulatorArgs,
-}
 
 /// An emulator configured with `flags`, exactly as `cdn-refresh emulator FLAGS` would be.
 pub async fn emulator(flags: &[&str]) -> Running {
-    let args = Wrapper::parse_from(std::iter::once("emulator").chain(flags.iter().copied())).args;
+    let args = EmulatorArgs::from_flags(flags).expect("valid emulator flags");
     emulator::start(args).await.expect("emulator starts")
+}
+
+/// An emulator to drive with hand-built requests (the `emulator_*` tests add the requests
+/// of their provider): the running emulator and an HTTP client.
+pub struct Emu {
+    pub running: Running,
+    pub http: reqwest::Client,
+}
+
+impl Emu {
+    /// See [`emulator`].
+    pub async fn start(flags: &[&str]) -> Emu {
+        Emu {
+            running: emulator(flags).await,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub async fn stats(&self) -> Stats {
+        self.running.stats().await
+    }
+
+    /// `host:port`, for the `Host` a request signs.
+    pub fn host(&self) -> String {
+        self.running.url().trim_start_matches("http://").to_string()
+    }
 }
 
 pub struct Output {
