@@ -249,3 +249,19 @@ impl AsyncWrite for KillableIo {
         Pin::new(&mut self.stream).poll_shutdown(cx)
     }
 }
+
+/// Longest `X-Emulator-Reason`, in characters.
+const MAX_REASON: usize = 2000;
+
+/// Sets `X-Emulator-Reason`, the emulator's own explanation of a refusal (the provider's
+/// body keeps its documented wording). Header values must be visible ASCII: anything else is
+/// escaped, and a long reason is cut.
+pub(super) fn set_reason(headers: &mut HeaderMap, reason: &str) {
+    let mut ascii: String = reason.escape_default().take(MAX_REASON).collect();
+    if ascii.len() == MAX_REASON {
+        ascii.push_str("...");
+    }
+    if let Ok(value) = header::HeaderValue::from_str(&ascii) {
+        headers.insert("x-emulator-reason", value);
+    }
+}

@@ -42,7 +42,7 @@ use axum::response::Response;
 use serde_json::{Map, Value, json};
 
 use super::args::FaultKind;
-use super::server::{Api, ApiCall, App};
+use super::server::{self, Api, ApiCall, App};
 use super::state::Inner;
 
 /// The Huawei Cloud CDN API.
@@ -329,9 +329,6 @@ fn new_request_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
-/// Longest `X-Emulator-Reason`, in characters.
-const MAX_REASON: usize = 2000;
-
 fn render(status: StatusCode, body: Value, request_id: &str, reason: Option<&str>) -> Response {
     let mut resp = Response::new(body.to_string().into());
     *resp.status_mut() = status;
@@ -344,14 +341,7 @@ fn render(status: StatusCode, body: Value, request_id: &str, reason: Option<&str
         headers.insert("x-request-id", id);
     }
     if let Some(reason) = reason {
-        // Header values must be visible ASCII: anything else is escaped; kept short.
-        let mut ascii: String = reason.escape_default().take(MAX_REASON).collect();
-        if ascii.len() == MAX_REASON {
-            ascii.push_str("...");
-        }
-        if let Ok(value) = HeaderValue::from_str(&ascii) {
-            headers.insert("x-emulator-reason", value);
-        }
+        server::set_reason(headers, reason);
     }
     resp
 }

@@ -25,7 +25,7 @@ use base64::Engine;
 use serde_json::{Map, Value, json};
 
 use super::args::FaultKind;
-use super::server::{Api, ApiCall, App};
+use super::server::{self, Api, ApiCall, App};
 use super::state::Inner;
 use crate::providers::Operation;
 
@@ -243,9 +243,6 @@ fn process(app: &App, call: &ApiCall, endpoint: Endpoint) -> Result<Map<String, 
     actions::run(&mut ctx, endpoint, &body)
 }
 
-/// Longest `X-Emulator-Reason`, in characters.
-const MAX_REASON: usize = 2000;
-
 /// `X-Reqid`: 16 URL-safe base64 characters, like the service's.
 fn new_reqid() -> String {
     let bytes = uuid::Uuid::new_v4().into_bytes();
@@ -264,14 +261,7 @@ fn render(status: StatusCode, body: Value, reason: Option<&str>) -> Response {
         headers.insert("x-reqid", id);
     }
     if let Some(reason) = reason {
-        // Header values must be visible ASCII: anything else is escaped; kept short.
-        let mut ascii: String = reason.escape_default().take(MAX_REASON).collect();
-        if ascii.len() == MAX_REASON {
-            ascii.push_str("...");
-        }
-        if let Ok(value) = HeaderValue::from_str(&ascii) {
-            headers.insert("x-emulator-reason", value);
-        }
+        server::set_reason(headers, reason);
     }
     resp
 }
