@@ -164,6 +164,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH")]
     pub report: Option<PathBuf>,
 
+    /// Finish the run that wrote this report (interrupted or timed out): wait for the tasks
+    /// it recorded and send only the URLs it did not get accepted, each once.
+    #[arg(long, value_name = "REPORT")]
+    pub resume: Option<PathBuf>,
+
     /// When the provider refuses a directory refresh (not enabled on the account, e.g. Qiniu
     /// 400038): files (refresh the changed files a collapsed directory stood for, default)
     /// or fail (stop, with how to enable it).

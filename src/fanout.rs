@@ -10,6 +10,7 @@
 use futures::future::join_all;
 use tracing::Instrument;
 
+use crate::http::bounds::Bounds;
 use crate::http::retry::with_retry;
 use crate::output::text;
 use crate::plan::Plan;
@@ -25,6 +26,7 @@ pub async fn keep_collapses_within_quota(
     provider: &dyn Provider,
     plan: &mut Plan,
     collapses: &mut [Collapse],
+    opts: &RunOptions,
 ) {
     if collapses.iter().all(|c| c.not_applied.is_some()) || provider.quota_in_answers() {
         return;
@@ -34,8 +36,10 @@ pub async fn keep_collapses_within_quota(
         .get(&QuotaKind::RefreshDirectory)
         .copied()
         .unwrap_or(0);
+    let bounds = Bounds::new(opts.timeout, opts.interrupt.clone());
     let quota = match with_retry(
-        &Default::default(),
+        &opts.retry,
+        &bounds,
         || provider.quota(),
         |e, _, _| tracing::warn!("quota: {e}; retrying"),
     )
@@ -70,7 +74,7 @@ pub async fn send(
     opts: &RunOptions,
     phases: &dyn PhaseObserver,
 ) -> Report {
-    keep_collapses_within_quota(provider, &mut plan, collapses).await;
+    keep_collapses_within_quota(provider, &mut plan, collapses, opts).await;
     match run::execute_observed(provider, &plan, opts, phases).await {
         Ok(report) => {
             for c in collapses.iter_mut() {

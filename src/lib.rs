@@ -14,6 +14,7 @@ pub mod providers;
 pub mod quota_ledger;
 pub mod rate_limit;
 pub mod report;
+pub mod resume;
 pub mod rules;
 pub mod run;
 pub mod schedule;

@@ -7,11 +7,11 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use std::io::Read;
 use std::process::ExitCode;
 
 use cdn_refresh::cli::{self, Cli, Command, Env, Format, RunArgs};
 use cdn_refresh::fanout;
+use cdn_refresh::http::bounds::{Bounds, GRACE, Interrupt, Signal};
 use cdn_refresh::http::retry::with_retry;
 use cdn_refresh::output::ci::Ci;
 use cdn_refresh::output::{github, json, text};
@@ -54,8 +54,9 @@ fn main() -> ExitCode {
     // `plan` awaits nothing, so it runs on this thread without tokio: starting the runtime
     // and its worker threads was a tenth of a one-file plan. (Were its arm of `dispatch` to
     // await I/O some day, this would panic in the tests that run `plan`.)
+    let interrupt = Interrupt::default();
     if matches!(cli.command, Some(Command::Plan(_))) {
-        return ExitCode::from(futures::executor::block_on(dispatch(cli, env)));
+        return ExitCode::from(futures::executor::block_on(dispatch(cli, env, interrupt)));
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -67,7 +68,57 @@ fn main() -> ExitCode {
             return ExitCode::from(URLS_FAILED);
         }
     };
-    ExitCode::from(runtime.block_on(dispatch(cli, env)))
+    ExitCode::from(runtime.block_on(async {
+        tokio::spawn(listen_for_signals(interrupt.clone()));
+        dispatch(cli, env, interrupt).await
+    }))
+}
+
+/// SIGINT and SIGTERM (what a CI runner sends on cancel and timeout) raise the interrupt:
+/// the run sends nothing new, gives the requests in flight a few seconds, then writes the
+/// report, outputs and summary and exits 130 or 143. A second signal ends it at once.
+async fn listen_for_signals(interrupt: Interrupt) {
+    let mut first = true;
+    loop {
+        let Some(signal) = next_signal().await else {
+            return;
+        };
+        if !first {
+            std::process::exit(signal.exit_code().into());
+        }
+        first = false;
+        tracing::warn!(
+            "{}: sending nothing more; requests in flight get {}s, then the report is written (a second signal ends at once)",
+            signal.name(),
+            GRACE.as_secs()
+        );
+        interrupt.raise(signal);
+    }
+}
+
+#[cfg(unix)]
+async fn next_signal() -> Option<Signal> {
+    use tokio::signal::unix::{SignalKind, signal};
+    // Registered once per call; a signal between two calls is still delivered (tokio keeps
+    // the handler installed for the process).
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return None;
+    };
+    tokio::select! {
+        _ = term.recv() => Some(Signal::Terminate),
+        _ = int.recv() => Some(Signal::Interrupt),
+    }
+}
+
+#[cfg(not(unix))]
+async fn next_signal() -> Option<Signal> {
+    tokio::signal::ctrl_c()
+        .await
+        .ok()
+        .map(|_| Signal::Interrupt)
 }
 
 /// Writes to stdout; a closed pipe (`| head`) is not an error worth a panic.
@@ -88,10 +139,10 @@ fn init_logging(env: &Env) {
         .init();
 }
 
-async fn dispatch(cli: Cli, env: Env) -> u8 {
+async fn dispatch(cli: Cli, env: Env, interrupt: Interrupt) -> u8 {
     match cli.command {
-        None => run_command(&cli.run, &env).await,
-        Some(Command::Run(args)) => run_command(&args, &env).await,
+        None => run_command(&cli.run, &env, interrupt).await,
+        Some(Command::Run(args)) => run_command(&args, &env, interrupt).await,
         Some(Command::Plan(plan)) => {
             let settings = match load(&plan.run, &env) {
                 Ok(s) => s,
@@ -103,8 +154,13 @@ async fn dispatch(cli: Cli, env: Env) -> u8 {
                 print_target_plans(&settings, plan.format)
             }
         }
-        Some(Command::Quota(args)) => quota_command(&args, &env).await,
-        Some(Command::Status(status)) => status_command(&status.run, &status.task_ids, &env).await,
+        Some(Command::Quota(args)) => {
+            quota_command(&args, &env, &command_bounds(&args, interrupt)).await
+        }
+        Some(Command::Status(status)) => {
+            let bounds = command_bounds(&status.run, interrupt);
+            status_command(&status.run, &status.task_ids, &env, &bounds).await
+        }
         #[cfg(feature = "emulator")]
         Some(Command::Emulator(args)) => match cdn_refresh::emulator::run_cli(args).await {
             Ok(()) => SUCCESS,
@@ -120,8 +176,7 @@ async fn dispatch(cli: Cli, env: Env) -> u8 {
 
 fn load(args: &RunArgs, env: &Env) -> Result<Settings, u8> {
     settings::settings(args, env, &mut || {
-        let mut s = String::new();
-        std::io::stdin().read_to_string(&mut s).map(|_| s)
+        cdn_refresh::url_list::read_capped(std::io::stdin().lock())
     })
     .map_err(|e| {
         emit(&Ci::detect(env, None).error("cdn-refresh: bad input", &e.to_string()));
@@ -402,12 +457,28 @@ enum Outcome {
     Several(Box<MultiReport>),
 }
 
-async fn run_command(args: &RunArgs, env: &Env) -> u8 {
+/// The bounds of `quota` and `status`: their `--timeout`, and the interrupt.
+fn command_bounds(args: &RunArgs, interrupt: Interrupt) -> Bounds {
+    let timeout = settings::run_options(args)
+        .map(|o| o.timeout)
+        .unwrap_or_else(|_| cdn_refresh::run::RunOptions::default().timeout);
+    Bounds::new(timeout, interrupt)
+}
+
+async fn run_command(args: &RunArgs, env: &Env, interrupt: Interrupt) -> u8 {
     let ci = Ci::detect(env, args.dotenv.clone());
     let mut settings = match load(args, env) {
         Ok(s) => s,
         Err(code) => return code,
     };
+    settings.run.interrupt = interrupt.clone();
+    for target in &mut settings.targets {
+        target.run.interrupt = interrupt.clone();
+    }
+    if let Some(Err(e)) = args.resume.as_ref().map(|p| resume_from(p, &mut settings)) {
+        emit(&ci.error("cdn-refresh: bad input", &e.to_string()));
+        return input_error(&e);
+    }
     if env.get("GITHUB_ACTIONS") == Some("true") {
         // The targets' own credential variables are known only now that the config is read.
         for secret in settings::target_secret_values(env, &settings.targets) {
@@ -420,6 +491,11 @@ async fn run_command(args: &RunArgs, env: &Env) -> u8 {
     let (outcome, code) = match produce(&mut settings, env, &ci).await {
         Ok(done) => done,
         Err(code) => return code,
+    };
+    // An interrupted run says so in its exit code, whatever its URLs did.
+    let code = match interrupt.raised() {
+        Some((signal, _)) => signal.exit_code(),
+        None => code,
     };
     // Every path below publishes the same way: report file, then CI outputs.
     let path = settings.report_path.as_deref();
@@ -435,6 +511,50 @@ async fn run_command(args: &RunArgs, env: &Env) -> u8 {
         }
     }
     written.err().unwrap_or(code)
+}
+
+/// Reads the report of the run being resumed (`--resume`) into each target's options.
+fn resume_from(path: &std::path::Path, settings: &mut Settings) -> Result<(), InputError> {
+    let bad = |why: String| {
+        InputError::new(
+            "--resume",
+            format!("{}: {why}", path.display()),
+            "give the report (--report) of an earlier run of this same command: same provider, targets and URLs",
+        )
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read it ({e})")))?;
+    if settings.targets.is_empty() {
+        let report: Report = serde_json::from_str(&text)
+            .map_err(|e| bad(format!("not a report of a run on one provider ({e})")))?;
+        let prior = cdn_refresh::resume::Prior::of(
+            &report,
+            &settings.plan,
+            settings.connection.provider,
+            None,
+        )
+        .map_err(bad)?;
+        settings.run.resume = Some(std::sync::Arc::new(prior));
+        return Ok(());
+    }
+    let report: MultiReport = serde_json::from_str(&text)
+        .map_err(|e| bad(format!("not a report of a run with targets ({e})")))?;
+    let plan = &settings.plan;
+    for target in &mut settings.targets {
+        let own = report
+            .targets
+            .iter()
+            .find(|r| r.target.as_deref() == Some(target.name.as_str()))
+            .ok_or_else(|| bad(format!("it has no target `{}`", target.name)))?;
+        let prior = cdn_refresh::resume::Prior::of(
+            own,
+            &fanout::plan_for(plan, target),
+            target.connection.provider,
+            Some(&target.name),
+        )
+        .map_err(|e| bad(format!("target {}: {e}", target.name)))?;
+        target.run.resume = Some(std::sync::Arc::new(prior));
+    }
+    Ok(())
 }
 
 /// The run proper: a report of what happened to every URL, and the exit code it earns.
@@ -638,7 +758,7 @@ fn connect(args: &RunArgs, env: &Env) -> Result<Vec<Named>, u8> {
         .collect()
 }
 
-async fn quota_command(args: &RunArgs, env: &Env) -> u8 {
+async fn quota_command(args: &RunArgs, env: &Env, bounds: &Bounds) -> u8 {
     let providers = match connect(args, env) {
         Ok(p) => p,
         Err(code) => return code,
@@ -657,6 +777,7 @@ async fn quota_command(args: &RunArgs, env: &Env) -> u8 {
         }
         match with_retry(
             &Default::default(),
+            bounds,
             || provider.quota(),
             |e, _, _| tracing::warn!("quota: {e}; retrying"),
         )
@@ -677,7 +798,7 @@ fn refused(err: &cdn_refresh::providers::ProviderError) -> u8 {
     REFUSED
 }
 
-async fn status_command(args: &RunArgs, ids: &[String], env: &Env) -> u8 {
+async fn status_command(args: &RunArgs, ids: &[String], env: &Env, bounds: &Bounds) -> u8 {
     let providers = match connect(args, env) {
         Ok(p) => p,
         Err(code) => return code,
@@ -720,6 +841,7 @@ async fn status_command(args: &RunArgs, ids: &[String], env: &Env) -> u8 {
         for chunk in ids.chunks(provider.limits().status_ids_per_query) {
             match with_retry(
                 &Default::default(),
+                bounds,
                 || provider.poll(chunk),
                 |e, _, _| tracing::warn!("status: {e}; retrying"),
             )

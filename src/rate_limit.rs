@@ -1,10 +1,18 @@
-//! Pacing of calls to stay inside a provider's published rates.
+//! Pacing of calls to stay inside a provider's published rates, whatever the latency.
 //!
-//! Per-API request rates use `governor` with a burst of one, so requests are spread evenly
-//! and never exceed the rate in any one-second window. The per-host cap on refreshed URLs
-//! per minute is a sliding window instead: a single batch may carry the whole minute's
-//! allowance, which a token bucket cannot express without also allowing twice that in the
-//! first minute.
+//! A provider counts a request when it *arrives*; we can only count it when it leaves. A
+//! request that leaves early and arrives late (a loaded machine, a slow network path) would
+//! otherwise land in the same provider second or minute as later ones. So every windowed
+//! limit is a [`SlidingWindow`] in which a request occupies its place from the moment it is
+//! sent until its answer arrived, and the window's span counts from the answer: its arrival
+//! lies between the two, so no latency pattern can put more than the cap into any window of
+//! the provider's (see `SlidingWindow` for the argument). The place is held by a [`Permit`]
+//! that the caller keeps until the answer is in.
+//!
+//! Per-API request rates also go through `governor` with a burst of one, so requests are
+//! spread evenly instead of leaving in bursts. The per-host cap on refreshed URLs per minute
+//! is a sliding window too: a single batch may carry the whole minute's allowance, which a
+//! token bucket cannot express without also allowing twice that in the first minute.
 
 use std::collections::{HashMap, VecDeque};
 use std::num::NonZeroU32;
@@ -12,12 +20,16 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::providers::Limits;
 
-/// Added to a provider's per-minute window (see [`ApiRates::new`]).
+/// Added to a provider's per-minute window: the provider's clock and ours may tick apart.
 pub const WINDOW_MARGIN: Duration = Duration::from_secs(2);
+
+/// Added to a provider's per-second windows, for the same reason as [`WINDOW_MARGIN`].
+pub const ITEMS_WINDOW_MARGIN: Duration = Duration::from_millis(100);
 
 /// The APIs that have separate rates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,21 +39,36 @@ pub enum Api {
     Quota,
 }
 
+/// One API's rate: even spacing, and at most `rate` requests in any second of arrival.
+struct ApiRate {
+    spacing: DefaultDirectRateLimiter,
+    window: SlidingWindow,
+}
+
+impl ApiRate {
+    fn new(per_second: u32) -> Self {
+        let rate = NonZeroU32::new(per_second.max(1)).expect("at least one");
+        ApiRate {
+            spacing: RateLimiter::direct(Quota::per_second(rate).allow_burst(NonZeroU32::MIN)),
+            window: SlidingWindow::new(rate.get(), Duration::from_secs(1) + ITEMS_WINDOW_MARGIN),
+        }
+    }
+}
+
 /// Rate limiters for one provider account.
 pub struct ApiRates {
-    submit: DefaultDirectRateLimiter,
-    status: DefaultDirectRateLimiter,
-    quota: DefaultDirectRateLimiter,
+    submit: ApiRate,
+    status: ApiRate,
+    quota: ApiRate,
     per_host: Option<SlidingWindow>,
     items: Option<SlidingWindow>,
 }
 
-/// Added to a provider's per-second item window, for the same reason as [`WINDOW_MARGIN`].
-pub const ITEMS_WINDOW_MARGIN: Duration = Duration::from_millis(100);
-
-fn limiter(per_second: u32) -> DefaultDirectRateLimiter {
-    let rate = NonZeroU32::new(per_second.max(1)).expect("at least one");
-    RateLimiter::direct(Quota::per_second(rate).allow_burst(NonZeroU32::MIN))
+/// Places held in rate windows by one request; dropped when its answer is in (or the
+/// request was given up), from when the windows count the place's span.
+#[must_use = "the place in the window is held until the permit is dropped"]
+pub struct Permit<'a> {
+    _tickets: Vec<Ticket<'a>>,
 }
 
 impl ApiRates {
@@ -49,11 +76,9 @@ impl ApiRates {
     pub fn new(limits: &Limits, qps: Option<u32>) -> Self {
         let cap = |rate: u32| qps.map_or(rate, |q| q.min(rate));
         ApiRates {
-            submit: limiter(cap(limits.submit_per_second)),
-            status: limiter(cap(limits.status_per_second)),
-            quota: limiter(cap(limits.quota_per_second)),
-            // The provider counts a request when it arrives and we count it when it leaves,
-            // so latency jitter can make our minute end before the provider's: keep a margin.
+            submit: ApiRate::new(cap(limits.submit_per_second)),
+            status: ApiRate::new(cap(limits.status_per_second)),
+            quota: ApiRate::new(cap(limits.quota_per_second)),
             per_host: limits
                 .refresh_urls_per_minute_per_domain
                 .map(|cap| SlidingWindow::new(cap, Duration::from_secs(60) + WINDOW_MARGIN)),
@@ -63,35 +88,85 @@ impl ApiRates {
         }
     }
 
-    /// Waits until one more call of this API is allowed.
-    pub async fn acquire(&self, api: Api) {
-        match api {
-            Api::Submit => self.submit.until_ready().await,
-            Api::Status => self.status.until_ready().await,
-            Api::Quota => self.quota.until_ready().await,
+    /// Waits until one more call of this API is allowed; hold the permit until its answer.
+    pub async fn acquire(&self, api: Api) -> Permit<'_> {
+        let rate = match api {
+            Api::Submit => &self.submit,
+            Api::Status => &self.status,
+            Api::Quota => &self.quota,
         };
+        rate.spacing.until_ready().await;
+        Permit {
+            _tickets: vec![rate.window.acquire("", 1).await],
+        }
     }
 
-    /// Waits until the provider's items-per-second rate (Qiniu) allows `n` more items.
-    pub async fn acquire_items(&self, n: u32) {
+    /// Waits until one submit of `items` paths, `hosts` of them refreshed URLs per host
+    /// (empty when the per-host cap does not apply), fits every window: the API's rate, the
+    /// items per second (Qiniu) and the refreshed URLs per host per minute (Alibaba Cloud).
+    pub async fn acquire_submit(&self, items: u32, hosts: &[(String, u32)]) -> Permit<'_> {
+        let mut permit = self.acquire(Api::Submit).await;
         if let Some(window) = &self.items {
-            window.acquire_all(&[(String::new(), n)]).await;
+            permit._tickets.push(window.acquire("", items).await);
         }
-    }
-
-    /// Waits until every host may take this many more refreshed URLs this minute.
-    pub async fn acquire_hosts(&self, counts: &[(String, u32)]) {
-        if let Some(window) = &self.per_host {
-            window.acquire_all(counts).await;
+        if let Some(window) = self.per_host.as_ref().filter(|_| !hosts.is_empty()) {
+            permit._tickets.push(window.acquire_all(hosts).await);
         }
+        permit
     }
 }
 
-/// At most `cap` units per key in any window of `span`.
+/// A place of one request in a window: `(key, id)` of each entry it holds.
+pub struct Ticket<'a> {
+    window: &'a SlidingWindow,
+    entries: Vec<(String, u64)>,
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        let now = Instant::now();
+        let mut state = self.window.state.lock().expect("not poisoned");
+        for (key, id) in &self.entries {
+            if let Some(entry) = state
+                .by_key
+                .get_mut(key)
+                .and_then(|q| q.iter_mut().find(|e| e.id == *id))
+            {
+                entry.answered = Some(now);
+            }
+        }
+        drop(state);
+        self.window.released.notify_waiters();
+    }
+}
+
+struct Entry {
+    id: u64,
+    units: u32,
+    /// When the answer came; until then the entry holds its place indefinitely.
+    answered: Option<Instant>,
+}
+
+#[derive(Default)]
+struct State {
+    next_id: u64,
+    by_key: HashMap<String, VecDeque<Entry>>,
+}
+
+/// At most `cap` units per key in any window of `span` at the provider.
+///
+/// Each request occupies its units from when it is sent until `span` after its answer
+/// came. Why that holds the provider's limit: take any `span` of the provider's clock and
+/// the requests that arrived in it; let `j` be the last of them sent. Every one of them was
+/// sent no later than `j`, and is still held at that moment, since its answer came after its
+/// arrival, and so `span` after its answer is after the end of the provider's window, which
+/// is after `j` arrived, which is after `j` was sent. So at the moment `j` was let through,
+/// all of them were in the window together, and the window let `j` through only if they fit.
 pub struct SlidingWindow {
     cap: u32,
     span: Duration,
-    sent: Mutex<HashMap<String, VecDeque<(Instant, u32)>>>,
+    state: Mutex<State>,
+    released: Notify,
 }
 
 impl SlidingWindow {
@@ -99,65 +174,96 @@ impl SlidingWindow {
         SlidingWindow {
             cap,
             span,
-            sent: Mutex::new(HashMap::new()),
+            state: Mutex::new(State::default()),
+            released: Notify::new(),
         }
     }
 
-    /// Waits until `n` more units fit for `key`, then records them.
-    pub async fn acquire(&self, key: &str, n: u32) {
+    /// Waits until `n` more units fit for `key`, then takes them.
+    pub async fn acquire(&self, key: &str, n: u32) -> Ticket<'_> {
         self.acquire_all(&[(key.to_string(), n)]).await
     }
 
-    /// Waits until every `(key, n)` fits at the same moment, then records them all at that
-    /// moment: one request carries them together, so recording one key while waiting for
-    /// another would date it earlier than it is really sent. More than `cap` at once is let
+    /// Waits until every `(key, n)` fits at the same moment, then takes them all at that
+    /// moment: one request carries them together, so taking one key while waiting for
+    /// another would hold it longer than it is really used. More than `cap` at once is let
     /// through alone once its window is empty (the provider will refuse it; that is better
     /// than waiting forever).
-    pub async fn acquire_all(&self, wanted: &[(String, u32)]) {
+    pub async fn acquire_all(&self, wanted: &[(String, u32)]) -> Ticket<'_> {
         loop {
+            // Registered before the state is read, so a release in between is not missed.
+            let released = self.released.notified();
+            tokio::pin!(released);
+            released.as_mut().enable();
             let wait = {
-                let mut sent = self.sent.lock().expect("not poisoned");
+                let mut state = self.state.lock().expect("not poisoned");
                 let now = Instant::now();
-                let mut wait = Duration::ZERO;
+                let mut wait = Some(Duration::ZERO);
                 for (key, n) in wanted {
-                    let entries = sent.entry(key.clone()).or_default();
-                    while entries
-                        .front()
-                        .is_some_and(|(at, _)| now.duration_since(*at) >= self.span)
-                    {
-                        entries.pop_front();
-                    }
-                    wait = wait.max(self.wait_for(entries, *n, now));
+                    let entries = state.by_key.entry(key.clone()).or_default();
+                    entries.retain(|e| {
+                        e.answered
+                            .is_none_or(|at| now.duration_since(at) < self.span)
+                    });
+                    wait = match (wait, self.wait_for(entries, *n, now)) {
+                        (Some(a), Some(b)) => Some(a.max(b)),
+                        _ => None,
+                    };
                 }
-                if wait.is_zero() {
+                if wait == Some(Duration::ZERO) {
+                    let id = state.next_id;
+                    state.next_id += 1;
+                    let mut entries = Vec::with_capacity(wanted.len());
                     for (key, n) in wanted {
-                        sent.entry(key.clone()).or_default().push_back((now, *n));
+                        state
+                            .by_key
+                            .entry(key.clone())
+                            .or_default()
+                            .push_back(Entry {
+                                id,
+                                units: *n,
+                                answered: None,
+                            });
+                        entries.push((key.clone(), id));
                     }
-                    return;
+                    return Ticket {
+                        window: self,
+                        entries,
+                    };
                 }
                 wait
             };
-            tokio::time::sleep(wait).await;
+            match wait {
+                Some(wait) => tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = &mut released => {}
+                },
+                None => released.await,
+            }
         }
     }
 
-    /// How long until `n` more fit beside `entries` (already pruned to the window).
-    fn wait_for(&self, entries: &VecDeque<(Instant, u32)>, n: u32, now: Instant) -> Duration {
-        let used: u32 = entries.iter().map(|(_, c)| c).sum();
-        if used + n <= self.cap || entries.is_empty() {
-            return Duration::ZERO;
+    /// How long until `n` more fit beside `entries` (already pruned to the window); `None`
+    /// when that depends on answers still out.
+    fn wait_for(&self, entries: &VecDeque<Entry>, n: u32, now: Instant) -> Option<Duration> {
+        let used: u32 = entries.iter().map(|e| e.units).sum();
+        if used.saturating_add(n) <= self.cap || entries.is_empty() {
+            return Some(Duration::ZERO);
         }
-        // Until enough of the oldest entries have left the window.
-        let mut freed = 0;
-        for (at, count) in entries {
-            freed += count;
-            if used - freed + n <= self.cap {
-                return (*at + self.span).saturating_duration_since(now);
+        // Until enough answered entries have left the window, oldest answer first.
+        let mut answered: Vec<(Instant, u32)> = entries
+            .iter()
+            .filter_map(|e| e.answered.map(|at| (at, e.units)))
+            .collect();
+        answered.sort_by_key(|(at, _)| *at);
+        let mut freed = 0u32;
+        for (at, units) in answered {
+            freed += units;
+            if used - freed + n <= self.cap || freed == used {
+                return Some((at + self.span).saturating_duration_since(now));
             }
         }
-        entries.back().map_or(Duration::ZERO, |(at, _)| {
-            (*at + self.span).saturating_duration_since(now)
-        })
+        None
     }
 }
 
@@ -169,18 +275,18 @@ mod tests {
     async fn sliding_window_holds_back_what_does_not_fit() {
         let w = SlidingWindow::new(1000, Duration::from_secs(60));
         let start = Instant::now();
-        w.acquire("a.com", 1000).await;
-        w.acquire("b.com", 1000).await;
+        drop(w.acquire("a.com", 1000).await);
+        drop(w.acquire("b.com", 1000).await);
         assert_eq!(
             start.elapsed(),
             Duration::ZERO,
             "separate hosts do not wait"
         );
-        w.acquire("a.com", 1).await;
+        drop(w.acquire("a.com", 1).await);
         assert_eq!(start.elapsed(), Duration::from_secs(60));
-        w.acquire("a.com", 999).await;
+        drop(w.acquire("a.com", 999).await);
         assert_eq!(start.elapsed(), Duration::from_secs(60));
-        w.acquire("a.com", 500).await;
+        drop(w.acquire("a.com", 500).await);
         assert_eq!(start.elapsed(), Duration::from_secs(120));
     }
 
@@ -188,24 +294,65 @@ mod tests {
     async fn hosts_of_one_request_are_recorded_together() {
         let w = SlidingWindow::new(1000, Duration::from_secs(60));
         let start = Instant::now();
-        w.acquire("b.com", 1000).await;
+        drop(w.acquire("b.com", 1000).await);
         tokio::time::advance(Duration::from_secs(10)).await;
         // a.com fits now, b.com only at 60 s: both are recorded at 60 s.
-        w.acquire_all(&[("a.com".into(), 500), ("b.com".into(), 500)])
-            .await;
+        drop(
+            w.acquire_all(&[("a.com".into(), 500), ("b.com".into(), 500)])
+                .await,
+        );
         assert_eq!(start.elapsed(), Duration::from_secs(60));
         // So a.com's 500 leave the window at 120 s, not 70 s.
-        w.acquire("a.com", 600).await;
+        drop(w.acquire("a.com", 600).await);
         assert_eq!(start.elapsed(), Duration::from_secs(120));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_holds_its_place_until_a_span_after_its_answer() {
+        let w = SlidingWindow::new(10, Duration::from_secs(1));
+        let start = Instant::now();
+        let slow = w.acquire("", 10).await;
+        // Its answer takes 5 s: nothing more may leave until 1 s after it came.
+        let waiter = async {
+            drop(w.acquire("", 1).await);
+            start.elapsed()
+        };
+        let answer = async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            drop(slow);
+        };
+        let (waited, ()) = tokio::join!(waiter, answer);
+        assert_eq!(waited, Duration::from_secs(6));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn api_rates_hold_each_request_until_its_answer() {
+        let limits = crate::providers::aliyun::LIMITS;
+        let rates = ApiRates::new(&limits, Some(2));
+        let start = Instant::now();
+        let a = rates.acquire(Api::Status).await;
+        let b = rates.acquire(Api::Status).await;
+        assert!(
+            start.elapsed() <= Duration::from_millis(500),
+            "spaced, not held"
+        );
+        tokio::time::advance(Duration::from_secs(3)).await;
+        drop((a, b));
+        let after_answers = start.elapsed();
+        drop(rates.acquire(Api::Status).await);
+        assert_eq!(
+            start.elapsed() - after_answers,
+            Duration::from_secs(1) + ITEMS_WINDOW_MARGIN
+        );
     }
 
     #[tokio::test(start_paused = true)]
     async fn oversized_request_goes_alone() {
         let w = SlidingWindow::new(10, Duration::from_secs(60));
         let start = Instant::now();
-        w.acquire("a.com", 50).await;
+        drop(w.acquire("a.com", 50).await);
         assert_eq!(start.elapsed(), Duration::ZERO);
-        w.acquire("a.com", 1).await;
+        drop(w.acquire("a.com", 1).await);
         assert_eq!(start.elapsed(), Duration::from_secs(60));
     }
 }

@@ -98,6 +98,14 @@ pub struct Calls {
     pub status: u64,
     pub quota: u64,
     pub retries: u64,
+    /// Look-ups of submits whose answer was lost (or of batches a resumed run sends), made
+    /// so that nothing is accepted twice.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub lookup: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

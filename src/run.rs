@@ -13,15 +13,17 @@ use std::time::Duration;
 use futures::StreamExt;
 use tokio::time::Instant;
 
-use crate::http::retry::{RetryPolicy, stops_run, with_retry};
+use crate::http::bounds::{Bounds, Interrupt};
+use crate::http::retry::{RetryPolicy, is_retryable, stops_run, with_retry, with_retry_when};
 use crate::plan::Plan;
 use crate::providers::{
-    Batch, ErrorClass, ObjectType, Operation, Provider, ProviderError, Quota, QuotaKind, Submitted,
+    Batch, BatchKind, ErrorClass, ObjectType, Operation, Provider, ProviderError, Quota, QuotaKind,
     TaskId, TaskState, TaskStatus,
 };
 use crate::quota_ledger::{QuotaLedger, Reservation};
-use crate::rate_limit::{Api, ApiRates};
+use crate::rate_limit::{Api, ApiRates, Permit};
 use crate::report::{self, Calls, Counts, Report, Stop, TaskRecord, UrlResult, UrlStatus};
+use crate::resume::Prior;
 use crate::url_list;
 use crate::wait::{Check, PollSchedule, poll_until};
 
@@ -36,6 +38,12 @@ pub struct RunOptions {
     pub batch_size: Option<usize>,
     pub qps: Option<u32>,
     pub retry: RetryPolicy,
+    /// Raised by SIGINT/SIGTERM: no new submit, calls in flight get a grace, then the
+    /// report.
+    pub interrupt: Interrupt,
+    /// What an earlier run of the same plan did (`--resume`): its accepted URLs are waited
+    /// on, not sent again.
+    pub resume: Option<std::sync::Arc<Prior>>,
 }
 
 impl Default for RunOptions {
@@ -48,6 +56,8 @@ impl Default for RunOptions {
             batch_size: None,
             qps: None,
             retry: RetryPolicy::default(),
+            interrupt: Interrupt::default(),
+            resume: None,
         }
     }
 }
@@ -95,6 +105,7 @@ struct CallCounter {
     status: AtomicU64,
     quota: AtomicU64,
     retries: AtomicU64,
+    lookup: AtomicU64,
 }
 
 impl CallCounter {
@@ -104,6 +115,7 @@ impl CallCounter {
             status: self.status.load(Ordering::Relaxed),
             quota: self.quota.load(Ordering::Relaxed),
             retries: self.retries.load(Ordering::Relaxed),
+            lookup: self.lookup.load(Ordering::Relaxed),
         }
     }
 }
@@ -115,6 +127,56 @@ enum BatchOutcome {
     NotSent(String),
 }
 
+/// What one phase does: batches to send, tasks of an earlier run to wait on (`--resume`),
+/// and results of that run that stand.
+#[derive(Default)]
+struct PhaseWork {
+    batches: Vec<Batch>,
+    recorded: Vec<(Batch, BatchOutcome)>,
+    kept: Vec<UrlResult>,
+    /// Look each batch up before sending it: an earlier run may have sent it.
+    look_first: bool,
+}
+
+impl PhaseWork {
+    fn is_empty(&self) -> bool {
+        self.batches.is_empty() && self.recorded.is_empty() && self.kept.is_empty()
+    }
+
+    fn url_count(&self) -> usize {
+        let sent: usize = self.batches.iter().map(|b| b.urls.len()).sum();
+        let recorded: usize = self.recorded.iter().map(|(b, _)| b.urls.len()).sum();
+        sent + recorded + self.kept.len()
+    }
+
+    /// `urls` of `kind`, sorted by what the earlier run did with them, if there was one;
+    /// the URLs to send are returned.
+    fn resume(&mut self, prior: Option<&Prior>, kind: BatchKind, urls: &[String]) -> Vec<String> {
+        let Some(prior) = prior else {
+            return urls.to_vec();
+        };
+        self.look_first = true;
+        let split = crate::resume::split(prior, kind, urls);
+        self.recorded.extend(
+            split
+                .accepted
+                .into_iter()
+                .map(|(batch, ids)| (batch, BatchOutcome::Accepted(ids))),
+        );
+        self.kept.extend(split.finished);
+        split.send
+    }
+}
+
+/// A batch the provider accepted: its tasks, the quota its answer told, and the URLs of
+/// the last part sent (`None` when every part was adopted from a look-up).
+#[derive(Default)]
+struct Sent {
+    ids: Vec<TaskId>,
+    quota: Option<Quota>,
+    rest: Option<Batch>,
+}
+
 struct Runner<'a> {
     provider: &'a dyn Provider,
     opts: &'a RunOptions,
@@ -122,7 +184,7 @@ struct Runner<'a> {
     calls: CallCounter,
     /// The error that stopped the run; once set, no further batch is sent.
     stop: Mutex<Option<ProviderError>>,
-    deadline: Instant,
+    bounds: Bounds,
     quota: Mutex<QuotaLedger>,
     /// Directory URLs → the files they stand for, refreshed instead if the provider
     /// refuses directory refresh.
@@ -184,11 +246,36 @@ pub async fn execute_observed(
         rates: ApiRates::new(provider.limits(), opts.qps),
         calls: CallCounter::default(),
         stop: Mutex::new(None),
-        deadline: clock + opts.timeout,
+        bounds: Bounds::new(opts.timeout, opts.interrupt.clone()),
         quota: Mutex::new(QuotaLedger::default()),
         fallback: &plan.directory_fallback,
         refused_dirs: Mutex::new(Vec::new()),
         probe: tokio::sync::Mutex::new(()),
+    };
+
+    // A resumed run sends only what the earlier one did not get accepted.
+    let prior = opts.resume.as_deref();
+    let mut refresh_work = PhaseWork::default();
+    let mut prefetch_work = PhaseWork::default();
+    let resumed_plan;
+    let send_plan = match prior {
+        None => plan,
+        Some(_) => {
+            let refresh = plan
+                .refresh
+                .iter()
+                .map(|(t, urls)| (*t, refresh_work.resume(prior, BatchKind::refresh(*t), urls)))
+                .filter(|(_, urls)| !urls.is_empty())
+                .collect();
+            let prefetch = prefetch_work.resume(prior, BatchKind::PREFETCH, &plan.prefetch);
+            resumed_plan = Plan {
+                refresh,
+                prefetch,
+                prefetch_after_refresh: plan.prefetch_after_refresh,
+                directory_fallback: plan.directory_fallback.clone(),
+            };
+            &resumed_plan
+        }
     };
 
     // Without a quota call (Qiniu), the answers to the batches tell the quota.
@@ -196,7 +283,7 @@ pub async fn execute_observed(
         None
     } else {
         let quota = runner.quota().await.map_err(RunError::QuotaCheck)?;
-        let short = shortfalls(&plan.quota_needs(), &quota);
+        let short = shortfalls(&send_plan.quota_needs(), &quota);
         if !short.is_empty() {
             return Err(RunError::QuotaShortfall {
                 quota,
@@ -212,10 +299,10 @@ pub async fn execute_observed(
     let limits = provider.limits();
 
     // Refresh.
-    let refresh_batches = plan.refresh_batches(limits, opts.batch_size);
+    refresh_work.batches = send_plan.refresh_batches(limits, opts.batch_size);
     let wait_refresh = opts.wait || plan.prefetch_after_refresh;
     let refresh = runner
-        .observed(phases, Operation::Refresh, refresh_batches, wait_refresh)
+        .observed(phases, Operation::Refresh, refresh_work, wait_refresh)
         .await;
     tasks.extend(refresh.tasks);
     urls.extend(refresh.urls);
@@ -254,9 +341,13 @@ pub async fn execute_observed(
             refresh: BTreeMap::from([(ObjectType::File, files)]),
             ..Plan::default()
         };
-        let batches = fallback.refresh_batches(limits, opts.batch_size);
+        let extra = PhaseWork {
+            batches: fallback.refresh_batches(limits, opts.batch_size),
+            look_first: prior.is_some(),
+            ..PhaseWork::default()
+        };
         let extra = runner
-            .observed(phases, Operation::Refresh, batches, wait_refresh)
+            .observed(phases, Operation::Refresh, extra, wait_refresh)
             .await;
         tasks.extend(extra.tasks);
         urls.extend(extra.urls);
@@ -270,7 +361,7 @@ pub async fn execute_observed(
             .filter(|u| u.operation == Operation::Refresh)
             .map(|u| (u.url.clone(), u.status))
             .collect();
-        for url in &plan.prefetch {
+        for url in &send_plan.prefetch {
             match refreshed.get(url.as_str()) {
                 Some(UrlStatus::Complete) | None => prefetch_urls.push(url.clone()),
                 Some(status) => urls.push(UrlResult {
@@ -294,16 +385,24 @@ pub async fn execute_observed(
             }
         }
     } else {
-        prefetch_urls = plan.prefetch.clone();
+        prefetch_urls = send_plan.prefetch.clone();
     }
-    let prefetch_batches = Plan::prefetch_batches(&prefetch_urls, limits, opts.batch_size);
+    prefetch_work.batches = Plan::prefetch_batches(&prefetch_urls, limits, opts.batch_size);
     let prefetch = runner
-        .observed(phases, Operation::Prefetch, prefetch_batches, opts.wait)
+        .observed(phases, Operation::Prefetch, prefetch_work, opts.wait)
         .await;
     tasks.extend(prefetch.tasks);
     urls.extend(prefetch.urls);
 
     let finished = chrono::Utc::now();
+    let interrupted = opts.interrupt.raised().map(|(signal, _)| Stop {
+        code: "Interrupted".into(),
+        message: format!(
+            "{} received: nothing more was sent; the accepted URLs are `submitted` with their task ids, the rest `rejected`",
+            signal.name()
+        ),
+        hint: Some("run the same command again with --resume REPORT to wait for those tasks and send only the rest".into()),
+    });
     let stopped = runner
         .stop
         .lock()
@@ -313,7 +412,8 @@ pub async fn execute_observed(
             code: e.code,
             message: e.message,
             hint: e.hint,
-        });
+        })
+        .or(interrupted);
     Ok(Report {
         version: 1,
         target: None,
@@ -378,6 +478,21 @@ fn same_path(reported: &str, sent: &str) -> bool {
     reported == sent || strip(reported) == strip(sent)
 }
 
+/// A look-up starts this long before the first attempt of a batch: task creation times
+/// have one-second steps and the provider's clock may run a little behind ours.
+const LOOKUP_MARGIN: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
+
+/// Rounds of look-up per host of a batch before its remaining URLs count as not accepted.
+const LOOKUP_ROUNDS: usize = 3;
+
+/// What a look-up found of a batch.
+struct Found {
+    /// The tasks that hold some of the batch's URLs, with those URLs.
+    accepted: Vec<(Vec<TaskId>, Vec<String>)>,
+    /// The URLs no task holds: not accepted.
+    rest: Vec<String>,
+}
+
 impl Runner<'_> {
     /// A directory batch whose every directory has files to fall back to.
     fn falls_back(&self, batch: &Batch) -> bool {
@@ -392,8 +507,9 @@ impl Runner<'_> {
     async fn quota(&self) -> Result<Quota, ProviderError> {
         with_retry(
             &self.opts.retry,
+            &self.bounds,
             || async {
-                self.rates.acquire(Api::Quota).await;
+                let _permit = self.rates.acquire(Api::Quota).await;
                 self.calls.quota.fetch_add(1, Ordering::Relaxed);
                 self.provider.quota().await
             },
@@ -410,33 +526,57 @@ impl Runner<'_> {
             .map(|e| format!("not sent: the run stopped after {}: {}", e.code, e.message))
     }
 
-    async fn submit(&self, batch: &Batch) -> BatchOutcome {
+    /// Why nothing more may be sent now (the run stopped, its time is up, or it was
+    /// interrupted), as the reason its URLs get.
+    fn not_sending(&self) -> Option<String> {
         if let Some(reason) = self.stopped() {
-            return BatchOutcome::NotSent(reason);
+            return Some(reason);
         }
-        // The rates may hold a batch back (a per-host cap can take minutes); --timeout
-        // bounds the whole run, so a batch whose turn comes after it is not sent.
-        let turn = async {
-            self.rates.acquire(Api::Submit).await;
-            self.rates.acquire_items(batch.urls.len() as u32).await;
-            if self.provider.limits().minute_cap(batch.kind).is_some() {
-                let mut per_host: HashMap<String, u32> = HashMap::new();
-                for u in &batch.urls {
-                    *per_host.entry(url_list::host(u).to_string()).or_default() += 1;
-                }
-                let counts: Vec<(String, u32)> = per_host.into_iter().collect();
-                self.rates.acquire_hosts(&counts).await;
+        if let Some((signal, _)) = self.bounds.interrupt.raised() {
+            return Some(format!("interrupted ({}): not sent", signal.name()));
+        }
+        (Instant::now() > self.bounds.deadline).then(|| self.past_deadline())
+    }
+
+    fn past_deadline(&self) -> String {
+        format!(
+            "not sent: the run's --timeout ({}s) passed before this batch's turn under the provider's rate limits",
+            self.opts.timeout.as_secs()
+        )
+    }
+
+    /// Waits for the batch's turn under every rate window, within the deadline and until an
+    /// interrupt; the permit holds its places until the answer is in.
+    async fn turn(&self, batch: &Batch) -> Result<Permit<'_>, String> {
+        let hosts: Vec<(String, u32)> = if self.provider.limits().minute_cap(batch.kind).is_some() {
+            let mut per_host: HashMap<&str, u32> = HashMap::new();
+            for u in &batch.urls {
+                *per_host.entry(url_list::host(u)).or_default() += 1;
             }
+            per_host
+                .into_iter()
+                .map(|(h, n)| (h.to_string(), n))
+                .collect()
+        } else {
+            Vec::new()
         };
-        if tokio::time::timeout_at(self.deadline, turn).await.is_err() {
-            return BatchOutcome::NotSent(format!(
-                "not sent: the run's --timeout ({}s) passed before this batch's turn under the provider's rate limits",
-                self.opts.timeout.as_secs()
-            ));
+        let acquire = self.rates.acquire_submit(batch.urls.len() as u32, &hosts);
+        tokio::select! {
+            permit = tokio::time::timeout_at(self.bounds.deadline, acquire) => {
+                permit.map_err(|_| self.past_deadline())
+            }
+            (signal, _) = self.bounds.interrupt.wait() => {
+                Err(format!("interrupted ({}): not sent", signal.name()))
+            }
         }
-        // Check again: the run may have stopped while this batch waited for its turn.
-        if let Some(reason) = self.stopped() {
-            return BatchOutcome::NotSent(reason);
+    }
+
+    /// Sends one batch and says what became of each of its URLs (a batch whose answer was
+    /// lost may turn out accepted in part). `look_first`: the batch may have been accepted
+    /// by an earlier run (`--resume`), so it is looked up before it is sent.
+    async fn submit(&self, batch: &Batch, look_first: bool) -> Vec<(Batch, BatchOutcome)> {
+        if let Some(reason) = self.not_sending() {
+            return vec![(batch.clone(), BatchOutcome::NotSent(reason))];
         }
         // The day's quota: reserve this batch's share, or learn the quota from its answer.
         let (kind, n) = (batch.kind.quota_kind(), batch.urls.len() as u64);
@@ -457,7 +597,10 @@ impl Runner<'_> {
                 .lock()
                 .expect("not poisoned")
                 .extend(batch.urls.iter().cloned());
-            return BatchOutcome::NotSent("directory refresh refused".into());
+            return vec![(
+                batch.clone(),
+                BatchOutcome::NotSent("directory refresh refused".into()),
+            )];
         }
         if let Reservation::Denied(reason) = reservation {
             // The run stops here, as it would had the provider refused the batch.
@@ -470,50 +613,275 @@ impl Runner<'_> {
                     reason.trim_start_matches("not sent: ").to_string(),
                 ));
             }
-            return BatchOutcome::NotSent(reason);
+            return vec![(batch.clone(), BatchOutcome::NotSent(reason))];
         }
         let what = format!("{} of {} URLs", batch.kind, batch.urls.len());
-        let result = with_retry(
-            &self.opts.retry,
-            || async {
-                self.calls.submit.fetch_add(1, Ordering::Relaxed);
-                self.provider.submit(batch).await
-            },
-            on_retry(&self.calls, &what),
-        )
-        .await;
-        if let Ok(Submitted {
+        let since = match &self.opts.resume {
+            Some(prior) if look_first => prior.started_at - LOOKUP_MARGIN,
+            _ => chrono::Utc::now() - LOOKUP_MARGIN,
+        };
+        let (mut outcomes, result) = self
+            .send_exactly_once(batch, look_first, since, &what)
+            .await;
+        if let Ok(Sent {
             quota: Some(quota), ..
         }) = &result
         {
             self.ledger().observe(quota);
         }
-        if result.is_err() && reservation == Reservation::Granted {
-            self.ledger().refund(kind, n);
-        }
-        match result {
-            Ok(submitted) => BatchOutcome::Accepted(submitted.ids),
-            Err(err) => {
-                if err.class == ErrorClass::Permission && self.falls_back(batch) {
-                    tracing::warn!(
-                        "{what}: {err}; the files these directories stand for are refreshed instead"
-                    );
-                    self.refused_dirs
-                        .lock()
-                        .expect("not poisoned")
-                        .extend(batch.urls.iter().cloned());
-                } else if stops_run(err.class) {
-                    let mut stop = self.stop.lock().expect("not poisoned");
-                    if stop.is_none() {
-                        tracing::error!("{what}: {err}; the run stops here");
-                        *stop = Some(err.clone());
-                    }
-                } else {
-                    tracing::error!("{what}: {err}");
+        let (rest, result) = match result {
+            Ok(submitted) => {
+                if let Some(rest) = submitted.rest {
+                    outcomes.push((rest, BatchOutcome::Accepted(submitted.ids)));
                 }
-                BatchOutcome::Refused(err)
+                return outcomes;
+            }
+            Err((rest, err)) => (rest, err),
+        };
+        let err = result;
+        if reservation == Reservation::Granted {
+            // Only the URLs that were not accepted give their share back.
+            self.ledger().refund(kind, rest.urls.len() as u64);
+        }
+        if err.class == ErrorClass::Deadline && !err.outcome_unknown() {
+            let reason = self.not_sending().unwrap_or_else(|| self.past_deadline());
+            outcomes.push((rest, BatchOutcome::NotSent(reason)));
+            return outcomes;
+        }
+        if err.class == ErrorClass::Permission && self.falls_back(&rest) {
+            tracing::warn!(
+                "{what}: {err}; the files these directories stand for are refreshed instead"
+            );
+            self.refused_dirs
+                .lock()
+                .expect("not poisoned")
+                .extend(rest.urls.iter().cloned());
+        } else if stops_run(err.class) {
+            let mut stop = self.stop.lock().expect("not poisoned");
+            if stop.is_none() {
+                tracing::error!("{what}: {err}; the run stops here");
+                *stop = Some(err.clone());
+            }
+        } else {
+            tracing::error!("{what}: {err}");
+        }
+        outcomes.push((rest, BatchOutcome::Refused(err)));
+        outcomes
+    }
+
+    /// Sends `batch` until the provider has accepted each of its URLs once. An attempt whose
+    /// outcome is unknown (the connection dropped after the request left, an unreadable
+    /// answer, a cut-off) is never simply sent again: the provider is asked first which of
+    /// its URLs it accepted, those are adopted, and only the rest goes out again. Returns
+    /// the adopted parts, and then the outcome of the last part sent (`rest`: the URLs it
+    /// carried, or the error and the URLs it leaves unaccepted).
+    async fn send_exactly_once(
+        &self,
+        batch: &Batch,
+        look_first: bool,
+        since: chrono::DateTime<chrono::Utc>,
+        what: &str,
+    ) -> (
+        Vec<(Batch, BatchOutcome)>,
+        Result<Sent, (Batch, ProviderError)>,
+    ) {
+        let mut adopted = Vec::new();
+        let mut pending = batch.clone();
+        let mut unknown = look_first.then(|| {
+            ProviderError::new(
+                ErrorClass::Transport,
+                "Resumed",
+                "an earlier run may have sent this batch",
+            )
+        });
+        for round in 0..self.opts.retry.max_attempts {
+            if let Some(err) = unknown.take() {
+                match self.look_up(&pending, since, !look_first).await {
+                    // Sending again is harmless on this provider: it recognises a repeat.
+                    None => {}
+                    Some(Ok(found)) => {
+                        for (ids, urls) in found.accepted {
+                            tracing::info!(
+                                "{what}: {} URLs were accepted already (task {}): adopted, not sent again",
+                                urls.len(),
+                                ids.iter()
+                                    .map(|i| i.0.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(",")
+                            );
+                            let part = Batch {
+                                kind: pending.kind,
+                                urls,
+                            };
+                            adopted.push((part, BatchOutcome::Accepted(ids)));
+                        }
+                        if found.rest.is_empty() {
+                            return (adopted, Ok(Sent::default()));
+                        }
+                        pending.urls = found.rest;
+                    }
+                    Some(Err(lookup)) => {
+                        let err = ProviderError::new(
+                            err.class,
+                            err.code.clone(),
+                            format!(
+                                "{}; whether the provider accepted the batch is unknown: the look-up failed ({lookup}), so it was not sent again (run again with --resume REPORT to check before sending)",
+                                err.message
+                            ),
+                        );
+                        return (adopted, Err((pending, err)));
+                    }
+                }
+                if round > 0 && !look_first {
+                    let delay = self.opts.retry.delay(round, &err);
+                    let fits = Instant::now()
+                        .checked_add(delay)
+                        .is_some_and(|at| at <= self.bounds.deadline);
+                    if !fits || !self.bounds.sleep(delay).await {
+                        return (adopted, Err((pending, err)));
+                    }
+                }
+            }
+            let result = with_retry_when(
+                &self.opts.retry,
+                &self.bounds,
+                |e| is_retryable(e.class) && !e.outcome_unknown(),
+                || async {
+                    let _permit = self.turn(&pending).await.map_err(|reason| {
+                        ProviderError::new(ErrorClass::Deadline, ProviderError::NOT_STARTED, reason)
+                    })?;
+                    self.calls.submit.fetch_add(1, Ordering::Relaxed);
+                    self.provider.submit(&pending).await
+                },
+                on_retry(&self.calls, what),
+            )
+            .await;
+            match result {
+                Ok(submitted) => {
+                    return (
+                        adopted,
+                        Ok(Sent {
+                            ids: submitted.ids,
+                            quota: submitted.quota,
+                            rest: Some(pending),
+                        }),
+                    );
+                }
+                Err(err) if err.outcome_unknown() => {
+                    self.calls.retries.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(
+                        "{what}: {err}; the provider may have accepted it: looking it up before sending again"
+                    );
+                    unknown = Some(err);
+                }
+                Err(err) => return (adopted, Err((pending, err))),
             }
         }
+        let err = unknown.unwrap_or_else(|| {
+            ProviderError::new(ErrorClass::Transport, "Unknown", "no attempt left")
+        });
+        (adopted, Err((pending, err)))
+    }
+
+    /// Which URLs of `batch` the provider accepted since `since`: for each host, the tasks
+    /// that hold one of its URLs are found and read, and every URL of the batch they hold is
+    /// adopted with them. `None` when the provider has no look-up (a resend is harmless).
+    /// `one_request`: the batch went out as one request, which a provider takes whole or not
+    /// at all, so a first host found in no task means none of it was accepted.
+    async fn look_up(
+        &self,
+        batch: &Batch,
+        since: chrono::DateTime<chrono::Utc>,
+        one_request: bool,
+    ) -> Option<Result<Found, ProviderError>> {
+        let bounds = self.bounds.within_grace();
+        let mut owner: Vec<Option<TaskId>> = vec![None; batch.urls.len()];
+        let mut hosts: Vec<&str> = Vec::new();
+        for u in &batch.urls {
+            let h = url_list::host(u);
+            if !hosts.contains(&h) {
+                hosts.push(h);
+            }
+        }
+        for (nth, host) in hosts.into_iter().enumerate() {
+            if one_request && nth > 0 && owner.iter().all(Option::is_none) {
+                break;
+            }
+            for _ in 0..LOOKUP_ROUNDS {
+                let Some(i) = (0..batch.urls.len())
+                    .find(|&i| owner[i].is_none() && url_list::host(&batch.urls[i]) == host)
+                else {
+                    break;
+                };
+                let url = &batch.urls[i];
+                let unsupported = std::cell::Cell::new(false);
+                let found = with_retry(
+                    &self.opts.retry,
+                    &bounds,
+                    || async {
+                        let _permit = self.rates.acquire(Api::Status).await;
+                        self.calls.lookup.fetch_add(1, Ordering::Relaxed);
+                        match self.provider.find_tasks(batch.kind, url, since).await {
+                            Some(result) => result,
+                            None => {
+                                unsupported.set(true);
+                                Ok(Vec::new())
+                            }
+                        }
+                    },
+                    on_retry(&self.calls, "look-up"),
+                )
+                .await;
+                if unsupported.get() {
+                    return None;
+                }
+                let candidates = match found {
+                    Ok(ids) if ids.is_empty() => break,
+                    Ok(ids) => ids,
+                    Err(e) => return Some(Err(e)),
+                };
+                for chunk in candidates.chunks(self.provider.limits().status_ids_per_query.max(1)) {
+                    let states = with_retry(
+                        &self.opts.retry,
+                        &bounds,
+                        || async {
+                            let _permit = self.rates.acquire(Api::Status).await;
+                            self.calls.lookup.fetch_add(1, Ordering::Relaxed);
+                            self.provider.poll(chunk).await
+                        },
+                        on_retry(&self.calls, "look-up"),
+                    )
+                    .await;
+                    let states = match states {
+                        Ok(states) => states,
+                        Err(e) => return Some(Err(e)),
+                    };
+                    for s in &states {
+                        for (j, u) in batch.urls.iter().enumerate() {
+                            if owner[j].is_none() && same_path(&s.url, u) {
+                                owner[j] = Some(s.task_id.clone());
+                            }
+                        }
+                    }
+                }
+                if owner[i].is_none() {
+                    // Its tasks do not list it: nothing more to learn for this host.
+                    break;
+                }
+            }
+        }
+        let mut accepted: Vec<(Vec<TaskId>, Vec<String>)> = Vec::new();
+        let mut rest = Vec::new();
+        for (url, task) in batch.urls.iter().zip(owner) {
+            match task {
+                Some(task) => match accepted.iter_mut().find(|(ids, _)| ids[0] == task) {
+                    Some((_, urls)) => urls.push(url.clone()),
+                    None => accepted.push((vec![task], vec![url.clone()])),
+                },
+                None => rest.push(url.clone()),
+            }
+        }
+        Some(Ok(Found { accepted, rest }))
     }
 
     /// [`Self::send_and_wait`] between the observer's start and end of the phase.
@@ -521,73 +889,81 @@ impl Runner<'_> {
         &self,
         phases: &dyn PhaseObserver,
         operation: Operation,
-        batches: Vec<Batch>,
+        work: PhaseWork,
         wait: bool,
     ) -> Phase {
-        if batches.is_empty() {
-            return self.send_and_wait(batches, wait).await;
+        if work.is_empty() {
+            return self.send_and_wait(work, wait).await;
         }
-        phases.started(operation, batches.iter().map(|b| b.urls.len()).sum());
-        let phase = self.send_and_wait(batches, wait).await;
+        phases.started(operation, work.url_count());
+        let phase = self.send_and_wait(work, wait).await;
         phases.finished(operation);
         phase
     }
 
-    /// Sends the batches (concurrently, within the rates), waits for their tasks when
-    /// asked, and gives every URL of every batch its result.
-    async fn send_and_wait(&self, batches: Vec<Batch>, wait: bool) -> Phase {
+    /// Sends the batches (concurrently, within the rates), waits for their tasks (and the
+    /// recorded tasks of an earlier run) when asked, and gives every URL its result.
+    async fn send_and_wait(&self, work: PhaseWork, wait: bool) -> Phase {
         let mut phase = Phase {
             tasks: Vec::new(),
-            urls: Vec::new(),
+            urls: work.kept,
         };
-        if batches.is_empty() {
+        if work.batches.is_empty() && work.recorded.is_empty() {
             return phase;
         }
-        let batches = interleave_by_host(batches);
+        let batches = interleave_by_host(work.batches);
         let total = batches.len();
         let url_total: usize = batches.iter().map(|b| b.urls.len()).sum();
-        tracing::info!(
-            "{}: sending {url_total} URLs in {total} batch{}",
-            batches[0].kind.operation,
-            if total == 1 { "" } else { "es" }
-        );
+        if let Some(first) = batches.first() {
+            tracing::info!(
+                "{}: sending {url_total} URLs in {total} batch{}",
+                first.kind.operation,
+                if total == 1 { "" } else { "es" }
+            );
+        }
+        let look_first = work.look_first;
         let done = AtomicU64::new(0);
-        let sent: Vec<(Batch, BatchOutcome)> = futures::stream::iter(batches)
+        let sent: Vec<Vec<(Batch, BatchOutcome)>> = futures::stream::iter(batches)
             .map(|batch| {
                 let done = &done;
                 async move {
-                    let sent = self.submit(&batch).await;
+                    let parts = self.submit(&batch, look_first).await;
                     let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                    if let BatchOutcome::Accepted(ids) = &sent {
-                        let ids: Vec<&str> = ids.iter().map(|i| i.0.as_str()).collect();
-                        tracing::info!(
-                            "  batch {n}/{total}: {} accepted, task {}",
-                            batch.kind,
-                            ids.join(",")
-                        );
+                    for (part, outcome) in &parts {
+                        if let BatchOutcome::Accepted(ids) = outcome {
+                            let ids: Vec<&str> = ids.iter().map(|i| i.0.as_str()).collect();
+                            tracing::info!(
+                                "  batch {n}/{total}: {} accepted, task {}",
+                                part.kind,
+                                ids.join(",")
+                            );
+                        }
                     }
-                    (batch, sent)
+                    parts
                 }
             })
             .buffer_unordered(self.opts.concurrency.max(1))
             .collect()
             .await;
+        let mut sent: Vec<(Batch, BatchOutcome)> = sent.into_iter().flatten().collect();
+        let recorded_from = sent.len();
+        sent.extend(work.recorded);
 
-        let ids: Vec<TaskId> = sent
-            .iter()
-            .flat_map(|(_, s)| match s {
-                BatchOutcome::Accepted(ids) => ids.clone(),
-                _ => Vec::new(),
-            })
-            .collect();
-        for (batch, s) in &sent {
+        let mut ids: Vec<TaskId> = Vec::new();
+        for (i, (batch, s)) in sent.iter().enumerate() {
             if let BatchOutcome::Accepted(task_ids) = s {
                 for id in task_ids {
-                    phase.tasks.push(TaskRecord {
-                        id: id.0.clone(),
-                        operation: batch.kind.operation,
-                        object_type: batch.kind.object_type,
-                    });
+                    if ids.contains(id) {
+                        continue;
+                    }
+                    ids.push(id.clone());
+                    if i < recorded_from || !phase.tasks.iter().any(|t| t.id == id.0) {
+                        phase.tasks.push(TaskRecord {
+                            id: id.0.clone(),
+                            operation: batch.kind.operation,
+                            object_type: batch.kind.object_type,
+                        });
+                    }
                 }
             }
         }
@@ -597,6 +973,7 @@ impl Runner<'_> {
         } else {
             (HashMap::new(), None)
         };
+        let interrupted = self.bounds.interrupt.raised().map(|(s, _)| s);
 
         for (batch, s) in sent {
             for url in batch.urls {
@@ -616,9 +993,12 @@ impl Runner<'_> {
                         &url,
                         ids,
                         &states,
-                        wait,
-                        poll_error.as_ref(),
-                        self.opts.timeout,
+                        Waited {
+                            waited: wait,
+                            interrupted,
+                            poll_error: poll_error.as_ref(),
+                            timeout: self.opts.timeout,
+                        },
                     ),
                 };
                 phase.urls.push(UrlResult {
@@ -634,8 +1014,9 @@ impl Runner<'_> {
         phase
     }
 
-    /// Polls until every task is finished or the deadline passes. Returns the latest
-    /// states per task, and the error that stopped polling early, if one did.
+    /// Polls until every task is finished, the deadline passes or the run is interrupted.
+    /// Returns the latest states per task, and the error that stopped polling early, if one
+    /// did.
     async fn wait_for(
         &self,
         ids: &[TaskId],
@@ -645,7 +1026,10 @@ impl Runner<'_> {
         let per_query = self.provider.limits().status_ids_per_query.max(1);
         let schedule = PollSchedule::new(self.opts.poll_interval);
         let total = ids.len();
-        poll_until(&schedule, self.deadline, || async {
+        if self.bounds.interrupt.raised().is_some() {
+            return (HashMap::new(), None);
+        }
+        poll_until(&schedule, &self.bounds, || async {
             let open: Vec<TaskId> = {
                 let states = states.lock().expect("not poisoned");
                 ids.iter()
@@ -658,8 +1042,9 @@ impl Runner<'_> {
                     .map(|chunk| async move {
                         with_retry(
                             &self.opts.retry,
+                            &self.bounds.within_grace(),
                             || async {
-                                self.rates.acquire(Api::Status).await;
+                                let _permit = self.rates.acquire(Api::Status).await;
                                 self.calls.status.fetch_add(1, Ordering::Relaxed);
                                 self.provider.poll(chunk).await
                             },
@@ -684,6 +1069,7 @@ impl Runner<'_> {
                         tracing::error!("status query: {err}; no more status checks");
                         *fatal.lock().expect("not poisoned") = Some(err);
                     }
+                    Err(err) if err.class == ErrorClass::Deadline => {}
                     Err(err) => tracing::warn!("status query: {err}; will check again"),
                 }
             }
@@ -710,14 +1096,20 @@ fn finished(states: &[TaskState]) -> bool {
     !states.is_empty() && states.iter().all(|s| s.status.is_terminal())
 }
 
+/// How the wait for a phase's tasks ended.
+struct Waited<'a> {
+    waited: bool,
+    interrupted: Option<crate::http::bounds::Signal>,
+    poll_error: Option<&'a ProviderError>,
+    timeout: Duration,
+}
+
 /// The result of one sent URL from the states its tasks reported.
 fn resolve(
     url: &str,
     ids: &[TaskId],
     states: &HashMap<TaskId, Vec<TaskState>>,
-    waited: bool,
-    poll_error: Option<&ProviderError>,
-    timeout: Duration,
+    how: Waited<'_>,
 ) -> (UrlStatus, Option<String>, Option<String>) {
     let found = ids
         .iter()
@@ -731,6 +1123,18 @@ fn resolve(
                 .collect::<Vec<_>>()
                 .join(","),
         )
+    };
+    let interrupted = |task| {
+        how.interrupted.map(|signal| {
+            (
+                UrlStatus::Submitted,
+                task,
+                Some(format!(
+                    "interrupted ({}) before its task finished: accepted, not waited for (--resume waits for it)",
+                    signal.name()
+                )),
+            )
+        })
     };
     match found {
         Some(s) => {
@@ -746,33 +1150,42 @@ fn resolve(
                             .unwrap_or_else(|| "the provider reported the task failed".into()),
                     ),
                 ),
-                TaskStatus::Pending | TaskStatus::Running => (
-                    UrlStatus::Pending,
-                    task,
-                    Some(match poll_error {
-                        Some(e) => format!("status unknown after the status query failed: {e}"),
-                        None => format!(
-                            "still {} when the wait ended ({}s timeout)",
-                            if s.status == TaskStatus::Pending {
-                                "pending"
-                            } else {
-                                "running"
-                            },
-                            timeout.as_secs()
-                        ),
+                TaskStatus::Pending | TaskStatus::Running => interrupted(task.clone())
+                    .unwrap_or_else(|| {
+                        (
+                            UrlStatus::Pending,
+                            task,
+                            Some(match how.poll_error {
+                                Some(e) => {
+                                    format!("status unknown after the status query failed: {e}")
+                                }
+                                None => format!(
+                                    "still {} when the wait ended ({}s timeout)",
+                                    if s.status == TaskStatus::Pending {
+                                        "pending"
+                                    } else {
+                                        "running"
+                                    },
+                                    how.timeout.as_secs()
+                                ),
+                            }),
+                        )
                     }),
-                ),
             }
         }
-        None if !waited => (UrlStatus::Submitted, joined(), None),
-        None => (
-            UrlStatus::Pending,
-            joined(),
-            Some(match poll_error {
-                Some(e) => format!("status unknown after the status query failed: {e}"),
-                None => "the provider reported no status for this URL before the wait ended".into(),
-            }),
-        ),
+        None if !how.waited => (UrlStatus::Submitted, joined(), None),
+        None => interrupted(joined()).unwrap_or_else(|| {
+            (
+                UrlStatus::Pending,
+                joined(),
+                Some(match how.poll_error {
+                    Some(e) => format!("status unknown after the status query failed: {e}"),
+                    None => {
+                        "the provider reported no status for this URL before the wait ended".into()
+                    }
+                }),
+            )
+        }),
     }
 }
 

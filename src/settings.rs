@@ -44,7 +44,7 @@ pub enum InputError {
 }
 
 impl InputError {
-    fn new(input: &str, problem: impl Into<String>, fix: impl Into<String>) -> Self {
+    pub fn new(input: &str, problem: impl Into<String>, fix: impl Into<String>) -> Self {
         InputError::Invalid {
             input: input.to_string(),
             problem: problem.into(),
@@ -255,16 +255,29 @@ fn parse_area(s: &str) -> Result<Option<Area>, InputError> {
 }
 
 fn parse_duration(input: &str, s: &str) -> Result<Duration, InputError> {
-    if let Ok(secs) = s.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
-    }
-    humantime::parse_duration(s).map_err(|e| {
-        InputError::new(
+    let shown: String = s.chars().take(40).collect();
+    let parsed = match s.parse::<u64>() {
+        Ok(secs) => Ok(Duration::from_secs(secs)),
+        Err(_) => humantime::parse_duration(s).map_err(|e| {
+            InputError::new(
+                input,
+                format!("`{shown}` is not a duration ({e})"),
+                "give seconds (600) or a duration such as 90s, 10m, 1h",
+            )
+        }),
+    }?;
+    let max = crate::http::bounds::MAX_TIMEOUT;
+    if parsed > max {
+        return Err(InputError::new(
             input,
-            format!("`{s}` is not a duration ({e})"),
-            "give seconds (600) or a duration such as 90s, 10m, 1h",
-        )
-    })
+            format!(
+                "`{shown}` is longer than the {} days a run may take",
+                max.as_secs() / 86_400
+            ),
+            "give at most 30d (a CDN task takes minutes)",
+        ));
+    }
+    Ok(parsed)
 }
 
 fn parse_fail_on(s: &str) -> Result<FailOn, InputError> {
@@ -387,13 +400,15 @@ fn read_url_sources(
                 )
             })?
         } else {
-            std::fs::read_to_string(path).map_err(|e| {
-                InputError::new(
-                    "--urls-file",
-                    format!("cannot read `{path}`: {e}"),
-                    "give the path of a readable UTF-8 file with one URL per line",
-                )
-            })?
+            std::fs::File::open(path)
+                .and_then(|f| crate::url_list::read_capped(std::io::BufReader::new(f)))
+                .map_err(|e| {
+                    InputError::new(
+                        "--urls-file",
+                        format!("cannot read `{path}`: {e}"),
+                        "give the path of a readable UTF-8 file with one URL per line",
+                    )
+                })?
         };
         let name = if path == "-" {
             "stdin".to_string()
@@ -773,7 +788,7 @@ pub fn settings(
 }
 
 /// The pacing and waiting options of `args`.
-fn run_options(args: &RunArgs) -> Result<RunOptions, InputError> {
+pub fn run_options(args: &RunArgs) -> Result<RunOptions, InputError> {
     let batch_size = positive("--batch-size", args.batch_size)?;
     let concurrency = positive("--concurrency", args.concurrency)?.unwrap_or(8);
     if args.qps == Some(0) {
@@ -802,7 +817,7 @@ fn run_options(args: &RunArgs) -> Result<RunOptions, InputError> {
         concurrency,
         batch_size,
         qps: args.qps,
-        retry: defaults.retry,
+        ..defaults
     })
 }
 

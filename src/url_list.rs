@@ -52,6 +52,7 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
+use std::io::BufRead;
 
 use url::{Position, Url};
 
@@ -74,6 +75,73 @@ impl Rules {
             object_type,
         }
     }
+}
+
+/// The longest line of a URL list that is read whole. Providers take URLs of at most 4,096
+/// characters; a longer line is cut as it is read (so a 1 GB line costs no more memory than
+/// this) and rejected.
+pub const MAX_LINE: usize = 16 * 1024;
+
+/// How much of a rejected line an error shows.
+const ECHO: usize = 200;
+
+/// Reads a URL list, cutting every line longer than [`MAX_LINE`] bytes (what is kept is still
+/// longer than that, so [`parse`] rejects it). Invalid UTF-8 is an error, as it would be for
+/// a whole read.
+pub fn read_capped(mut reader: impl BufRead) -> std::io::Result<String> {
+    let mut out = Vec::new();
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let mut cut = false;
+        // Read one line in pieces, keeping at most MAX_LINE + 8 bytes of it.
+        loop {
+            let buf = reader.fill_buf()?;
+            if buf.is_empty() {
+                break;
+            }
+            let (piece, found) = match buf.iter().position(|b| *b == b'\n') {
+                Some(i) => (&buf[..=i], true),
+                None => (buf, false),
+            };
+            let room = (MAX_LINE + 8).saturating_sub(line.len());
+            if piece.len() > room {
+                line.extend_from_slice(&piece[..room]);
+                cut = true;
+            } else if !cut {
+                line.extend_from_slice(piece);
+            }
+            let n = piece.len();
+            reader.consume(n);
+            if found {
+                break;
+            }
+        }
+        if line.is_empty() {
+            break;
+        }
+        if cut {
+            // Back to a character boundary when the cut split one; an invalid byte before it
+            // stays, so the whole read fails as it would have.
+            if let Err(e) = std::str::from_utf8(&line)
+                && e.error_len().is_none()
+            {
+                line.truncate(e.valid_up_to());
+            }
+            line.push(b'\n');
+        }
+        out.extend_from_slice(&line);
+    }
+    String::from_utf8(out).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
+/// `text` cut to [`ECHO`] characters for an error message.
+fn shown(text: &str) -> String {
+    if text.chars().count() <= ECHO {
+        return text.to_string();
+    }
+    let head: String = text.chars().take(ECHO).collect();
+    format!("{head}… ({} bytes)", text.len())
 }
 
 /// A valid list: normalized URLs in first-seen order.
@@ -112,6 +180,18 @@ pub fn parse(text: &str, rules: &Rules) -> Result<ParsedList, Vec<InvalidLine>> 
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
+        if line.len() > MAX_LINE {
+            invalid.push(InvalidLine {
+                line: index + 1,
+                text: shown(&mask_credentials(line)),
+                reason: format!(
+                    "The line is longer than {MAX_LINE} bytes, and the provider takes URLs of at most {} characters; \
+                     is this a URL list?",
+                    rules.max_len
+                ),
+            });
+            continue;
+        }
         match normalize(line, rules) {
             Ok(url) => {
                 if seen.insert(url.clone()) {
@@ -122,7 +202,7 @@ pub fn parse(text: &str, rules: &Rules) -> Result<ParsedList, Vec<InvalidLine>> 
             }
             Err(reason) => invalid.push(InvalidLine {
                 line: index + 1,
-                text: mask_credentials(line),
+                text: shown(&mask_credentials(line)),
                 reason,
             }),
         }
@@ -304,6 +384,29 @@ fn mask_credentials(line: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_endless_line_is_cut_as_it_is_read_and_rejected_with_a_short_echo() {
+        let long = format!("https://a.com/{}\nhttps://a.com/ok\n", "é".repeat(300_000));
+        let text = read_capped(std::io::Cursor::new(long.as_bytes())).unwrap();
+        assert!(text.len() < MAX_LINE + 64, "kept {} bytes", text.len());
+        let rules = Rules {
+            max_len: 1024,
+            object_type: ObjectType::File,
+        };
+        let bad = parse(&text, &rules).unwrap_err();
+        assert_eq!(bad.len(), 1);
+        assert_eq!(bad[0].line, 1);
+        assert!(bad[0].text.chars().count() < ECHO + 40, "{}", bad[0].text);
+        assert!(bad[0].reason.contains("longer than"), "{}", bad[0].reason);
+        // Short lines pass through unchanged.
+        let plain = "https://a.com/x\r\n# c\nhttps://a.com/y";
+        assert_eq!(
+            read_capped(std::io::Cursor::new(plain.as_bytes())).unwrap(),
+            plain
+        );
+        assert!(read_capped(std::io::Cursor::new(&b"\xff\n"[..])).is_err());
+    }
 
     fn rules(object_type: ObjectType) -> Rules {
         Rules {

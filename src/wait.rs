@@ -9,7 +9,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use tokio::time::Instant;
+use crate::http::bounds::Bounds;
 
 /// How often to look.
 #[derive(Clone, Debug)]
@@ -38,11 +38,11 @@ pub enum Check<T> {
     NotYet(T),
 }
 
-/// Calls `check` until it says `Done` or the deadline passes; returns the last value and
-/// whether it was done. The first check runs at once.
+/// Calls `check` until it says `Done`, the deadline passes or the run is interrupted;
+/// returns the last value and whether it was done. The first check runs at once.
 pub async fn poll_until<T, F, Fut>(
     schedule: &PollSchedule,
-    deadline: Instant,
+    bounds: &Bounds,
     mut check: F,
 ) -> (T, bool)
 where
@@ -54,12 +54,14 @@ where
         match check().await {
             Check::Done(value) => return (value, true),
             Check::NotYet(value) => {
-                let now = Instant::now();
-                if now >= deadline {
+                let now = tokio::time::Instant::now();
+                if now >= bounds.deadline || bounds.interrupt.raised().is_some() {
                     return (value, false);
                 }
-                let wake = (now + interval).min(deadline);
-                tokio::time::sleep_until(wake).await;
+                let wake = (now + interval).min(bounds.deadline);
+                if !bounds.sleep(wake - now).await {
+                    return (value, false);
+                }
                 interval = schedule.next(interval);
             }
         }
@@ -69,13 +71,18 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::time::Instant;
+
+    fn bounds(secs: u64) -> Bounds {
+        Bounds::new(Duration::from_secs(secs), Default::default())
+    }
 
     #[tokio::test(start_paused = true)]
     async fn backs_off_and_stops_at_the_deadline() {
         let start = Instant::now();
         let schedule = PollSchedule::new(Duration::from_secs(2));
         let mut seen = Vec::new();
-        let (calls, done) = poll_until(&schedule, start + Duration::from_secs(10), || {
+        let (calls, done) = poll_until(&schedule, &bounds(10), || {
             seen.push(start.elapsed().as_secs_f64());
             let n = seen.len();
             async move { Check::NotYet(n) }
@@ -93,7 +100,7 @@ mod tests {
         let mut n = 0;
         let (value, done) = poll_until(
             &PollSchedule::new(Duration::from_secs(1)),
-            start + Duration::from_secs(600),
+            &bounds(600),
             || {
                 n += 1;
                 let v = n;

@@ -83,11 +83,14 @@ async fn batches_are_filled_to_the_provider_maximum() {
 #[tokio::test]
 async fn every_fault_kind_is_retried_and_each_url_accepted_once() {
     for kind in ["throttle", "error", "drop", "garbage"] {
+        // Every third request: a submit whose answer is lost (drop, garbage) is looked up
+        // before it is sent again, so with every other request failing, each resend would
+        // land on a failing turn.
         let emu = emulator(&[
             "--task-duration",
             "200ms",
             "--fault",
-            &format!("{kind}=1/2"),
+            &format!("{kind}=1/3"),
         ])
         .await;
         let dir = tempfile::tempdir().unwrap();

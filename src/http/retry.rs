@@ -8,6 +8,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use super::bounds::Bounds;
 use crate::providers::{ErrorClass, ProviderError};
 
 /// Whether an error of this class can succeed on a later attempt.
@@ -21,7 +22,9 @@ pub fn is_retryable(class: ErrorClass) -> bool {
         | ErrorClass::Permission
         | ErrorClass::Quota
         | ErrorClass::Domain
-        | ErrorClass::InvalidRequest => false,
+        | ErrorClass::InvalidRequest
+        | ErrorClass::Endpoint
+        | ErrorClass::Deadline => false,
     }
 }
 
@@ -30,7 +33,11 @@ pub fn is_retryable(class: ErrorClass) -> bool {
 pub fn stops_run(class: ErrorClass) -> bool {
     matches!(
         class,
-        ErrorClass::Credentials | ErrorClass::Permission | ErrorClass::Quota | ErrorClass::Domain
+        ErrorClass::Credentials
+            | ErrorClass::Permission
+            | ErrorClass::Quota
+            | ErrorClass::Domain
+            | ErrorClass::Endpoint
     )
 }
 
@@ -72,10 +79,30 @@ impl RetryPolicy {
     }
 }
 
-/// Calls `call` until it succeeds, fails with an error that is not retryable, or the
-/// attempts run out. `on_retry` sees every error that will be retried (for logs and counts).
+/// Calls `call` until it succeeds, fails with an error that is not retryable, the attempts
+/// run out, or the bounds end it. `on_retry` sees every error that will be retried (for logs
+/// and counts). No attempt starts after the deadline or an interrupt, each attempt is cut
+/// off by the bounds, and a retry whose delay (a provider's retry-after included) would end
+/// after the deadline is not made: the error is returned, saying so.
 pub async fn with_retry<T, F, Fut>(
     policy: &RetryPolicy,
+    bounds: &Bounds,
+    call: F,
+    on_retry: impl FnMut(&ProviderError, u32, Duration),
+) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ProviderError>>,
+{
+    with_retry_when(policy, bounds, |e| is_retryable(e.class), call, on_retry).await
+}
+
+/// [`with_retry`], retrying only the errors `retryable` accepts (a submit must not be sent
+/// again when its outcome is unknown: it is looked up first).
+pub async fn with_retry_when<T, F, Fut>(
+    policy: &RetryPolicy,
+    bounds: &Bounds,
+    retryable: impl Fn(&ProviderError) -> bool,
     mut call: F,
     mut on_retry: impl FnMut(&ProviderError, u32, Duration),
 ) -> Result<T, ProviderError>
@@ -85,12 +112,29 @@ where
 {
     let mut attempt = 1;
     loop {
-        match call().await {
+        if let Some(err) = bounds.refuse_start() {
+            return Err(err);
+        }
+        match bounds.run(call()).await {
             Ok(value) => return Ok(value),
-            Err(err) if is_retryable(err.class) && attempt < policy.max_attempts => {
+            Err(err) if retryable(&err) && attempt < policy.max_attempts => {
                 let delay = policy.delay(attempt, &err);
+                let fits = tokio::time::Instant::now()
+                    .checked_add(delay)
+                    .is_some_and(|at| at <= bounds.deadline);
+                if !fits {
+                    let mut err = err;
+                    err.message = format!(
+                        "{}; not tried again: the next attempt ({:.0}s away) would come after the run's deadline (--timeout)",
+                        err.message,
+                        delay.as_secs_f64().min(1e9)
+                    );
+                    return Err(err);
+                }
                 on_retry(&err, attempt, delay);
-                tokio::time::sleep(delay).await;
+                if !bounds.sleep(delay).await {
+                    return Err(err);
+                }
                 attempt += 1;
             }
             Err(err) => return Err(err),
@@ -105,6 +149,57 @@ mod tests {
 
     fn err(class: ErrorClass) -> ProviderError {
         ProviderError::new(class, "X", "x")
+    }
+
+    fn bounds() -> Bounds {
+        Bounds::new(Duration::from_secs(600), Default::default())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_retry_after_beyond_the_deadline_stops_at_once() {
+        let calls = Cell::new(0);
+        let start = tokio::time::Instant::now();
+        let result: Result<(), _> = with_retry(
+            &RetryPolicy::default(),
+            &Bounds::new(Duration::from_secs(10), Default::default()),
+            || {
+                calls.set(calls.get() + 1);
+                async {
+                    let mut e = err(ErrorClass::Throttled);
+                    e.retry_after = Some(Duration::from_millis(999_999_999_999));
+                    Err(e)
+                }
+            },
+            |_, _, _| {},
+        )
+        .await;
+        let e = result.unwrap_err();
+        assert!(e.message.contains("after the run's deadline"), "{e}");
+        assert_eq!(calls.get(), 1);
+        assert_eq!(start.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_attempt_starts_after_the_deadline() {
+        let calls = Cell::new(0);
+        let result: Result<(), _> = with_retry(
+            &RetryPolicy::default(),
+            &Bounds::new(Duration::from_secs(3), Default::default()),
+            || {
+                calls.set(calls.get() + 1);
+                async {
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    Err(err(ErrorClass::Unavailable))
+                }
+            },
+            |_, _, _| {},
+        )
+        .await;
+        // 0 s: fails at 2 s; retried at most 0.2 s later, fails at about 4 s: past the
+        // deadline, so no third attempt.
+        let e = result.unwrap_err();
+        assert!(e.message.contains("deadline"), "{e}");
+        assert_eq!(calls.get(), 2);
     }
 
     #[test]
@@ -138,6 +233,7 @@ mod tests {
         let mut retried = 0;
         let result = with_retry(
             &RetryPolicy::default(),
+            &bounds(),
             || {
                 calls.set(calls.get() + 1);
                 let n = calls.get();
@@ -161,6 +257,7 @@ mod tests {
         let calls = Cell::new(0);
         let result: Result<(), _> = with_retry(
             &RetryPolicy::default(),
+            &bounds(),
             || {
                 calls.set(calls.get() + 1);
                 async { Err(err(ErrorClass::Credentials)) }
@@ -178,6 +275,7 @@ mod tests {
         };
         let result: Result<(), _> = with_retry(
             &policy,
+            &bounds(),
             || {
                 calls.set(calls.get() + 1);
                 async { Err(err(ErrorClass::Throttled)) }

@@ -294,6 +294,12 @@ pub enum ErrorClass {
     Domain,
     /// The request itself is invalid; only this batch's paths are affected.
     InvalidRequest,
+    /// The endpoint cannot be an API that works: it redirected, or sent an answer too large
+    /// to read. No retry can fix it, and the run stops.
+    Endpoint,
+    /// The run's time is up (`--timeout`) or it was interrupted: the call was not made, or
+    /// was cut off while in flight (code [`ProviderError::CUT`]).
+    Deadline,
 }
 
 /// An error from one provider call.
@@ -328,17 +334,54 @@ impl ProviderError {
         self
     }
 
-    /// Error for a request that never got an HTTP answer.
+    /// Code of a call cut off in flight at the run's deadline or by an interrupt.
+    pub const CUT: &'static str = "Cut";
+    /// Code of a call not made because the deadline had passed or the run was interrupted.
+    pub const NOT_STARTED: &'static str = "NotStarted";
+    /// Code of a transport failure before any byte of the request left (connection refused,
+    /// no route, TLS handshake): the provider cannot have seen it.
+    pub const CONNECT: &'static str = "connect";
+
+    /// Error for a request that never got a whole HTTP answer.
     pub fn transport(err: &reqwest::Error) -> Self {
-        let what = if err.is_timeout() {
+        if err.is_builder() {
+            // The request could not even be made: a header value with a line break or
+            // another control character, which only a credential can bring in.
+            return ProviderError::new(
+                ErrorClass::Credentials,
+                "UnusableCredential",
+                "the request could not be built: a credential holds a character an HTTP header cannot carry",
+            )
+            .with_hint("check the key id and the security token for line breaks or stray characters (copy them again from the console)");
+        }
+        let what = if err.is_connect() {
+            Self::CONNECT
+        } else if err.is_timeout() {
             "timeout"
-        } else if err.is_connect() {
-            "connect"
         } else {
             "connection"
         };
         // reqwest's Display never includes headers or bodies, so no secret can leak here.
-        ProviderError::new(ErrorClass::Transport, what, err.to_string())
+        let mut message = err.to_string();
+        let mut source = std::error::Error::source(err);
+        while let Some(cause) = source {
+            message.push_str(&format!(": {cause}"));
+            source = cause.source();
+        }
+        ProviderError::new(ErrorClass::Transport, what, message)
+    }
+
+    /// True when the request may have reached the provider and taken effect although no
+    /// usable answer came back: a submit that failed so must be looked up, never simply
+    /// sent again.
+    pub fn outcome_unknown(&self) -> bool {
+        match self.class {
+            ErrorClass::BadResponse => true,
+            ErrorClass::Transport => self.code != Self::CONNECT,
+            ErrorClass::Deadline => self.code == Self::CUT,
+            ErrorClass::Endpoint => self.code == "AnswerTooLarge",
+            _ => false,
+        }
     }
 }
 
@@ -368,4 +411,17 @@ pub trait Provider: Send + Sync {
     async fn submit(&self, batch: &Batch) -> Result<Submitted, ProviderError>;
     /// Status of every path in these tasks (at most `limits().status_ids_per_query` ids).
     async fn poll(&self, ids: &[TaskId]) -> Result<Vec<TaskState>, ProviderError>;
+    /// The tasks of this kind, created since `since`, whose paths include `url`: how a
+    /// submit whose answer was lost is recognised, so it is adopted instead of sent twice.
+    /// `None` when the provider has no such look-up because sending again is harmless there
+    /// (Qiniu answers a repeat with 400037 and the covering request).
+    async fn find_tasks(
+        &self,
+        kind: BatchKind,
+        url: &str,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Option<Result<Vec<TaskId>, ProviderError>> {
+        let _ = (kind, url, since);
+        None
+    }
 }

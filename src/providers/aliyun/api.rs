@@ -264,6 +264,20 @@ pub struct TaskByIdResponse {
     pub tasks: Vec<TaskEntry>,
 }
 
+/// DescribeRefreshTasks: the tasks are wrapped in `Tasks.CDNTask`.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TasksResponse {
+    #[serde(default)]
+    pub tasks: CdnTasks,
+}
+
+#[derive(Deserialize, Default)]
+pub struct CdnTasks {
+    #[serde(rename = "CDNTask", default)]
+    pub cdn_task: Vec<TaskEntry>,
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct TaskEntry {

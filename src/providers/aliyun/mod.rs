@@ -8,8 +8,8 @@ use async_trait::async_trait;
 
 use self::api::{Call, Credentials, SignatureVersion};
 use super::{
-    Batch, Limits, ObjectType, Operation, Provider, ProviderError, ProviderKind, Quota, QuotaEntry,
-    QuotaKind, Submitted, TaskId, TaskState, TaskStatus,
+    Batch, BatchKind, Limits, ObjectType, Operation, Provider, ProviderError, ProviderKind, Quota,
+    QuotaEntry, QuotaKind, Submitted, TaskId, TaskState, TaskStatus,
 };
 
 /// The documented limits (protocols.md §0, §1; RefreshObjectCaches reference).
@@ -218,5 +218,43 @@ impl Provider for Aliyun {
                 description: t.description.filter(|d| !d.is_empty()),
             })
             .collect())
+    }
+
+    /// DescribeRefreshTasks by the exact path, its type and the time since the batch was
+    /// first sent.
+    async fn find_tasks(
+        &self,
+        kind: BatchKind,
+        url: &str,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Option<Result<Vec<TaskId>, ProviderError>> {
+        let object_type = match (kind.operation, kind.object_type) {
+            (Operation::Prefetch, _) => "preload",
+            (Operation::Refresh, ObjectType::File) => "file",
+            (Operation::Refresh, ObjectType::Directory) => "directory",
+            (Operation::Refresh, ObjectType::Regex) => "regex",
+            (Operation::Refresh, ObjectType::IgnoreParams) => "ignoreParams",
+        };
+        let time = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let end = chrono::Utc::now() + chrono::TimeDelta::minutes(5);
+        let params = vec![
+            ("ObjectPath".to_string(), url.to_string()),
+            ("ObjectType".to_string(), object_type.to_string()),
+            ("StartTime".to_string(), time(since)),
+            ("EndTime".to_string(), time(end)),
+            ("PageSize".to_string(), "100".to_string()),
+        ];
+        let answer: Result<api::TasksResponse, ProviderError> =
+            self.call("DescribeRefreshTasks", params).await;
+        Some(answer.map(|a| {
+            let mut ids: Vec<TaskId> = Vec::new();
+            for t in a.tasks.cdn_task {
+                let id = TaskId(t.task_id);
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+            ids
+        }))
     }
 }

@@ -14,6 +14,10 @@ pub const REFRESH: &str = "/v1.0/cdn/content/refresh-tasks";
 pub const PREHEAT: &str = "/v1.0/cdn/content/preheating-tasks";
 pub const HISTORY: &str = "/v1.0/cdn/historytasks";
 pub const QUOTA: &str = "/v1.0/cdn/quota";
+/// ShowUrlTaskInfo: the tasks a URL was in, by time.
+pub const URL_TASKS: &str = "/v1.0/cdn/contentgateway/url-tasks";
+/// The largest page of ShowUrlTaskInfo.
+pub const URL_TASKS_LIMIT: u32 = 100;
 
 /// The path of one task's per-URL detail.
 pub fn detail_path(task_id: &str) -> String {
@@ -298,6 +302,29 @@ pub struct DetailUrl {
     pub fail_desc: Option<String>,
     #[serde(default)]
     pub fail_classify: Option<String>,
+}
+
+/// ShowUrlTaskInfo's answer: one record per (task, URL).
+#[derive(Deserialize)]
+pub struct UrlTasksResponse {
+    #[serde(default)]
+    pub result: Vec<UrlTask>,
+}
+
+#[derive(Deserialize)]
+pub struct UrlTask {
+    #[serde(deserialize_with = "id_text")]
+    pub task_id: String,
+    pub url: String,
+}
+
+/// A task id the service may send as a number or a string.
+fn id_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(s) => Ok(s),
+        serde_json::Value::Number(n) => Ok(n.to_string()),
+        other => Err(serde::de::Error::custom(format!("a task id, not {other}"))),
+    }
 }
 
 #[derive(Deserialize)]

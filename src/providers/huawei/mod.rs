@@ -14,8 +14,8 @@ use async_trait::async_trait;
 
 use self::api::{Call, Credentials, RefreshMode};
 use super::{
-    Batch, Limits, ObjectType, Operation, Provider, ProviderError, ProviderKind, Quota, QuotaEntry,
-    QuotaKind, Submitted, TaskId, TaskState, TaskStatus,
+    Batch, BatchKind, Limits, ObjectType, Operation, Provider, ProviderError, ProviderKind, Quota,
+    QuotaEntry, QuotaKind, Submitted, TaskId, TaskState, TaskStatus,
 };
 
 /// The documented limits (protocols.md §0, §4): 1,000 URLs or 100 directories per refresh,
@@ -119,7 +119,13 @@ impl Huawei {
     async fn detail(&self, id: &TaskId) -> Result<Vec<TaskState>, ProviderError> {
         let path = api::detail_path(&id.0);
         let mut states = Vec::new();
-        for page in 1.. {
+        // A task holds one request's URLs at most: a server that claims more pages is not
+        // followed further.
+        let largest = LIMITS
+            .refresh_urls_per_request
+            .max(LIMITS.prefetch_urls_per_request);
+        let max_pages = largest.div_ceil(api::DETAIL_PAGE_SIZE as usize) as u32 + 1;
+        for page in 1..=max_pages {
             let mut query = self.base_query();
             query.push(("page_size".into(), api::DETAIL_PAGE_SIZE.to_string()));
             query.push(("page_number".into(), page.to_string()));
@@ -135,7 +141,8 @@ impl Huawei {
                 )
                 .await?;
             let last = answer.urls.len() < api::DETAIL_PAGE_SIZE as usize;
-            states.extend(answer.urls.into_iter().map(|u| {
+            let page_urls = answer.urls.into_iter().take(api::DETAIL_PAGE_SIZE as usize);
+            states.extend(page_urls.map(|u| {
                 let status = status_of(&u.status);
                 let description = (status == TaskStatus::Failed)
                     .then(|| {
@@ -155,9 +162,12 @@ impl Huawei {
                 }
             }));
             if last || states.len() as u64 >= answer.total {
-                break;
+                return Ok(states);
             }
         }
+        tracing::warn!(
+            "task {id}: the answer claims more URLs than a task can hold; read {max_pages} pages and stopped"
+        );
         Ok(states)
     }
 }
@@ -279,6 +289,54 @@ impl Provider for Huawei {
             states.extend(self.detail(id).await?);
         }
         Ok(states)
+    }
+
+    /// ShowUrlTaskInfo by the URL and the time since the batch was first sent.
+    async fn find_tasks(
+        &self,
+        kind: BatchKind,
+        url: &str,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Option<Result<Vec<TaskId>, ProviderError>> {
+        let mut query = self.base_query();
+        let end = chrono::Utc::now() + chrono::TimeDelta::minutes(5);
+        // The service takes at most a day between start and end.
+        let start = since.max(end - chrono::TimeDelta::hours(24));
+        query.push(("start_time".into(), start.timestamp_millis().to_string()));
+        query.push(("end_time".into(), end.timestamp_millis().to_string()));
+        query.push(("url".into(), url.to_string()));
+        let (task_type, file_type) = match kind.operation {
+            Operation::Prefetch => ("PREHEATING", "file"),
+            Operation::Refresh if kind.object_type == ObjectType::Directory => {
+                ("REFRESH", "directory")
+            }
+            Operation::Refresh => ("REFRESH", "file"),
+        };
+        query.push(("task_type".into(), task_type.into()));
+        query.push(("file_type".into(), file_type.into()));
+        query.push(("offset".into(), "0".into()));
+        query.push(("limit".into(), api::URL_TASKS_LIMIT.to_string()));
+        let answer: Result<api::UrlTasksResponse, ProviderError> = self
+            .call(
+                "url task look-up",
+                Call {
+                    method: reqwest::Method::GET,
+                    path: api::URL_TASKS,
+                    query: &query,
+                    body: None,
+                },
+            )
+            .await;
+        Some(answer.map(|a| {
+            let mut ids: Vec<TaskId> = Vec::new();
+            for t in a.result.into_iter().filter(|t| t.url == url) {
+                let id = TaskId(t.task_id);
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+            ids
+        }))
     }
 }
 

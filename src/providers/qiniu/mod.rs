@@ -68,15 +68,26 @@ impl Qiniu {
         api::parse(path, api::send(request).await?)
     }
 
-    /// Every item a list call finds, page by page (pages count from 0).
+    /// Every item a list call finds, page by page (pages count from 0). A server that
+    /// claims more items than a request can hold is not followed further: the pages stop at
+    /// what `expected` items can need, plus one.
     async fn list_items(
         &self,
         path: &str,
         request_id: Option<&str>,
         urls: Option<&[String]>,
     ) -> Result<Vec<api::ListItem>, ProviderError> {
+        // One request id holds at most one batch; a list by URLs may show each URL's
+        // recent requests, a few per URL.
+        let expected = match urls {
+            Some(urls) => urls.len() * 10,
+            None => LIMITS
+                .refresh_urls_per_request
+                .max(LIMITS.prefetch_urls_per_request),
+        };
+        let max_pages = expected.div_ceil(api::PAGE_SIZE as usize) as u32 + 1;
         let mut items = Vec::new();
-        for page_no in 0.. {
+        for page_no in 0..max_pages {
             let page: api::ListResponse = self
                 .call(
                     path,
@@ -89,11 +100,14 @@ impl Qiniu {
                 )
                 .await?;
             let last = page.items.len() < api::PAGE_SIZE as usize;
-            items.extend(page.items);
+            items.extend(page.items.into_iter().take(api::PAGE_SIZE as usize));
             if last || items.len() as u64 >= page.total {
-                break;
+                return Ok(items);
             }
         }
+        tracing::warn!(
+            "{path}: the answer claims more items than a request can hold; read {max_pages} pages and stopped"
+        );
         Ok(items)
     }
 
