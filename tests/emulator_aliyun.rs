@@ -1103,6 +1103,111 @@ async fn describe_refresh_tasks_pages_and_filters() {
         .err(400, "MissingParameter");
 }
 
+/// The lookups a client makes after a lost answer: by one path exactly as it was sent, the
+/// type, and a time range over `CreationTime`.
+#[tokio::test]
+async fn describe_refresh_tasks_finds_a_submission_as_sent() {
+    // Unlimited lookups: this test makes more than a second's worth.
+    let emu = Emu::start(&["--describe-tasks-qps", "0"]).await;
+    let with_scheme = "https://example.com/look/a.js";
+    let without = "www.example.com/look/b.js";
+    let refresh = req("RefreshObjectCaches")
+        .paths(&[with_scheme.into(), without.into()])
+        .v3(&emu)
+        .await;
+    refresh.ok();
+    let refresh_ids: Vec<String> = refresh.json["RefreshTaskId"]
+        .as_str()
+        .unwrap()
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    let pushed = "http://static.example.com/look/p.js";
+    let push = req("PushObjectCache")
+        .paths(&[pushed.into()])
+        .v1(&emu)
+        .await;
+    push.ok();
+    let push_id = push.json["PushTaskId"].as_str().unwrap().to_string();
+
+    let lookup = |path: &str, object_type: Option<&str>| {
+        let r = req("DescribeRefreshTasks").param("ObjectPath", path);
+        match object_type {
+            Some(t) => r.param("ObjectType", t),
+            None => r,
+        }
+    };
+    let tasks = |r: &Resp| -> Vec<Value> {
+        r.ok();
+        r.json["Tasks"]["CDNTask"].as_array().unwrap().clone()
+    };
+    let found = lookup(with_scheme, Some("file")).v3(&emu).await;
+    let entries = tasks(&found);
+    assert_eq!(entries.len(), 1, "{}", found.text);
+    assert_eq!(found.json["TotalCount"], 1);
+    let entry = &entries[0];
+    assert!(refresh_ids.contains(&entry["TaskId"].as_str().unwrap().to_string()));
+    assert_eq!(entry["ObjectPath"], with_scheme);
+    // The documented shape, and nothing else.
+    let mut keys: Vec<&str> = entry
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "CreationTime",
+            "Description",
+            "ObjectPath",
+            "ObjectType",
+            "Process",
+            "Status",
+            "TaskId"
+        ]
+    );
+    for field in ["PageNumber", "PageSize", "TotalCount"] {
+        assert!(found.json[field].is_u64(), "{field}: {}", found.text);
+    }
+    assert!(found.json["RequestId"].is_string());
+
+    // A path sent without its scheme is found as sent, and reported with `http://`.
+    let bare = tasks(&lookup(without, None).v1(&emu).await);
+    assert_eq!(bare.len(), 1);
+    assert_eq!(bare[0]["ObjectPath"], format!("http://{without}"));
+    assert!(refresh_ids.contains(&bare[0]["TaskId"].as_str().unwrap().to_string()));
+
+    // Prefetches are `preload`, and only that.
+    let preload = tasks(&lookup(pushed, Some("preload")).v3(&emu).await);
+    assert_eq!(preload.len(), 1);
+    assert_eq!(preload[0]["TaskId"], push_id.as_str());
+    assert!(tasks(&lookup(pushed, Some("file")).v3(&emu).await).is_empty());
+    assert!(tasks(&lookup(with_scheme, Some("preload")).v3(&emu).await).is_empty());
+
+    // StartTime/EndTime compare the CreationTime shown, to the second, bounds included.
+    let created = chrono::NaiveDateTime::parse_from_str(
+        entry["CreationTime"].as_str().unwrap(),
+        "%Y-%m-%dT%H:%M:%SZ",
+    )
+    .unwrap();
+    let at = |seconds: i64| {
+        (created + chrono::TimeDelta::seconds(seconds))
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string()
+    };
+    let in_range = |from: i64, to: i64| {
+        lookup(with_scheme, Some("file"))
+            .param("StartTime", &at(from))
+            .param("EndTime", &at(to))
+    };
+    assert_eq!(tasks(&in_range(-60, 0).v3(&emu).await).len(), 1);
+    assert_eq!(tasks(&in_range(0, 60).v3(&emu).await).len(), 1);
+    assert!(tasks(&in_range(-60, -1).v3(&emu).await).is_empty());
+    assert!(tasks(&in_range(1, 60).v3(&emu).await).is_empty());
+}
+
 #[tokio::test]
 async fn denied_actions_are_forbidden_ram() {
     let emu = Emu::start(&["--deny-action", "PushObjectCache"]).await;

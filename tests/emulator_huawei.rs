@@ -24,6 +24,7 @@ const REFRESH: &str = "/v1.0/cdn/content/refresh-tasks";
 const PREHEAT: &str = "/v1.0/cdn/content/preheating-tasks";
 const HISTORY: &str = "/v1.0/cdn/historytasks";
 const QUOTA: &str = "/v1.0/cdn/quota";
+const URL_TASKS: &str = "/v1.0/cdn/contentgateway/url-tasks";
 
 fn detail_path(id: &str) -> String {
     format!("{HISTORY}/{id}/detail")
@@ -187,9 +188,10 @@ impl Resp {
             .unwrap_or("")
     }
 
+    /// A task id: a string of digits (ShowUrlTaskInfo carries it as a number).
     fn task_id(&self, field: &str) -> String {
         let id = self.json[field].as_str().expect("a task id").to_string();
-        assert_eq!(id.len(), 32, "{id}");
+        assert!(id.parse::<u64>().is_ok(), "{id}");
         id
     }
 }
@@ -437,6 +439,164 @@ async fn refresh_and_preheat_tasks_run_their_lifecycle() {
     assert!(stats.errors.is_empty(), "{stats:?}");
     // Other providers' quotas are other accounts'.
     assert!(stats.quota_used.is_empty() && stats.qiniu_quota_used.is_empty());
+}
+
+/// ShowUrlTaskInfo's rows, after checking the page's shape.
+fn url_rows(r: &Resp) -> Vec<Value> {
+    r.ok();
+    let rows = r.json["result"].as_array().expect("result").clone();
+    assert_eq!(r.json["count"], rows.len(), "{}", r.text);
+    assert!(r.json["total"].as_u64().unwrap() >= rows.len() as u64);
+    rows
+}
+
+#[tokio::test]
+async fn url_tasks_find_each_url_with_its_task_id() {
+    let emu = Emu::start(&["--task-duration", "300ms", "--fail-matching", "broken"]).await;
+    let a = "https://example.com/ut/a.js".to_string();
+    let broken = "https://www.example.com/ut/broken.js".to_string();
+    let file = refresh("file", &[a.clone(), broken.clone()])
+        .send(&emu)
+        .await;
+    let file_id = file.task_id("refresh_task");
+    let dir = post(
+        REFRESH,
+        json!({"refresh_task": {"type": "directory", "mode": "detect_modify_refresh",
+                                "urls": ["http://static.example.com/ut/"]}}),
+    )
+    .send(&emu)
+    .await;
+    let dir_id = dir.task_id("refresh_task");
+    let heat = preheat(std::slice::from_ref(&a)).send(&emu).await;
+    let heat_id = heat.task_id("preheating_task");
+
+    // One URL, two tasks: newest first, each row naming its task as a number.
+    let r = get(URL_TASKS, &[("url", &a)]).send(&emu).await;
+    let rows = url_rows(&r);
+    assert_eq!(r.json["total"], 2, "{}", r.text);
+    let number = |id: &str| json!(id.parse::<u64>().unwrap());
+    assert_eq!(rows[0]["task_id"], number(&heat_id));
+    assert_eq!(rows[0]["type"], "PREHEATING");
+    assert!(rows[0].get("mode").is_none(), "{}", rows[0]);
+    assert_eq!(rows[1]["task_id"], number(&file_id));
+    assert_eq!(rows[1]["type"], "REFRESH");
+    assert_eq!(rows[1]["mode"], "all");
+    for row in &rows {
+        assert_eq!(row["url"], a.as_str());
+        assert_eq!(row["file_type"], "file");
+        assert!(row["id"].is_u64(), "{row}");
+        let created = row["create_time"].as_i64().unwrap();
+        assert!(created > 1_600_000_000_000);
+        assert!(row["modify_time"].as_i64().unwrap() >= created);
+        assert!(
+            matches!(
+                row["status"].as_str(),
+                Some("waiting" | "refreshing" | "preheating")
+            ),
+            "{row}"
+        );
+    }
+
+    // Filters: task type, file type (with the directory's mode), today by default.
+    let refreshes = get(URL_TASKS, &[("url", &a), ("task_type", "REFRESH")])
+        .send(&emu)
+        .await;
+    assert_eq!(url_rows(&refreshes).len(), 1);
+    let dirs = get(URL_TASKS, &[("file_type", "directory")])
+        .send(&emu)
+        .await;
+    let dirs = url_rows(&dirs);
+    assert_eq!(dirs.len(), 1);
+    assert_eq!(dirs[0]["task_id"], number(&dir_id));
+    assert_eq!(dirs[0]["mode"], "detect_modify_refresh");
+    let all = get(URL_TASKS, &[]).send(&emu).await;
+    assert_eq!(url_rows(&all).len(), 4);
+    // Paged by offset and limit; `total` counts every match.
+    let second = get(URL_TASKS, &[("offset", "1"), ("limit", "1")])
+        .send(&emu)
+        .await;
+    let second_rows = url_rows(&second);
+    assert_eq!((second_rows.len(), &second.json["total"]), (1, &json!(4)));
+    assert_eq!(second_rows[0], url_rows(&all)[1]);
+
+    // An explicit range: only tasks created in it.
+    let now = chrono::Utc::now().timestamp_millis();
+    let range = |from: i64, to: i64| [from.to_string(), to.to_string()];
+    let [from, to] = range(now - 3_600_000, now + 3_600_000);
+    let around = get(URL_TASKS, &[("start_time", &from), ("end_time", &to)])
+        .send(&emu)
+        .await;
+    assert_eq!(around.json["total"], 4, "{}", around.text);
+    let [from, to] = range(now + 3_600_000, now + 7_200_000);
+    let later = get(URL_TASKS, &[("start_time", &from), ("end_time", &to)])
+        .send(&emu)
+        .await;
+    assert!(url_rows(&later).is_empty());
+
+    // Once done: the failed URL, and `processing` no longer matches anything.
+    wait_done(&emu, &file_id, Duration::from_secs(5)).await;
+    wait_done(&emu, &dir_id, Duration::from_secs(5)).await;
+    wait_done(&emu, &heat_id, Duration::from_secs(5)).await;
+    let failed = get(URL_TASKS, &[("status", "failed")]).send(&emu).await;
+    let failed = url_rows(&failed);
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["url"], broken.as_str());
+    let processing = get(URL_TASKS, &[("status", "processing")]).send(&emu).await;
+    assert!(url_rows(&processing).is_empty());
+    let succeed = get(URL_TASKS, &[("status", "succeed")]).send(&emu).await;
+    assert_eq!(url_rows(&succeed).len(), 3);
+
+    let stats = emu.stats().await;
+    assert_eq!(stats.succeeded["huawei:url-tasks"], 10);
+    assert!(stats.errors.is_empty(), "{stats:?}");
+}
+
+#[tokio::test]
+async fn url_tasks_refuse_bad_ranges_and_limits() {
+    let emu = Emu::start(&["--huawei-requests-per-second", "20"]).await;
+    let now = chrono::Utc::now().timestamp_millis();
+    let day = 24 * 3_600_000;
+    let ms = |t: i64| t.to_string();
+    // Exactly 24 hours is allowed, a millisecond more is not.
+    get(
+        URL_TASKS,
+        &[("start_time", &ms(now - day)), ("end_time", &ms(now))],
+    )
+    .send(&emu)
+    .await
+    .ok();
+    let bad: Vec<Vec<(&str, String)>> = vec![
+        vec![("start_time", ms(now - day - 1)), ("end_time", ms(now))],
+        vec![("start_time", ms(now)), ("end_time", ms(now - 1))],
+        vec![("start_time", ms(now))],
+        vec![("end_time", ms(now))],
+        vec![("limit", "101".into())],
+        vec![("limit", "0".into())],
+        vec![("offset", "-1".into())],
+        vec![("task_type", "refresh".into())],
+        vec![("file_type", "dir".into())],
+        vec![("status", "done".into())],
+    ];
+    for query in &bad {
+        let query: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = get(URL_TASKS, &query).send(&emu).await;
+        r.service(400, "CDN.0001");
+        assert!(!r.reason().is_empty(), "{query:?}");
+    }
+    // Signed like every other call.
+    get(URL_TASKS, &[])
+        .key("HWTESTAK", "wrong")
+        .send(&emu)
+        .await
+        .gateway(401, "APIGW.0301");
+    // Its own rate window, as the other APIs'.
+    let emu = Emu::start(&["--huawei-requests-per-second", "1"]).await;
+    get(URL_TASKS, &[]).send(&emu).await.ok();
+    get(QUOTA, &[]).send(&emu).await.ok();
+    get(URL_TASKS, &[])
+        .send(&emu)
+        .await
+        .gateway(429, "APIGW.0308");
 }
 
 #[tokio::test]

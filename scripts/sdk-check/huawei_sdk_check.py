@@ -54,6 +54,7 @@ def huawei_checks(url, access_key, secret_key, sts_key):
         ShowHistoryTaskDetailsRequest,
         ShowHistoryTasksRequest,
         ShowQuotaRequest,
+        ShowUrlTaskInfoRequest,
     )
 
     def client(ak=access_key, sk=secret_key, token=None):
@@ -73,7 +74,8 @@ def huawei_checks(url, access_key, secret_key, sts_key):
         )
 
     def task_id(value, what):
-        expect(isinstance(value, str) and len(value) == 32, f"{what}: task id {value!r}")
+        # Digits: ShowUrlTaskInfo carries the same id as a number (a Long in the SDK's model).
+        expect(isinstance(value, str) and value.isdigit(), f"{what}: task id {value!r}")
         return value
 
     def raises(fn, status, code, message_part=None):
@@ -176,6 +178,48 @@ def huawei_checks(url, access_key, secret_key, sts_key):
         expect(after["dir_refresh"] == before["dir_refresh"], f"{before} -> {after}")
         return f"file_refresh used {after['file_refresh'][0]}/{after['file_refresh'][1]}, types {sorted(after)}"
 
+    def url_task_info_by_url():
+        # The lookup after a lost answer: which task took this URL? The SDK's `Urls` model
+        # reads `task_id` (and `id`) as integers: the create call's id, as a number.
+        target = unique_url("lookup")
+        created = refresh([target]).refresh_task
+        ret = client().show_url_task_info(ShowUrlTaskInfoRequest(url=target, task_type="REFRESH"))
+        expect(ret.total == 1 and ret.count == 1 and len(ret.result) == 1, f"{ret}")
+        row = ret.result[0]
+        expect(row.task_id == int(created), f"task_id {row.task_id!r}, created {created!r}")
+        expect(isinstance(row.id, int), f"id {row.id!r}")
+        expect(row.url == target and row.type == "REFRESH", f"{row}")
+        expect(row.file_type == "file" and row.mode == "all", f"{row}")
+        expect(row.status in ("waiting", "refreshing", "succeed"), f"status {row.status}")
+        expect(row.create_time > 1_600_000_000_000 and row.modify_time >= row.create_time, f"{row}")
+        return f"task {row.task_id} found by its URL"
+
+    def url_task_info_in_range():
+        target = unique_url("lookup-heat", "www.example.com")
+        created = preheat([target]).preheating_task
+        now = int(time.time() * 1000)
+        ret = client().show_url_task_info(
+            ShowUrlTaskInfoRequest(
+                start_time=now - 3_600_000, end_time=now + 3_600_000, url=target, offset=0, limit=100
+            )
+        )
+        expect([(r.task_id, r.type) for r in ret.result] == [(int(created), "PREHEATING")], f"{ret}")
+        later = client().show_url_task_info(
+            ShowUrlTaskInfoRequest(start_time=now + 3_600_000, end_time=now + 7_200_000, url=target)
+        )
+        expect(later.total == 0 and later.result == [], f"{later}")
+        return "start_time/end_time, task_type PREHEATING"
+
+    def url_task_info_span_over_a_day():
+        now = int(time.time() * 1000)
+        return raises(
+            lambda: client().show_url_task_info(
+                ShowUrlTaskInfoRequest(start_time=now - 86_400_001, end_time=now)
+            ),
+            400,
+            "CDN.0001",
+        )
+
     def wrong_secret():
         return raises(
             lambda: refresh([unique_url("wrong")], c=client(sk=secret_key + "-wrong")),
@@ -223,6 +267,9 @@ def huawei_checks(url, access_key, secret_key, sts_key):
     check("huawei ShowHistoryTaskDetails filtered by url", detail_filtered_by_url)
     check("huawei ShowHistoryTasks (task_type, file_type, paging)", history_tasks)
     check("huawei ShowQuota counts per URL", quota_counts)
+    check("huawei ShowUrlTaskInfo finds a refresh by its URL", url_task_info_by_url)
+    check("huawei ShowUrlTaskInfo in a time range", url_task_info_in_range)
+    check("huawei ShowUrlTaskInfo over 24 hours -> 400 CDN.0001", url_task_info_span_over_a_day)
     check("huawei wrong secret -> 401 APIGW.0301", wrong_secret)
     check("huawei unknown access key -> 401 APIGW.0301", unknown_access_key)
     check("huawei 1,001 URLs -> 400 CDN.0001", too_many_urls)

@@ -138,16 +138,40 @@ pub struct EmulatorArgs {
     #[arg(long = "deny-action", value_name = "ACTION")]
     pub deny_actions: Vec<String>,
 
-    /// Inject a fault before authentication: KIND is throttle (Alibaba Cloud 429, Qiniu 403
-    /// code 403024, Huawei 429 APIGW.0308), error (500), drop (connection closed without a
-    /// response) or garbage (200 with a non-JSON body); RATE is a probability like `0.25` or
-    /// `1/N` for every Nth API request of any provider (repeatable).
+    /// Inject a fault: RATE is a probability like `0.25` or `1/N` for every Nth API request
+    /// of any provider (repeatable; the first KIND that fires wins). Before authentication,
+    /// consuming nothing: throttle (Alibaba Cloud 429, Qiniu 403 code 403024, Huawei 429
+    /// APIGW.0308), error (500), drop (connection closed without a response), garbage (200
+    /// with a non-JSON body), trickle (200, then a body of a few bytes every 200 ms that
+    /// never ends), huge (200 with a `--huge-body-bytes` body and its Content-Length),
+    /// huge-chunked (the same, chunked, without Content-Length), redirect (307 to
+    /// `--redirect-port`, which a client must not follow). Served by the provider:
+    /// lose-answer (the request is served in full, accepted, counted, then the connection is
+    /// closed without the answer) and endless-pages (the paged listing calls answer full pages
+    /// of fabricated in-progress entries with a total of 10^15; other calls are served
+    /// normally).
     #[arg(long = "fault", value_name = "KIND=RATE")]
     pub faults: Vec<FaultSpec>,
 
-    /// Seed for probabilistic faults, for reproducible runs.
+    /// Seed for probabilistic faults and `--slow`, for reproducible runs.
     #[arg(long, value_name = "N")]
     pub fault_seed: Option<u64>,
+
+    /// Body size of the `huge` and `huge-chunked` faults, in bytes (streamed, never held in
+    /// memory).
+    #[arg(long, value_name = "N", default_value_t = 64 << 20)]
+    pub huge_body_bytes: u64,
+
+    /// Port the `redirect` fault's `Location` points to, on 127.0.0.1 (default: the
+    /// emulator's own port + 1).
+    #[arg(long, value_name = "PORT")]
+    pub redirect_port: Option<u16>,
+
+    /// Hold some API requests for DURATION before anything counts them (rate windows,
+    /// quotas, tasks): RATE as for `--fault`, e.g. `1/2=800ms` delays every 2nd request, so
+    /// it reaches the provider's rate counters late. Adds to `--latency`.
+    #[arg(long, value_name = "RATE=DURATION")]
+    pub slow: Option<SlowSpec>,
 
     /// Largest accepted difference between a request's timestamp (Alibaba Cloud `Timestamp`,
     /// Qiniu `X-Qiniu-Date`, Huawei `X-Sdk-Date`) and the emulator's clock.
@@ -307,16 +331,64 @@ pub enum FaultKind {
     Drop,
     /// HTTP 200 with a body that is not JSON.
     Garbage,
+    /// The request is served in full (accepted, task created, quota used), then the
+    /// connection is closed without the answer: "the provider accepted it, the answer was
+    /// lost".
+    LoseAnswer,
+    /// HTTP 200 with its headers at once, then a body that never ends.
+    Trickle,
+    /// HTTP 200 with a `--huge-body-bytes` body and a matching Content-Length.
+    Huge,
+    /// [`FaultKind::Huge`] without Content-Length (chunked).
+    HugeChunked,
+    /// HTTP 307 to another port; nothing is processed.
+    Redirect,
+    /// The paged listing calls answer every page full, with a total of 10^15.
+    EndlessPages,
 }
 
 impl FaultKind {
+    /// Every kind, as `--fault` spells them.
+    pub const ALL: [FaultKind; 10] = [
+        FaultKind::Throttle,
+        FaultKind::Error,
+        FaultKind::Drop,
+        FaultKind::Garbage,
+        FaultKind::LoseAnswer,
+        FaultKind::Trickle,
+        FaultKind::Huge,
+        FaultKind::HugeChunked,
+        FaultKind::Redirect,
+        FaultKind::EndlessPages,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             FaultKind::Throttle => "throttle",
             FaultKind::Error => "error",
             FaultKind::Drop => "drop",
             FaultKind::Garbage => "garbage",
+            FaultKind::LoseAnswer => "lose-answer",
+            FaultKind::Trickle => "trickle",
+            FaultKind::Huge => "huge",
+            FaultKind::HugeChunked => "huge-chunked",
+            FaultKind::Redirect => "redirect",
+            FaultKind::EndlessPages => "endless-pages",
         }
+    }
+}
+
+impl FromStr for FaultKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        FaultKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = FaultKind::ALL.iter().map(|k| k.as_str()).collect();
+                format!("unknown fault kind {s:?}: expected {}", names.join(", "))
+            })
     }
 }
 
@@ -327,6 +399,27 @@ pub enum FaultRate {
     Probability(f64),
     /// Every Nth API request (counted over all API requests).
     EveryNth(u64),
+}
+
+impl FromStr for FaultRate {
+    type Err = String;
+
+    /// `0.25` or `1/N`.
+    fn from_str(rate: &str) -> Result<Self, String> {
+        let rate = rate.trim();
+        if let Some(n) = rate.strip_prefix("1/") {
+            return match n.parse::<u64>() {
+                Ok(n) if n > 0 => Ok(FaultRate::EveryNth(n)),
+                _ => Err(format!("bad rate {rate:?}: 1/N needs a positive integer N")),
+            };
+        }
+        match rate.parse::<f64>() {
+            Ok(p) if (0.0..=1.0).contains(&p) => Ok(FaultRate::Probability(p)),
+            _ => Err(format!(
+                "bad rate {rate:?}: expected a probability between 0 and 1 or 1/N"
+            )),
+        }
+    }
 }
 
 /// `KIND=RATE`, e.g. `throttle=0.25` or `drop=1/3`.
@@ -343,34 +436,33 @@ impl FromStr for FaultSpec {
         let (kind, rate) = s
             .split_once('=')
             .ok_or("expected KIND=RATE, e.g. throttle=0.25 or drop=1/3")?;
-        let kind = match kind.trim() {
-            "throttle" => FaultKind::Throttle,
-            "error" => FaultKind::Error,
-            "drop" => FaultKind::Drop,
-            "garbage" => FaultKind::Garbage,
-            other => {
-                return Err(format!(
-                    "unknown fault kind {other:?}: expected throttle, error, drop or garbage"
-                ));
-            }
-        };
-        let rate = rate.trim();
-        let rate = if let Some(n) = rate.strip_prefix("1/") {
-            match n.parse::<u64>() {
-                Ok(n) if n > 0 => FaultRate::EveryNth(n),
-                _ => return Err(format!("bad rate {rate:?}: 1/N needs a positive integer N")),
-            }
-        } else {
-            match rate.parse::<f64>() {
-                Ok(p) if (0.0..=1.0).contains(&p) => FaultRate::Probability(p),
-                _ => {
-                    return Err(format!(
-                        "bad rate {rate:?}: expected a probability between 0 and 1 or 1/N"
-                    ));
-                }
-            }
-        };
-        Ok(FaultSpec { kind, rate })
+        Ok(FaultSpec {
+            kind: kind.trim().parse()?,
+            rate: rate.parse()?,
+        })
+    }
+}
+
+/// `RATE=DURATION`, e.g. `1/2=800ms`: which requests `--slow` holds, and for how long.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SlowSpec {
+    pub rate: FaultRate,
+    pub delay: Duration,
+}
+
+impl FromStr for SlowSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (rate, delay) = s
+            .split_once('=')
+            .ok_or("expected RATE=DURATION, e.g. 1/2=800ms or 0.1=2s")?;
+        let delay = humantime::parse_duration(delay.trim())
+            .map_err(|e| format!("bad duration {delay:?}: {e}"))?;
+        Ok(SlowSpec {
+            rate: rate.parse()?,
+            delay,
+        })
     }
 }
 
@@ -443,5 +535,46 @@ mod tests {
         assert!("throttle=2".parse::<FaultSpec>().is_err());
         assert!("x=0.1".parse::<FaultSpec>().is_err());
         assert!("error=1/0".parse::<FaultSpec>().is_err());
+        for kind in FaultKind::ALL {
+            let spec: FaultSpec = format!("{}=1/2", kind.as_str()).parse().unwrap();
+            assert_eq!(spec.kind, kind);
+        }
+        let f: FaultSpec = "lose-answer=1/1".parse().unwrap();
+        assert_eq!(f.kind, FaultKind::LoseAnswer);
+
+        let s: SlowSpec = "1/2=800ms".parse().unwrap();
+        assert_eq!(
+            s,
+            SlowSpec {
+                rate: FaultRate::EveryNth(2),
+                delay: Duration::from_millis(800)
+            }
+        );
+        assert_eq!(
+            "0.5=2s".parse::<SlowSpec>().unwrap().rate,
+            FaultRate::Probability(0.5)
+        );
+        for bad in ["1/2", "1/2=", "1/2=fast", "2=1s", "1/0=1s"] {
+            assert!(bad.parse::<SlowSpec>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn hostile_server_knobs_have_defaults() {
+        let a = EmulatorArgs::default();
+        assert_eq!(a.huge_body_bytes, 64 << 20);
+        assert_eq!(a.redirect_port, None);
+        assert_eq!(a.slow, None);
+        let a = EmulatorArgs::from_flags(&[
+            "--huge-body-bytes",
+            "1000",
+            "--redirect-port",
+            "9",
+            "--slow",
+            "1/3=1s",
+        ])
+        .unwrap();
+        assert_eq!((a.huge_body_bytes, a.redirect_port), (1000, Some(9)));
+        assert_eq!(a.slow.unwrap().delay, Duration::from_secs(1));
     }
 }

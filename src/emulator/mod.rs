@@ -3,17 +3,21 @@
 //! real services: it verifies signatures with the same pure functions the clients sign with,
 //! and enforces the documented per-request limits, daily quotas, rate limits and error codes.
 //! Faults (throttling, 5xx, dropped connections, garbage bodies) can be injected to rehearse
-//! a pipeline's retries.
+//! a pipeline's retries, and so can a hostile or unlucky server (answers lost after the
+//! provider accepted the request, bodies that never end or are huge, redirects, listings
+//! that page forever, requests that arrive late).
 //!
 //! Layout: [`args`] (the knobs), `server` (routing, latency, faults, the stats endpoint;
-//! provider-neutral), `state` (tasks, quotas, rate windows, nonces, stats), one folder per
-//! provider with the same files (`mod.rs` the wire format, `auth` verifies signatures,
-//! `actions` implements the operations): `aliyun` (Alibaba Cloud CDN, RPC on `/`), `qiniu`
-//! (Qiniu Fusion CDN, `/v2/tune/...`) and `huawei` (Huawei Cloud CDN behind its API gateway,
-//! `/v1.0/cdn/...`), and `xml` (the RPC APIs' XML answers).
+//! provider-neutral), `faults` (the answers of the faults every provider shares), `state`
+//! (tasks, quotas, rate windows, nonces, stats), one folder per provider with the same files
+//! (`mod.rs` the wire format, `auth` verifies signatures, `actions` implements the
+//! operations): `aliyun` (Alibaba Cloud CDN, RPC on `/`), `qiniu` (Qiniu Fusion CDN,
+//! `/v2/tune/...`) and `huawei` (Huawei Cloud CDN behind its API gateway, `/v1.0/cdn/...`),
+//! and `xml` (the RPC APIs' XML answers).
 
 mod aliyun;
 pub mod args;
+mod faults;
 mod huawei;
 mod qiniu;
 mod server;
@@ -28,7 +32,9 @@ use anyhow::{Context, bail};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-pub use args::{AliyunKey, EmulatorArgs, FaultKind, FaultRate, FaultSpec, HuaweiKey, QiniuKey};
+pub use args::{
+    AliyunKey, EmulatorArgs, FaultKind, FaultRate, FaultSpec, HuaweiKey, QiniuKey, SlowSpec,
+};
 pub use state::{Accepted, Stats};
 
 use server::{App, Conn, KillableListener};
@@ -55,7 +61,7 @@ pub async fn start(args: EmulatorArgs) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
-    let app = Arc::new(App::new(args));
+    let app = Arc::new(App::new(args, addr));
     let closed = Arc::new(AtomicBool::new(false));
     let service = server::router(app.clone()).into_make_service_with_connect_info::<Conn>();
     let listener = KillableListener::new(listener, closed.clone());
@@ -128,7 +134,7 @@ impl Running {
             lines.push(format!("qiniu: access key {} ({secret})", key.access_key));
         }
         lines.push(format!(
-            "huawei: endpoint {url} (CDN /v1.0/cdn/content/refresh-tasks, preheating-tasks, historytasks, quota; SDK-HMAC-SHA256)"
+            "huawei: endpoint {url} (CDN /v1.0/cdn/content/refresh-tasks, preheating-tasks, historytasks, quota, contentgateway/url-tasks; SDK-HMAC-SHA256)"
         ));
         for key in &args.huawei_keys {
             let secret = if (key.access_key.as_str(), key.secret_key.as_str()) == DEFAULT_HUAWEI_KEY

@@ -1,10 +1,16 @@
 //! The HTTP side, provider-neutral: routing by path, the pipeline every API request goes
-//! through (count → latency → fault → provider), and the admin endpoint.
+//! through (count → `--slow` → latency → fault → provider), and the admin endpoint.
 //!
 //! Each provider lives on its own paths of the one address (Alibaba Cloud RPC on `/`; Qiniu
 //! on `/v2/tune/...`; Huawei on `/v1.0/...`, where its gateway answers unknown paths itself),
 //! so the fault, latency and stats machinery is written once here and a provider only
 //! implements [`Api`].
+//!
+//! Where each fault acts: most replace the answer before the provider sees the request (it
+//! consumes nothing); `lose-answer` lets the provider serve it in full and then drops the
+//! connection; `endless-pages` is passed to the provider ([`ApiCall::endless_pages`]), whose
+//! listing calls fabricate the pages. `--slow` holds a request before the provider counts it
+//! anywhere, so it reaches the rate windows late, as a request delayed on the way does.
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -27,6 +33,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::args::{EmulatorArgs, FaultKind};
+use super::faults;
 use super::state::{Inner, Stats};
 
 /// Largest request body read (1,000 paths of 1,024 characters, percent-encoded, fit).
@@ -37,21 +44,28 @@ pub(crate) struct App {
     pub args: EmulatorArgs,
     /// Accelerated domains, lower-case.
     pub domains: BTreeSet<String>,
+    /// Where the `redirect` fault sends clients.
+    redirect_port: u16,
     inner: Mutex<Inner>,
 }
 
 impl App {
-    pub fn new(args: EmulatorArgs) -> Self {
+    /// `addr`: the address the emulator listens on.
+    pub fn new(args: EmulatorArgs, addr: SocketAddr) -> Self {
         let domains = args
             .domains
             .iter()
             .map(|d| d.trim().to_ascii_lowercase())
             .filter(|d| !d.is_empty())
             .collect();
-        let inner = Inner::new(&args.faults, args.fault_seed);
+        let inner = Inner::new(&args.faults, args.slow, args.fault_seed);
+        let redirect_port = args
+            .redirect_port
+            .unwrap_or_else(|| addr.port().wrapping_add(1));
         App {
             args,
             domains,
+            redirect_port,
             inner: Mutex::new(inner),
         }
     }
@@ -73,6 +87,19 @@ pub(crate) struct ApiCall {
     pub uri: Uri,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// An `endless-pages` fault hit this request: a paged listing call answers a full page
+    /// of fabricated, still-running entries for what was asked, with a total of
+    /// [`ENDLESS_TOTAL`]; any other call ignores it.
+    pub endless_pages: bool,
+}
+
+/// The total an `endless-pages` listing reports: more than any client can page through.
+pub(crate) const ENDLESS_TOTAL: u64 = 1_000_000_000_000_000;
+
+/// The `n`th URL an `endless-pages` listing fabricates, on one of the account's domains.
+pub(crate) fn endless_url(app: &App, n: u64) -> String {
+    let domain = app.domains.first().map_or("example.com", String::as_str);
+    format!("http://{domain}/endless-pages/{n}.js")
 }
 
 /// What a provider's API implements; the pipeline around it is shared.
@@ -80,7 +107,7 @@ pub(crate) trait Api: Send + Sync + 'static {
     /// The name the stats count this request under, read without validating anything.
     fn action(call: &ApiCall) -> String;
     /// The answer of an injected `throttle` or `error` fault, in the provider's wire format
-    /// (`drop` and `garbage` are the same for every provider).
+    /// (the other faults are the same for every provider, or handled by [`Api::handle`]).
     fn fault(call: &ApiCall, kind: FaultKind) -> Response;
     /// Authenticates and serves the request.
     fn handle(app: Arc<App>, call: ApiCall) -> impl Future<Output = Response> + Send;
@@ -103,8 +130,8 @@ async fn stats(State(app): State<Arc<App>>) -> axum::Json<Stats> {
     axum::Json(app.stats())
 }
 
-/// The pipeline: count, wait the configured latency, maybe inject a fault (before any
-/// authentication, so a fault consumes no quota and creates no task), else serve.
+/// The pipeline: count, hold a `--slow` request, wait the configured latency, maybe inject
+/// a fault, else serve.
 async fn api<P: Api>(
     State(app): State<Arc<App>>,
     ConnectInfo(conn): ConnectInfo<Conn>,
@@ -114,13 +141,25 @@ async fn api<P: Api>(
     let Ok(body) = axum::body::to_bytes(body, MAX_BODY).await else {
         return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n").into_response();
     };
-    let call = ApiCall {
+    let mut call = ApiCall {
         method: parts.method,
         uri: parts.uri,
         headers: parts.headers,
         body,
+        endless_pages: false,
     };
-    Inner::count(&mut app.lock().stats.requests, &P::action(&call));
+    let held = {
+        let mut inner = app.lock();
+        Inner::count(&mut inner.stats.requests, &P::action(&call));
+        let held = inner.slow.roll();
+        if held.is_some() {
+            Inner::count(&mut inner.stats.faults, "slow");
+        }
+        held
+    };
+    if let Some(delay) = held {
+        tokio::time::sleep(delay).await;
+    }
     if !app.args.latency.is_zero() {
         tokio::time::sleep(app.args.latency).await;
     }
@@ -132,20 +171,31 @@ async fn api<P: Api>(
         }
         fault
     };
-    match fault {
-        None => P::handle(app, call).await,
-        Some(FaultKind::Drop) => {
+    let Some(kind) = fault else {
+        return P::handle(app, call).await;
+    };
+    match kind {
+        FaultKind::Drop => {
             conn.kill();
             // Never written: the connection refuses all output from now on.
             StatusCode::OK.into_response()
         }
-        Some(FaultKind::Garbage) => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "text/html")],
-            "<html><body><h1>502 Bad Gateway</h1>upstream sent garbage</body></html>",
-        )
-            .into_response(),
-        Some(kind @ (FaultKind::Throttle | FaultKind::Error)) => P::fault(&call, kind),
+        FaultKind::LoseAnswer => {
+            // Served in full first: the provider has accepted it when the answer is lost.
+            let answer = P::handle(app, call).await;
+            conn.kill();
+            answer
+        }
+        FaultKind::EndlessPages => {
+            call.endless_pages = true;
+            P::handle(app, call).await
+        }
+        FaultKind::Garbage => faults::garbage(),
+        FaultKind::Trickle => faults::trickle(),
+        FaultKind::Huge => faults::huge(app.args.huge_body_bytes, true),
+        FaultKind::HugeChunked => faults::huge(app.args.huge_body_bytes, false),
+        FaultKind::Redirect => faults::redirect(app.redirect_port, &call.uri),
+        FaultKind::Throttle | FaultKind::Error => P::fault(&call, kind),
     }
 }
 

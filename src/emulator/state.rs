@@ -13,7 +13,7 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use super::args::{FaultKind, FaultRate, FaultSpec};
+use super::args::{FaultKind, FaultRate, FaultSpec, SlowSpec};
 use crate::providers::{ObjectType, Operation, QuotaKind};
 
 /// What the emulator has seen, as `GET /_emulator/stats` returns it.
@@ -26,7 +26,8 @@ pub struct Stats {
     pub succeeded: BTreeMap<String, u64>,
     /// Error responses of the emulated API, by error code (injected faults not included).
     pub errors: BTreeMap<String, u64>,
-    /// Injected faults, by kind (`throttle`, `error`, `drop`, `garbage`).
+    /// Injected faults, by kind as `--fault` names them (`throttle`, `lose-answer`, …), and
+    /// `slow` for the requests `--slow` held.
     pub faults: BTreeMap<String, u64>,
     /// Object paths accepted into tasks.
     pub accepted: Accepted,
@@ -84,6 +85,7 @@ impl Accepted {
 pub(crate) struct Inner {
     pub stats: Stats,
     pub faults: FaultDice,
+    pub slow: SlowDice,
     pub rates: RateWindows,
     pub nonces: NonceCache,
     pub quota: DailyQuota,
@@ -94,10 +96,11 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
-    pub fn new(faults: &[FaultSpec], seed: Option<u64>) -> Self {
+    pub fn new(faults: &[FaultSpec], slow: Option<SlowSpec>, seed: Option<u64>) -> Self {
         Inner {
             stats: Stats::default(),
             faults: FaultDice::new(faults.to_vec(), seed),
+            slow: SlowDice::new(slow, seed),
             rates: RateWindows::default(),
             nonces: NonceCache::default(),
             quota: DailyQuota::default(),
@@ -138,16 +141,30 @@ pub(crate) struct FaultDice {
     rng: StdRng,
 }
 
+fn rng(seed: Option<u64>) -> StdRng {
+    match seed {
+        Some(seed) => StdRng::seed_from_u64(seed),
+        None => StdRng::from_rng(&mut rand::rng()),
+    }
+}
+
+impl FaultRate {
+    /// Whether the `seen`th request is hit. A probability draws every time, hit or not, so a
+    /// seed gives the same sequence whatever else fires.
+    fn fires(self, seen: u64, rng: &mut StdRng) -> bool {
+        match self {
+            FaultRate::EveryNth(n) => seen.is_multiple_of(n),
+            FaultRate::Probability(p) => rng.random::<f64>() < p,
+        }
+    }
+}
+
 impl FaultDice {
     fn new(specs: Vec<FaultSpec>, seed: Option<u64>) -> Self {
-        let rng = match seed {
-            Some(seed) => StdRng::seed_from_u64(seed),
-            None => StdRng::from_rng(&mut rand::rng()),
-        };
         FaultDice {
             specs,
             seen: 0,
-            rng,
+            rng: rng(seed),
         }
     }
 
@@ -156,17 +173,39 @@ impl FaultDice {
         self.seen += 1;
         let mut hit = None;
         for spec in &self.specs {
-            // Every probability spec draws on every request, hit or not, so a seed gives the
-            // same sequence whatever the other specs do.
-            let fires = match spec.rate {
-                FaultRate::EveryNth(n) => self.seen.is_multiple_of(n),
-                FaultRate::Probability(p) => self.rng.random::<f64>() < p,
-            };
-            if fires && hit.is_none() {
+            if spec.rate.fires(self.seen, &mut self.rng) && hit.is_none() {
                 hit = Some(spec.kind);
             }
         }
         hit
+    }
+}
+
+/// Decides which API requests `--slow` holds: its own count of API requests, so `1/2` is
+/// every 2nd request whatever the faults do.
+pub(crate) struct SlowDice {
+    spec: Option<SlowSpec>,
+    seen: u64,
+    rng: StdRng,
+}
+
+impl SlowDice {
+    fn new(spec: Option<SlowSpec>, seed: Option<u64>) -> Self {
+        SlowDice {
+            spec,
+            seen: 0,
+            // Not the faults' sequence: the two knobs stay independent under one seed.
+            rng: rng(seed.map(|s| s ^ 0x5EED_5105)),
+        }
+    }
+
+    /// How long to hold the next API request, if at all.
+    pub fn roll(&mut self) -> Option<Duration> {
+        let spec = self.spec?;
+        self.seen += 1;
+        spec.rate
+            .fires(self.seen, &mut self.rng)
+            .then_some(spec.delay)
     }
 }
 
@@ -597,8 +636,9 @@ impl HuaweiTaskType {
 
 /// One URL (or directory) of a Huawei task.
 pub(crate) struct HuaweiUrl {
-    /// Decimal, unique in the emulator.
-    pub id: String,
+    /// Unique in the emulator: a string in the task detail (`UrlObject.id`), a number in
+    /// ShowUrlTaskInfo (`Urls.id`, a Long).
+    pub id: u64,
     /// As the task reports it (percent-encoded when the request asked `zh_url_encode`).
     pub url: String,
     /// Ends `failed` (matched `--fail-matching`).
@@ -608,10 +648,14 @@ pub(crate) struct HuaweiUrl {
 /// One refresh or preheating request: Huawei tracks the request as a task, each URL in it
 /// with a status of its own.
 pub(crate) struct HuaweiTask {
-    pub id: String,
+    /// A string in the create and history calls, a number (`task_id`, a Long) in
+    /// ShowUrlTaskInfo; see [`HuaweiTasks::new_task_id`].
+    pub id: u64,
     pub task_type: HuaweiTaskType,
     /// `file` or `directory` (preheating tasks are always `file`).
     pub file_type: &'static str,
+    /// A refresh's `mode` (`all` or `detect_modify_refresh`); `None` for a preheating.
+    pub mode: Option<&'static str>,
     pub urls: Vec<HuaweiUrl>,
     pub created: DateTime<Utc>,
     pub started: Instant,
@@ -651,7 +695,7 @@ pub(crate) const HUAWEI_TASK_RETENTION: chrono::TimeDelta = chrono::TimeDelta::d
 /// Huawei tasks in creation order.
 pub(crate) struct HuaweiTasks {
     tasks: VecDeque<HuaweiTask>,
-    /// Random per emulator, so that ids never repeat across restarts.
+    /// Random per emulator (six digits), so that task ids never repeat across restarts.
     process: u64,
     /// Ids handed out so far (task and URL ids).
     counter: u64,
@@ -661,24 +705,26 @@ impl Default for HuaweiTasks {
     fn default() -> Self {
         HuaweiTasks {
             tasks: VecDeque::new(),
-            process: rand::rng().random::<u64>() & 0xff_ffff_ffff,
+            process: rand::rng().random_range(100_000..1_000_000),
             counter: 0,
         }
     }
 }
 
 impl HuaweiTasks {
-    /// A task id in the shape of the service's (`ff8080xxxxxxxxxxxxd816ff0128` in the docs:
-    /// 32 hex digits starting `ff8080`, a Hibernate UUID).
-    pub fn new_task_id(&mut self) -> String {
+    /// A task id: decimal, 15 digits. The create calls answer it as a string (the docs'
+    /// example `{"preheating_task": "7620240"}`), ShowUrlTaskInfo as a Long (`task_id` in
+    /// the docs and in every SDK's `Urls` model), so it must be a number; below 2^53, so
+    /// that any JSON parser keeps it exact.
+    pub fn new_task_id(&mut self) -> u64 {
         self.counter += 1;
-        format!("ff8080{:010x}{:016x}", self.process, self.counter)
+        self.process * 1_000_000_000 + self.counter
     }
 
     /// A URL id: decimal, as the `urls` objects of other Huawei calls carry them.
-    pub fn new_url_id(&mut self) -> String {
+    pub fn new_url_id(&mut self) -> u64 {
         self.counter += 1;
-        format!("{}", 100_000_000 + self.counter)
+        100_000_000 + self.counter
     }
 
     pub fn push(&mut self, task: HuaweiTask) {
@@ -692,8 +738,9 @@ impl HuaweiTasks {
         self.tasks.push_back(task);
     }
 
+    /// The task whose id is written exactly `id`.
     pub fn get(&self, id: &str) -> Option<&HuaweiTask> {
-        self.tasks.iter().find(|t| t.id == id)
+        self.tasks.iter().find(|t| t.id.to_string() == id)
     }
 
     /// Newest first.
@@ -716,6 +763,16 @@ mod tests {
             rolls,
             vec![None, Some(Error), Some(Drop), Some(Error), None, Some(Drop)]
         );
+    }
+
+    #[test]
+    fn slow_dice_count_on_their_own() {
+        let spec = "1/2=800ms".parse::<SlowSpec>().unwrap();
+        let mut dice = SlowDice::new(Some(spec), None);
+        let rolls: Vec<_> = (0..4).map(|_| dice.roll()).collect();
+        let held = Some(Duration::from_millis(800));
+        assert_eq!(rolls, vec![None, held, None, held]);
+        assert_eq!(SlowDice::new(None, None).roll(), None);
     }
 
     #[test]
@@ -839,18 +896,19 @@ mod tests {
         let mut tasks = HuaweiTasks::default();
         let (a, b) = (tasks.new_task_id(), tasks.new_task_id());
         assert_ne!(a, b);
-        assert_eq!(a.len(), 32);
-        assert!(a.starts_with("ff8080") && a.bytes().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(a.to_string().len(), 15);
+        assert!(a < 1 << 53);
         let t0 = Instant::now();
         let url = |fails| HuaweiUrl {
-            id: "1".into(),
+            id: 1,
             url: "http://example.com/a".into(),
             fails,
         };
         let task = HuaweiTask {
-            id: a.clone(),
+            id: a,
             task_type: HuaweiTaskType::Refresh,
             file_type: "file",
+            mode: Some("all"),
             urls: vec![url(false), url(true)],
             created: Utc::now(),
             started: t0,
@@ -874,8 +932,9 @@ mod tests {
             HuaweiProgress::Failed
         );
         tasks.push(task);
-        assert!(tasks.get(&a).is_some());
-        assert!(tasks.get(&b).is_none());
+        assert!(tasks.get(&a.to_string()).is_some());
+        assert!(tasks.get(&format!("0{a}")).is_none());
+        assert!(tasks.get(&b.to_string()).is_none());
         assert_eq!(tasks.newest_first().count(), 1);
     }
 }

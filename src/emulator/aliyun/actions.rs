@@ -5,15 +5,22 @@
 //! Status queries report a path with its scheme (`http://` added when the request had none),
 //! as the real service shows them; `ObjectType` is `file`, `directory`, `regex`,
 //! `ignoreParams` (undocumented spelling, chosen here) or `preload`.
+//!
+//! DescribeRefreshTasks is also how a client learns whether a submission whose answer was
+//! lost was accepted: `ObjectPath` matches a path exactly as sent (with or without its
+//! scheme), `ObjectType=preload` finds PushObjectCache tasks, and `StartTime`/`EndTime`
+//! compare the `CreationTime` the answer shows (whole seconds), bounds included. Under an
+//! `endless-pages` fault it answers every page full of fabricated `Refreshing` entries (for
+//! the `TaskId`, `ObjectPath` and `ObjectType` asked) with a `TotalCount` of 10^15.
 
 use std::time::Instant;
 
 use axum::http::StatusCode;
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use serde_json::{Map, Value, json};
 
 use super::{ApiError, RpcRequest};
-use crate::emulator::server::App;
+use crate::emulator::server::{App, ENDLESS_TOTAL, endless_url};
 use crate::emulator::state::{Inner, Progress, Task, TaskPath};
 use crate::providers::{BatchKind, ObjectType, Operation, QuotaKind};
 
@@ -498,13 +505,21 @@ fn describe_tasks(ctx: &mut Ctx<'_>, req: &RpcRequest<'_>) -> Result<Map<String,
         Err(_) => p.to_string(),
     });
 
+    if req.call.endless_pages {
+        let asked = (task_id, object_path.as_deref(), object_type);
+        return Ok(endless_tasks(ctx, (page_number, page_size), asked));
+    }
+
     let mut matching = Vec::new();
     for task in ctx.inner.tasks.newest_first() {
+        // What `CreationTime` shows: a task created at 10:00:00.5 is in a range ending at
+        // 10:00:00.
+        let created = task.created.trunc_subsecs(0);
         let keep_task = task_id.is_none_or(|id| id == task.id.to_string())
             && object_type.is_none_or(|t| t == type_name(task))
             && domain.as_deref().is_none_or(|d| d == task.domain)
-            && start.is_none_or(|s| task.created >= s)
-            && end.is_none_or(|e| task.created <= e);
+            && start.is_none_or(|s| created >= s)
+            && end.is_none_or(|e| created <= e);
         if !keep_task {
             continue;
         }
@@ -528,6 +543,38 @@ fn describe_tasks(ctx: &mut Ctx<'_>, req: &RpcRequest<'_>) -> Result<Map<String,
         ("TotalCount".into(), json!(total)),
         ("Tasks".into(), json!({ "CDNTask": page })),
     ]))
+}
+
+/// Where fabricated task ids start, clear of the real ones.
+const ENDLESS_TASK_IDS: u64 = 90_000_000_000;
+
+/// A DescribeRefreshTasks page of an `endless-pages` fault: full, every entry still
+/// refreshing, for the `(TaskId, ObjectPath, ObjectType)` asked.
+fn endless_tasks(
+    ctx: &Ctx<'_>,
+    (page_number, page_size): (u64, u64),
+    (task_id, object_path, object_type): (Option<&str>, Option<&str>, Option<&str>),
+) -> Map<String, Value> {
+    let first = (page_number - 1) * page_size;
+    let page: Vec<Value> = (first..first + page_size)
+        .map(|n| {
+            json!({
+                "TaskId": task_id.map_or_else(|| (ENDLESS_TASK_IDS + n).to_string(), str::to_string),
+                "ObjectPath": object_path.map_or_else(|| endless_url(ctx.app, n), str::to_string),
+                "ObjectType": object_type.unwrap_or("file"),
+                "Status": "Refreshing",
+                "Process": "50%",
+                "CreationTime": format_time(ctx.now.0),
+                "Description": "",
+            })
+        })
+        .collect();
+    Map::from_iter([
+        ("PageNumber".into(), json!(page_number)),
+        ("PageSize".into(), json!(page_size)),
+        ("TotalCount".into(), json!(ENDLESS_TOTAL)),
+        ("Tasks".into(), json!({ "CDNTask": page })),
+    ])
 }
 
 fn quota(ctx: &mut Ctx<'_>) -> Map<String, Value> {

@@ -38,17 +38,34 @@
 //! `file_type` defaults to `file` [C: "默认是文件file"], so directory tasks are listed only
 //! with `file_type=directory`. ShowHistoryTaskDetails finds a task of the last 7 days (15
 //! with `create_time` [C]); an unknown id is HTTP 200 `CDN.0108` [C Terraform provider].
+//!
+//! ShowUrlTaskInfo (`GET /v1.0/cdn/contentgateway/url-tasks`) lists URLs, not tasks: one
+//! row per URL of the tasks created between `start_time` and `end_time` (ms, both or neither
+//! [C]; neither is today, 00:00 to 00:00 the next day [C], Beijing time [I]; a span over
+//! 24 hours or an end before the start is 400 `CDN.0001` [I code]), newest task first, a
+//! task's URLs in submission order, from `offset` (default 0), `limit` rows (1–100, default
+//! 10 [C]). Filters: `url` (exact, as the task reports it), `task_type`
+//! (`REFRESH`/`PREHEATING`), `status` (as the detail's, `processing` standing for every
+//! state not final), `file_type`. The answer is `{"total","count","result":[…]}`, `count`
+//! the rows of this page; a row is the SDK's `Urls` model [C huaweicloudsdkcdn 3.1.219, and
+//! the docs' table]: `id` and `task_id` numbers (Longs: `task_id` is the id the create call
+//! answered, as a number), `url`, `status`, `type` (`REFRESH`/`PREHEATING`), `file_type`,
+//! `mode` (refresh tasks only), `create_time` and `modify_time` (ms, the last status change).
+//!
+//! Under an `endless-pages` fault, ShowHistoryTaskDetails (of a task that exists) and
+//! ShowUrlTaskInfo answer every page full of fabricated entries, still running, with a
+//! total of 10^15.
 
 use std::cmp::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::http::header;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, FixedOffset, TimeDelta, Timelike, Utc};
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use serde_json::{Map, Value, json};
 
 use super::{ApiError, Endpoint, codes};
-use crate::emulator::server::{ApiCall, App};
+use crate::emulator::server::{ApiCall, App, ENDLESS_TOTAL, endless_url};
 use crate::emulator::state::{
     HUAWEI_TASK_RETENTION, HuaweiProgress, HuaweiTask, HuaweiTaskType, HuaweiUrl, Inner,
 };
@@ -79,6 +96,8 @@ pub(crate) struct Ctx<'a> {
     pub app: &'a App,
     pub inner: &'a mut Inner,
     pub now: (DateTime<Utc>, Instant),
+    /// See [`crate::emulator::server::ApiCall::endless_pages`].
+    pub endless_pages: bool,
 }
 
 pub(crate) fn run(
@@ -93,6 +112,7 @@ pub(crate) fn run(
         Endpoint::HistoryTasks => history(ctx, query),
         Endpoint::HistoryTaskDetail(id) => detail(ctx, id, query),
         Endpoint::Quota => Ok(quota(ctx)),
+        Endpoint::UrlTasks => url_tasks(ctx, query),
     }
 }
 
@@ -250,7 +270,15 @@ fn create(
         HuaweiTaskType::Preheating => "file",
     };
     // Only directory refreshes use the mode, but a bad value is refused either way.
-    choice(object, "mode", &["all", "detect_modify_refresh"], "all")?;
+    let mode = match task_type {
+        HuaweiTaskType::Refresh => Some(choice(
+            object,
+            "mode",
+            &["all", "detect_modify_refresh"],
+            "all",
+        )?),
+        HuaweiTaskType::Preheating => None,
+    };
     let zh_url_encode = boolean(object, "zh_url_encode")?;
     let urls = url_list(object)?;
 
@@ -303,19 +331,26 @@ fn create(
         )));
     }
 
-    let id = accept(ctx, task_type, file_type, &urls, zh_url_encode, kind);
-    Ok(Map::from_iter([(name.to_string(), json!(id))]))
+    let id = accept(
+        ctx,
+        task_type,
+        (file_type, mode),
+        &urls,
+        zh_url_encode,
+        kind,
+    );
+    Ok(Map::from_iter([(name.to_string(), json!(id.to_string()))]))
 }
 
 /// Creates the task, consumes the quota; returns the task id.
 fn accept(
     ctx: &mut Ctx<'_>,
     task_type: HuaweiTaskType,
-    file_type: &'static str,
+    (file_type, mode): (&'static str, Option<&'static str>),
     urls: &[String],
     zh_url_encode: bool,
     kind: QuotaKind,
-) -> String {
+) -> u64 {
     let now = ctx.now;
     let tasks = &mut ctx.inner.huawei.tasks;
     let id = tasks.new_task_id();
@@ -339,9 +374,10 @@ fn accept(
         });
     }
     tasks.push(HuaweiTask {
-        id: id.clone(),
+        id,
         task_type,
         file_type,
+        mode,
         urls: task_urls,
         created: now.0,
         started: now.1,
@@ -461,7 +497,7 @@ impl Counts {
 fn task_fields(ctx: &Ctx<'_>, task: &HuaweiTask) -> Map<String, Value> {
     let counts = Counts::of(ctx, task);
     Map::from_iter([
-        ("id".into(), json!(task.id)),
+        ("id".into(), json!(task.id.to_string())),
         ("task_type".into(), json!(task.task_type.as_str())),
         ("status".into(), json!(counts.status())),
         ("processing".into(), json!(counts.processing)),
@@ -537,24 +573,43 @@ fn compare(a: &Value, b: &Value) -> Ordering {
     }
 }
 
+/// What the detail and ShowUrlTaskInfo call a URL's state.
+fn url_status(task: &HuaweiTask, progress: HuaweiProgress) -> &'static str {
+    match progress {
+        HuaweiProgress::Waiting => "waiting",
+        HuaweiProgress::Running => task.task_type.as_str_running(),
+        HuaweiProgress::Succeed => "succeed",
+        HuaweiProgress::Failed => "failed",
+    }
+}
+
+/// The `status` values both calls filter on.
+const URL_STATUSES: &[&str] = &[
+    "processing",
+    "succeed",
+    "failed",
+    "waiting",
+    "refreshing",
+    "preheating",
+];
+
+/// Whether a URL in `progress` passes a `status` filter: `processing` stands for every
+/// state that is not final.
+fn status_matches(filter: Option<&str>, task: &HuaweiTask, progress: HuaweiProgress) -> bool {
+    filter.is_none_or(|s| {
+        s == url_status(task, progress)
+            || (s == "processing"
+                && matches!(progress, HuaweiProgress::Waiting | HuaweiProgress::Running))
+    })
+}
+
 fn detail(
     ctx: &mut Ctx<'_>,
     id: &str,
     query: &[(String, String)],
 ) -> Result<Map<String, Value>, ApiError> {
     let paging = paging(query)?;
-    let status = choice_param(
-        query,
-        "status",
-        &[
-            "processing",
-            "succeed",
-            "failed",
-            "waiting",
-            "refreshing",
-            "preheating",
-        ],
-    )?;
+    let status = choice_param(query, "status", URL_STATUSES)?;
     let url_filter = param(query, "url");
     let create_time = int_param(query, "create_time", 0..=i64::MAX as u64)?;
     let lookback = if create_time.is_some() {
@@ -573,31 +628,22 @@ fn detail(
     if now.0 - task.created > lookback {
         return Err(not_found());
     }
+    if ctx.endless_pages {
+        return Ok(endless_detail(ctx, task, paging, url_filter));
+    }
     let duration = ctx.app.args.task_duration;
     let mut urls = Vec::new();
     for url in &task.urls {
         let progress = task.progress(url, now.1, duration);
-        let name = match progress {
-            HuaweiProgress::Waiting => "waiting",
-            HuaweiProgress::Running => task.task_type.as_str_running(),
-            HuaweiProgress::Succeed => "succeed",
-            HuaweiProgress::Failed => "failed",
-        };
-        // `processing` stands for every state that is not final.
-        let status_ok = status.is_none_or(|s| {
-            s == name
-                || (s == "processing"
-                    && matches!(progress, HuaweiProgress::Waiting | HuaweiProgress::Running))
-        });
-        if !status_ok || url_filter.is_some_and(|u| u != url.url) {
+        if !status_matches(status, task, progress) || url_filter.is_some_and(|u| u != url.url) {
             continue;
         }
         let mut item = Map::from_iter([
-            ("id".into(), json!(url.id)),
+            ("id".into(), json!(url.id.to_string())),
             ("url".into(), json!(url.url)),
-            ("status".into(), json!(name)),
+            ("status".into(), json!(url_status(task, progress))),
             ("create_time".into(), json!(millis(task.created))),
-            ("task_id".into(), json!(task.id)),
+            ("task_id".into(), json!(task.id.to_string())),
             ("task_type".into(), json!(task.task_type.upper())),
         ]);
         // Documented as "returned when the URL failed".
@@ -610,6 +656,192 @@ fn detail(
     let mut answer = task_fields(ctx, task);
     answer.insert("urls".into(), Value::Array(page(urls, paging)));
     Ok(answer)
+}
+
+/// A detail page of an `endless-pages` fault: full, every URL still running, of a task
+/// that never ends.
+fn endless_detail(
+    ctx: &Ctx<'_>,
+    task: &HuaweiTask,
+    (size, number): (u64, u64),
+    url_filter: Option<&str>,
+) -> Map<String, Value> {
+    let first = (number - 1).saturating_mul(size);
+    let urls = (first..first.saturating_add(size))
+        .map(|n| {
+            json!({
+                "id": (ENDLESS_URL_IDS + n).to_string(),
+                "url": url_filter.map_or_else(|| endless_url(ctx.app, n), str::to_string),
+                "status": task.task_type.as_str_running(),
+                "create_time": millis(task.created),
+                "task_id": task.id.to_string(),
+                "task_type": task.task_type.upper(),
+            })
+        })
+        .collect();
+    let mut answer = task_fields(ctx, task);
+    for (field, value) in [
+        ("status", json!("task_inprocess")),
+        ("processing", json!(ENDLESS_TOTAL)),
+        ("succeed", json!(0)),
+        ("failed", json!(0)),
+        ("total", json!(ENDLESS_TOTAL)),
+        ("urls", Value::Array(urls)),
+    ] {
+        answer.insert(field.into(), value);
+    }
+    answer
+}
+
+/// Where fabricated URL ids start, clear of the real ones.
+const ENDLESS_URL_IDS: u64 = 900_000_000_000;
+/// ShowUrlTaskInfo's `limit`: at most, and by default [C].
+const MAX_URL_TASKS_LIMIT: u64 = 100;
+const DEFAULT_URL_TASKS_LIMIT: u64 = 10;
+/// The longest `start_time`..`end_time` [C: "时间跨度不能超过24小时"].
+const URL_TASKS_MAX_SPAN_MS: u64 = 24 * 3600 * 1000;
+
+/// Today in Beijing, `[00:00, 00:00 the next day)` in ms: ShowUrlTaskInfo's default range.
+fn beijing_today(now: DateTime<Utc>) -> (u64, u64) {
+    let beijing = FixedOffset::east_opt(8 * 3600).expect("valid offset");
+    let local = now.with_timezone(&beijing);
+    let since_midnight = i64::from(local.num_seconds_from_midnight()) * 1000
+        + i64::from(local.timestamp_subsec_millis());
+    let start = u64::try_from(now.timestamp_millis() - since_midnight).unwrap_or(0);
+    (start, start + URL_TASKS_MAX_SPAN_MS)
+}
+
+/// When a URL's status last changed, in ms.
+fn modify_time(task: &HuaweiTask, progress: HuaweiProgress, duration: Duration) -> i64 {
+    let changed = match progress {
+        HuaweiProgress::Waiting => Duration::ZERO,
+        HuaweiProgress::Running => duration / 10,
+        HuaweiProgress::Succeed | HuaweiProgress::Failed => duration,
+    };
+    millis(task.created) + i64::try_from(changed.as_millis()).unwrap_or(i64::MAX / 2)
+}
+
+fn url_tasks(
+    ctx: &mut Ctx<'_>,
+    query: &[(String, String)],
+) -> Result<Map<String, Value>, ApiError> {
+    let ms = 0..=i64::MAX as u64;
+    let range = match (
+        int_param(query, "start_time", ms.clone())?,
+        int_param(query, "end_time", ms)?,
+    ) {
+        (Some(start), Some(end)) => (start, end),
+        (None, None) => beijing_today(ctx.now.0),
+        _ => {
+            return Err(ApiError::bad_parameter(
+                "start_time and end_time must be given together",
+            ));
+        }
+    };
+    let (start, end) = range;
+    if end < start {
+        return Err(ApiError::bad_parameter("end_time is before start_time"));
+    }
+    if end - start > URL_TASKS_MAX_SPAN_MS {
+        return Err(ApiError::bad_parameter(format!(
+            "start_time..end_time spans {} ms, more than 24 hours",
+            end - start
+        )));
+    }
+    let offset = int_param(query, "offset", 0..=i64::MAX as u64)?.unwrap_or(0);
+    let limit =
+        int_param(query, "limit", 1..=MAX_URL_TASKS_LIMIT)?.unwrap_or(DEFAULT_URL_TASKS_LIMIT);
+    let url_filter = param(query, "url");
+    let task_type = choice_param(query, "task_type", &["REFRESH", "PREHEATING"])?;
+    let status = choice_param(query, "status", URL_STATUSES)?;
+    let file_type = choice_param(query, "file_type", &["file", "directory"])?;
+    if ctx.endless_pages {
+        return Ok(endless_url_tasks(
+            ctx,
+            (offset, limit),
+            url_filter,
+            task_type,
+        ));
+    }
+
+    let (now, duration) = (ctx.now.1, ctx.app.args.task_duration);
+    let mut rows = Vec::new();
+    for task in ctx.inner.huawei.tasks.newest_first() {
+        let created = u64::try_from(millis(task.created)).unwrap_or(0);
+        let keep_task = (start..=end).contains(&created)
+            && task_type.is_none_or(|t| t == task.task_type.upper())
+            && file_type.is_none_or(|f| f == task.file_type);
+        if !keep_task {
+            continue;
+        }
+        for url in &task.urls {
+            let progress = task.progress(url, now, duration);
+            if !status_matches(status, task, progress) || url_filter.is_some_and(|u| u != url.url) {
+                continue;
+            }
+            let mut row = Map::from_iter([
+                ("id".into(), json!(url.id)),
+                ("url".into(), json!(url.url)),
+                ("status".into(), json!(url_status(task, progress))),
+                ("type".into(), json!(task.task_type.upper())),
+                ("task_id".into(), json!(task.id)),
+                (
+                    "modify_time".into(),
+                    json!(modify_time(task, progress, duration)),
+                ),
+                ("create_time".into(), json!(millis(task.created))),
+                ("file_type".into(), json!(task.file_type)),
+            ]);
+            if let Some(mode) = task.mode {
+                row.insert("mode".into(), json!(mode));
+            }
+            rows.push(Value::Object(row));
+        }
+    }
+    let total = rows.len();
+    let result: Vec<Value> = rows
+        .into_iter()
+        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+        .take(limit as usize)
+        .collect();
+    Ok(Map::from_iter([
+        ("total".into(), json!(total)),
+        ("count".into(), json!(result.len())),
+        ("result".into(), Value::Array(result)),
+    ]))
+}
+
+/// A ShowUrlTaskInfo page of an `endless-pages` fault: full, of URLs still running.
+fn endless_url_tasks(
+    ctx: &Ctx<'_>,
+    (offset, limit): (u64, u64),
+    url_filter: Option<&str>,
+    task_type: Option<&str>,
+) -> Map<String, Value> {
+    let task_type = match task_type {
+        Some("PREHEATING") => HuaweiTaskType::Preheating,
+        _ => HuaweiTaskType::Refresh,
+    };
+    let created = millis(ctx.now.0);
+    let result: Vec<Value> = (offset..offset.saturating_add(limit))
+        .map(|n| {
+            json!({
+                "id": ENDLESS_URL_IDS + n,
+                "url": url_filter.map_or_else(|| endless_url(ctx.app, n), str::to_string),
+                "status": task_type.as_str_running(),
+                "type": task_type.upper(),
+                "task_id": ENDLESS_URL_IDS + n,
+                "modify_time": created,
+                "create_time": created,
+                "file_type": "file",
+            })
+        })
+        .collect();
+    Map::from_iter([
+        ("total".into(), json!(ENDLESS_TOTAL)),
+        ("count".into(), json!(result.len())),
+        ("result".into(), Value::Array(result)),
+    ])
 }
 
 fn quota(ctx: &mut Ctx<'_>) -> Map<String, Value> {

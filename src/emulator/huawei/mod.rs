@@ -14,6 +14,7 @@
 //! | ShowHistoryTasks | `GET /v1.0/cdn/historytasks` |
 //! | ShowHistoryTaskDetails | `GET /v1.0/cdn/historytasks/{history_tasks_id}/detail` |
 //! | ShowQuota | `GET /v1.0/cdn/quota` |
+//! | ShowUrlTaskInfo | `GET /v1.0/cdn/contentgateway/url-tasks` |
 //!
 //! Wire format: every answer is JSON with an `X-Request-Id` header (32 hex digits, like the
 //! gateway's; the SDK reads it into the response). Errors come in two shapes, as the SDK's
@@ -57,6 +58,7 @@ pub(crate) enum Endpoint {
     /// The task id, percent-decoded.
     HistoryTaskDetail(String),
     Quota,
+    UrlTasks,
 }
 
 impl Endpoint {
@@ -66,6 +68,7 @@ impl Endpoint {
             "/v1.0/cdn/content/preheating-tasks" => Endpoint::Preheat,
             "/v1.0/cdn/historytasks" => Endpoint::HistoryTasks,
             "/v1.0/cdn/quota" => Endpoint::Quota,
+            "/v1.0/cdn/contentgateway/url-tasks" => Endpoint::UrlTasks,
             _ => {
                 let id = path
                     .strip_prefix("/v1.0/cdn/historytasks/")?
@@ -94,6 +97,7 @@ impl Endpoint {
             Endpoint::HistoryTasks => "huawei:historytasks",
             Endpoint::HistoryTaskDetail(_) => "huawei:historytasks/detail",
             Endpoint::Quota => "huawei:quota",
+            Endpoint::UrlTasks => "huawei:url-tasks",
         }
     }
 }
@@ -320,6 +324,7 @@ fn process(
         app,
         inner: &mut inner,
         now,
+        endless_pages: call.endless_pages,
     };
     actions::run(&mut ctx, endpoint, &query, body.transpose()?.as_ref())
 }
@@ -373,6 +378,10 @@ mod tests {
         assert_eq!(
             Endpoint::from_path("/v1.0/cdn/historytasks/ff8080ab/detail"),
             Some(Endpoint::HistoryTaskDetail("ff8080ab".into()))
+        );
+        assert_eq!(
+            Endpoint::from_path("/v1.0/cdn/contentgateway/url-tasks"),
+            Some(Endpoint::UrlTasks)
         );
         assert_eq!(
             Endpoint::from_path("/v1.0/cdn/historytasks/a%20b/detail"),

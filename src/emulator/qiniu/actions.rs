@@ -34,7 +34,9 @@
 //! Each path is a task: `processing` for `--task-duration`, then `success`, or `failure`
 //! (with a `stateDetail`) when it contains a `--fail-matching` text. The list calls find
 //! them by `requestId`, `taskId`, `urls`, `state`, `isDir` and a date range, 0-based pages
-//! (`pageNo` defaults to 0, as the doc's example answer shows) of at most 100.
+//! (`pageNo` defaults to 0, as the doc's example answer shows) of at most 100. Under an
+//! `endless-pages` fault they answer every page full of fabricated `processing` items (for
+//! the `requestId`, `taskId` and first of `urls` asked) with a `total` of 10^15.
 
 use std::collections::HashSet;
 use std::time::Instant;
@@ -43,7 +45,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate, TimeDelta, Utc};
 use serde_json::{Map, Value, json};
 
 use super::{ApiError, Code, Endpoint, codes};
-use crate::emulator::server::App;
+use crate::emulator::server::{App, ENDLESS_TOTAL, endless_url};
 use crate::emulator::state::{Inner, QiniuProgress, QiniuTask};
 use crate::providers::{Operation, QuotaKind};
 
@@ -65,6 +67,8 @@ pub(crate) struct Ctx<'a> {
     pub app: &'a App,
     pub inner: &'a mut Inner,
     pub now: (DateTime<Utc>, Instant),
+    /// See [`crate::emulator::server::ApiCall::endless_pages`].
+    pub endless_pages: bool,
 }
 
 pub(crate) fn run(
@@ -515,6 +519,10 @@ fn list(
         )));
     }
     let in_range = time_filter(ctx, start_time, end_time)?;
+    if ctx.endless_pages {
+        let asked = (request_id, task_id, urls.first().map(String::as_str));
+        return Ok(endless_list(ctx, operation, (page_no, page_size), asked));
+    }
 
     let (now, duration) = (ctx.now.1, ctx.app.args.task_duration);
     let mut items = Vec::new();
@@ -592,4 +600,47 @@ fn list(
         ("total".into(), json!(total)),
         ("items".into(), Value::Array(page)),
     ]))
+}
+
+/// A list page of an `endless-pages` fault: full, every item still processing, for the
+/// `(requestId, taskId, url)` asked.
+fn endless_list(
+    ctx: &mut Ctx<'_>,
+    operation: Operation,
+    (page_no, page_size): (u64, u64),
+    (request_id, task_id, url): (Option<&str>, Option<&str>, Option<&str>),
+) -> Map<String, Value> {
+    let now = format_time(ctx.now.0);
+    let fabricated_request = ctx.inner.qiniu.tasks.new_id(ctx.now.0);
+    let request = request_id.unwrap_or(&fabricated_request);
+    let first = page_no.saturating_mul(page_size);
+    let items: Vec<Value> = (first..first.saturating_add(page_size))
+        .map(|n| {
+            let mut item = json!({
+                "uid": UID,
+                "requestId": request,
+                "taskId": task_id.map_or_else(|| format!("{n:024x}"), str::to_string),
+                "url": url.map_or_else(|| endless_url(ctx.app, n), str::to_string),
+                "state": "processing",
+                "stateDetail": "",
+                "createAt": now,
+                "beginAt": now,
+                "endAt": "",
+            });
+            if operation == Operation::Refresh {
+                item["isDir"] = json!("no");
+            }
+            item
+        })
+        .collect();
+    Map::from_iter([
+        ("code".into(), json!(200)),
+        ("error".into(), json!("success")),
+        ("requestId".into(), json!(request_id.unwrap_or(""))),
+        ("pageNo".into(), json!(page_no)),
+        ("pageSize".into(), json!(page_size)),
+        ("currentSize".into(), json!(items.len())),
+        ("total".into(), json!(ENDLESS_TOTAL)),
+        ("items".into(), Value::Array(items)),
+    ])
 }

@@ -239,6 +239,7 @@ fn process(app: &App, call: &ApiCall, endpoint: Endpoint) -> Result<Map<String, 
         app,
         inner: &mut inner,
         now,
+        endless_pages: call.endless_pages,
     };
     actions::run(&mut ctx, endpoint, &body)
 }
