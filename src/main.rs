@@ -99,10 +99,10 @@ fn print_clap(e: &clap::Error) {
     }
 }
 
-/// `::add-mask::` for every secret (GitHub only).
+/// `::add-mask::` for every secret, in every form the log may show it in (GitHub only).
 fn mask(secrets: &[String]) {
-    for secret in secrets {
-        console::print(github::add_mask(secret));
+    if !secrets.is_empty() {
+        console::print(github::add_masks(secrets));
     }
 }
 
@@ -652,6 +652,10 @@ type Named = (Option<String>, Box<dyn Provider>);
 
 fn connect(args: &RunArgs, env: &Env) -> Result<Vec<Named>, u8> {
     let (args, targets) = settings::selected_targets(args, env).map_err(|e| input_error(&e))?;
+    if env.get("GITHUB_ACTIONS") == Some("true") {
+        // As in a run: the targets' own credential variables, masked before any call.
+        mask(&settings::target_secret_values(env, &targets));
+    }
     if targets.is_empty() {
         let connection = settings::connection(&args).map_err(|e| input_error(&e))?;
         return Ok(vec![(

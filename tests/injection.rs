@@ -439,3 +439,99 @@ fn a_panic_cannot_issue_commands() {
     assert_neutralised(&r);
     assert!(r.stderr.contains("panicked at"), "{}", r.all());
 }
+
+/// Masks from `stdout`, unescaped as the runner reads them, in order.
+fn masks(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("::add-mask::"))
+        .map(unescape)
+        .collect()
+}
+
+/// Every mask comes before the first line that is not one.
+fn assert_masks_first(stdout: &str) {
+    let lines: Vec<&str> = stdout.lines().collect();
+    let first_other = lines.iter().position(|l| !l.starts_with("::add-mask::"));
+    let last_mask = lines.iter().rposition(|l| l.starts_with("::add-mask::"));
+    if let (Some(other), Some(mask)) = (first_other, last_mask) {
+        assert!(mask < other, "a mask after other output:\n{stdout}");
+    }
+}
+
+/// A config with an Alibaba Cloud target whose credentials come from variables of its own
+/// (an STS token with `/`, `+` and `=`) and a Qiniu target with its own, both on `url`.
+fn targets_config(dir: &Path, url: &str) -> String {
+    let path = dir.join("targets.yml");
+    std::fs::write(
+        &path,
+        format!(
+            "version: 1
+targets:
+  - name: main
+    provider: aliyun
+    endpoint: {url}
+    sites: [www.example.com, example.com]
+    credentials:
+      access_key_id: MAIN_ID
+      access_key_secret: MAIN_SECRET
+      security_token: MAIN_TOKEN
+  - name: assets
+    provider: qiniu
+    endpoint: {url}
+    sites: ['*.example.com']
+    credentials:
+      access_key_id: MIRROR_AK
+      access_key_secret: MIRROR_SK
+"
+        ),
+    )
+    .unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+const TARGET_ENV: &[(&str, &str)] = &[
+    ("MAIN_ID", "mainid"),
+    ("MAIN_SECRET", "main-secret"),
+    ("MAIN_TOKEN", "a/b+c="),
+    ("MIRROR_AK", "testak"),
+    ("MIRROR_SK", "testsk"),
+];
+
+#[tokio::test]
+async fn quota_and_status_mask_the_targets_secrets_in_every_encoding() {
+    let emu = common::emulator(&["--aliyun-key", "mainid:main-secret:a/b+c="]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = targets_config(dir.path(), &emu.url());
+    let expected = [
+        // The standard variable, then each target's secrets, then their encoded forms:
+        // percent-encoded, encoded twice (V1's string to sign); the form encoding of
+        // `a/b+c=` is the first and is not repeated.
+        common::SECRET,
+        "a/b+c=",
+        "main-secret",
+        "testsk",
+        "a%2Fb%2Bc%3D",
+        "a%252Fb%252Bc%253D",
+    ];
+    let quota = github(&["quota", "--config", &cfg], TARGET_ENV, None, None).await;
+    assert_eq!(quota.code, 0, "{}", quota.all());
+    assert!(
+        quota.stdout.contains("target main (aliyun)"),
+        "{}",
+        quota.stdout
+    );
+    let status = github(
+        &["status", "--config", &cfg, "main:1"],
+        TARGET_ENV,
+        None,
+        None,
+    )
+    .await;
+    for r in [&quota, &status] {
+        assert_eq!(masks(&r.stdout), expected, "{}", r.all());
+        assert_masks_first(&r.stdout);
+        assert_no_forged_commands(r);
+    }
+    emu.shutdown();
+}

@@ -69,6 +69,31 @@ pub fn add_mask(value: &str) -> Command {
     Command::new(format!("::add-mask::{}\n", escape_data(value)))
 }
 
+/// The masks for `secrets`: each value as it is first, then the other forms the log may
+/// show it in. The runner matches a mask within one line (it ends lines at CR and LF), so a
+/// value with a line break is also masked line by line; and a value may be echoed encoded:
+/// percent-encoded as Alibaba Cloud V1 encodes (RFC 3986 unreserved kept), that encoding
+/// twice (the V1 string to sign, which `SignatureDoesNotMatch` echoes, encodes the encoded
+/// query again: an STS token `a/b+c=` shows as `a%252Fb%252Bc%253D`), and form-encoded.
+/// Each form is issued once, and only when it differs from every value.
+pub fn add_masks(secrets: &[String]) -> Command {
+    let mut forms: Vec<String> = Vec::new();
+    for secret in secrets {
+        let lines = secret
+            .split(['\r', '\n'])
+            .filter(|l| !l.trim().is_empty() && l.len() < secret.len());
+        let once = crate::providers::aliyun::sign::percent_encode(secret);
+        let twice = crate::providers::aliyun::sign::percent_encode(&once);
+        let form = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+        for form in lines.map(str::to_string).chain([once, twice, form]) {
+            if !secrets.contains(&form) && !forms.contains(&form) {
+                forms.push(form);
+            }
+        }
+    }
+    secrets.iter().chain(&forms).map(|s| add_mask(s)).collect()
+}
+
 /// Opens a folded section of the log (groups do not nest).
 pub fn group(title: &str) -> Command {
     Command::new(format!("::group::{}\n", escape_data(title)))
@@ -458,6 +483,42 @@ mod tests {
             annotation(Level::Error, "t: a,b", "x\r\ny"),
             "::error title=t%3A a%2Cb::x%0D%0Ay\n"
         );
+    }
+
+    #[test]
+    fn secrets_are_masked_in_every_form_the_log_may_show() {
+        let masks = |secrets: &[&str]| {
+            let secrets: Vec<String> = secrets.iter().map(|s| s.to_string()).collect();
+            add_masks(&secrets)
+                .lines()
+                .map(|l| l.strip_prefix("::add-mask::").unwrap().to_string())
+                .collect::<Vec<_>>()
+        };
+        // As the runner reads them: `%25` is `%`. The values first, then the other forms;
+        // the form encoding of `a/b+c=` is its percent-encoding, so it is not repeated.
+        assert_eq!(
+            masks(&["a/b+c=", "plain"]),
+            [
+                "a/b+c=",
+                "plain",
+                "a%252Fb%252Bc%253D",
+                "a%25252Fb%25252Bc%25253D"
+            ]
+        );
+        // A line break: the whole value (which the runner cannot match across lines),
+        // each line, and the encodings, where a space is `%20` or `+`.
+        assert_eq!(
+            masks(&["line one\nline two"]),
+            [
+                "line one%0Aline two",
+                "line one",
+                "line two",
+                "line%2520one%250Aline%2520two",
+                "line%252520one%25250Aline%252520two",
+                "line+one%250Aline+two",
+            ]
+        );
+        assert_eq!(add_masks(&[]), "");
     }
 
     #[test]
