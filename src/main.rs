@@ -447,6 +447,12 @@ async fn run_command(args: &RunArgs, env: &Env) -> u8 {
     if settings.report_path.is_none() {
         settings.report_path = ci.default_report_path();
     }
+    // Before anything is sent: a run that spent the quota must be able to say what it did.
+    if let Some(path) = &settings.report_path
+        && let Err(e) = settings::writable_report(path)
+    {
+        return bad_input(env, &e);
+    }
     let (outcome, code) = match produce(&mut settings, env, &ci).await {
         Ok(done) => done,
         Err(code) => return code,

@@ -535,3 +535,82 @@ async fn quota_and_status_mask_the_targets_secrets_in_every_encoding() {
     }
     emu.shutdown();
 }
+
+#[tokio::test]
+async fn an_unwritable_report_path_is_bad_input_and_nothing_is_sent() {
+    let emu = common::emulator(&[]).await;
+    let url = emu.url();
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-dir/report.json");
+    let missing = missing.to_string_lossy().into_owned();
+    let run = [
+        "run",
+        "-t",
+        "both",
+        "--urls",
+        "https://example.com/a",
+        "--endpoint",
+    ];
+    let not_a_file = dir.path().to_string_lossy().into_owned();
+    // The path as --report, as the input (INPUT_REPORT), and a directory.
+    for (flag, input) in [
+        (Some(&missing), None),
+        (None, Some(&missing)),
+        (Some(&not_a_file), None),
+    ] {
+        let mut args = [&run[..], &[url.as_str()]].concat();
+        let mut env = Vec::new();
+        if let Some(path) = flag {
+            args.extend(["--report", path.as_str()]);
+        }
+        if let Some(path) = input {
+            env.push(("INPUT_REPORT", path.as_str()));
+        }
+        let r = github(&args, &env, None, None).await;
+        assert_eq!(r.code, 2, "{}", r.all());
+        assert!(
+            r.stderr
+                .contains("--report (the input report, INPUT_REPORT)")
+                && r.stderr.contains("fix:"),
+            "{}",
+            r.stderr
+        );
+        assert!(
+            r.stdout
+                .contains("::error title=cdn-refresh%3A bad input::--report"),
+            "{}",
+            r.stdout
+        );
+        assert_no_forged_commands(&r);
+    }
+    assert!(!dir.path().join("no-such-dir").exists());
+    assert_eq!(emu.stats().await.total_requests(), 0);
+    // A writable path is checked without leaving a file: here the run stops after the
+    // check (no credentials), so no report is written either.
+    let report = dir.path().join("report.json");
+    let args = [
+        &run[..],
+        &[url.as_str(), "--report", report.to_str().unwrap()],
+    ]
+    .concat();
+    let r = github(
+        &args,
+        &[("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "")],
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert!(
+        r.stderr.contains("ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !report.exists(),
+        "the check left {} behind",
+        report.display()
+    );
+    assert_eq!(emu.stats().await.total_requests(), 0);
+    emu.shutdown();
+}
