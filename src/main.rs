@@ -14,7 +14,7 @@ use cdn_refresh::fanout;
 use cdn_refresh::http::bounds::{Bounds, GRACE, Interrupt, Signal};
 use cdn_refresh::http::retry::with_retry;
 use cdn_refresh::output::ci::Ci;
-use cdn_refresh::output::{github, json, text};
+use cdn_refresh::output::{console, github, json, text};
 use cdn_refresh::providers::Operation;
 use cdn_refresh::providers::aliyun::Aliyun;
 use cdn_refresh::providers::huawei::Huawei;
@@ -30,25 +30,33 @@ const URLS_FAILED: u8 = 1;
 const BAD_INPUT: u8 = 2;
 const REFUSED: u8 = 3;
 
+/// `eprintln!` through the console, which neutralises it in a GitHub job.
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        console::eprint(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 fn main() -> ExitCode {
     let env = Env::new(
         std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
     );
+    // Everything printed from here on goes through the console.
+    let github = env.get("GITHUB_ACTIONS") == Some("true");
+    console::init(github);
     // `--version`, `--help` and flag errors print no secret (credentials are never flags),
     // so they come before the masks, which would otherwise land in `$(cdn-refresh --version)`.
     let cli = match cli::parse(std::env::args_os(), &env) {
         Ok(cli) => cli,
         Err(e) => {
-            let _ = e.print();
+            print_clap(&e);
             return ExitCode::from(if e.use_stderr() { BAD_INPUT } else { SUCCESS });
         }
     };
     // Masks next: nothing printed later, by us or by a library, can show a secret.
-    if env.get("GITHUB_ACTIONS") == Some("true") {
-        for secret in settings::secret_values(&env) {
-            emit(&github::add_mask(&secret));
-        }
+    if github {
+        mask(&settings::secret_values(&env));
     }
     init_logging(&env);
     // `plan` awaits nothing, so it runs on this thread without tokio: starting the runtime
@@ -64,7 +72,7 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            errln!("error: cannot start the async runtime: {e}");
             return ExitCode::from(URLS_FAILED);
         }
     };
@@ -121,17 +129,38 @@ async fn next_signal() -> Option<Signal> {
         .map(|_| Signal::Interrupt)
 }
 
-/// Writes to stdout; a closed pipe (`| head`) is not an error worth a panic.
-fn emit(text: &str) {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
+/// Help and version on stdout, flag errors (which quote the flag's value) on stderr, in
+/// colour on a terminal as clap would.
+fn print_clap(e: &clap::Error) {
+    use std::io::IsTerminal;
+    let terminal = if e.use_stderr() {
+        std::io::stderr().is_terminal()
+    } else {
+        std::io::stdout().is_terminal()
+    };
+    let text = if terminal {
+        e.render().ansi().to_string()
+    } else {
+        e.render().to_string()
+    };
+    if e.use_stderr() {
+        console::eprint(&text);
+    } else {
+        console::print(text);
+    }
+}
+
+/// `::add-mask::` for every secret, in every form the log may show it in (GitHub only).
+fn mask(secrets: &[String]) {
+    if !secrets.is_empty() {
+        console::print(github::add_masks(secrets));
+    }
 }
 
 fn init_logging(env: &Env) {
     let filter = tracing_subscriber::EnvFilter::new(env.get("CDN_REFRESH_LOG").unwrap_or("info"));
     tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(console::Stderr)
         .with_env_filter(filter)
         .without_time()
         .with_target(false)
@@ -165,7 +194,7 @@ async fn dispatch(cli: Cli, env: Env, interrupt: Interrupt) -> u8 {
         Some(Command::Emulator(args)) => match cdn_refresh::emulator::run_cli(args).await {
             Ok(()) => SUCCESS,
             Err(e) => {
-                eprintln!("error: {e:#}");
+                errln!("error: {e:#}");
                 BAD_INPUT
             }
         },
@@ -178,14 +207,17 @@ fn load(args: &RunArgs, env: &Env) -> Result<Settings, u8> {
     settings::settings(args, env, &mut || {
         cdn_refresh::url_list::read_capped(std::io::stdin().lock())
     })
-    .map_err(|e| {
-        emit(&Ci::detect(env, None).error("cdn-refresh: bad input", &e.to_string()));
-        input_error(&e)
-    })
+    .map_err(|e| bad_input(env, &e))
+}
+
+/// An input error before the run: an annotation in a GitHub job, the message on stderr.
+fn bad_input(env: &Env, e: &InputError) -> u8 {
+    console::print(Ci::detect(env, None).error("cdn-refresh: bad input", &e.to_string()));
+    input_error(e)
 }
 
 fn input_error(e: &InputError) -> u8 {
-    eprintln!("error: {e}");
+    errln!("error: {e}");
     BAD_INPUT
 }
 
@@ -214,7 +246,7 @@ fn provider(
         }
     };
     client.map_err(|e| {
-        eprintln!("error: cannot set up the HTTP client: {e}");
+        errln!("error: cannot set up the HTTP client: {e}");
         URLS_FAILED
     })
 }
@@ -312,7 +344,7 @@ fn print_plan(settings: &Settings, format: Format) -> u8 {
     match format {
         Format::Text => {
             if let Some(g) = &settings.git {
-                emit(&git_summary(&g.report));
+                console::print(git_summary(&g.report));
             }
             if settings.plan.is_empty() {
                 let why = if settings.skip {
@@ -320,9 +352,9 @@ fn print_plan(settings: &Settings, format: Format) -> u8 {
                 } else {
                     "no mapped change"
                 };
-                emit(&format!("plan: nothing to send ({why})\n"));
+                console::print(format!("plan: nothing to send ({why})\n"));
             } else {
-                emit(&text::plan(&settings.plan, limits, settings.run.batch_size))
+                console::print(text::plan(&settings.plan, limits, settings.run.batch_size))
             }
         }
         Format::Json => {
@@ -354,15 +386,15 @@ fn print_target_plans(settings: &Settings, format: Format) -> u8 {
     match format {
         Format::Text => {
             if let Some(g) = &settings.git {
-                emit(&git_summary(&g.report));
+                console::print(git_summary(&g.report));
             }
             for (t, plan) in &plans {
                 let kind = t.connection.provider;
-                emit(&format!("target {} ({kind}):\n", t.name));
+                console::print(format!("target {} ({kind}):\n", t.name));
                 if plan.is_empty() {
-                    emit("plan: nothing to send\n");
+                    console::print("plan: nothing to send\n");
                 } else {
-                    emit(&text::plan(plan, kind.limits(), t.run.batch_size));
+                    console::print(text::plan(plan, kind.limits(), t.run.batch_size));
                 }
             }
         }
@@ -412,7 +444,7 @@ fn write_report(report: &impl serde::Serialize, path: Option<&std::path::Path>) 
     if let Some(path) = path {
         let json = serde_json::to_string_pretty(report).expect("plain data");
         std::fs::write(path, json + "\n").map_err(|e| {
-            eprintln!("error: cannot write the report to {}: {e}", path.display());
+            errln!("error: cannot write the report to {}: {e}", path.display());
             URLS_FAILED
         })?;
     }
@@ -441,13 +473,13 @@ struct Folding<'a>(&'a Ci);
 
 impl run::PhaseObserver for Folding<'_> {
     fn started(&self, operation: Operation, urls: usize) {
-        emit(&self.0.begin(
+        console::print(self.0.begin(
             &format!("cdn_refresh_{operation}"),
             &format!("cdn-refresh: {operation} {urls} URLs"),
         ));
     }
     fn finished(&self, operation: Operation) {
-        emit(&self.0.end(&format!("cdn_refresh_{operation}")));
+        console::print(self.0.end(&format!("cdn_refresh_{operation}")));
     }
 }
 
@@ -481,12 +513,16 @@ async fn run_command(args: &RunArgs, env: &Env, interrupt: Interrupt) -> u8 {
     }
     if env.get("GITHUB_ACTIONS") == Some("true") {
         // The targets' own credential variables are known only now that the config is read.
-        for secret in settings::target_secret_values(env, &settings.targets) {
-            emit(&github::add_mask(&secret));
-        }
+        mask(&settings::target_secret_values(env, &settings.targets));
     }
     if settings.report_path.is_none() {
         settings.report_path = ci.default_report_path();
+    }
+    // Before anything is sent: a run that spent the quota must be able to say what it did.
+    if let Some(path) = &settings.report_path
+        && let Err(e) = settings::writable_report(path)
+    {
+        return bad_input(env, &e);
     }
     let (outcome, code) = match produce(&mut settings, env, &ci).await {
         Ok(done) => done,
@@ -504,9 +540,9 @@ async fn run_command(args: &RunArgs, env: &Env, interrupt: Interrupt) -> u8 {
         Outcome::Several(report) => (write_report(report, path), ci.publish_multi(report, path)),
     };
     match published {
-        Ok(notes) => emit(&notes),
+        Ok(notes) => console::print(notes),
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return written.err().unwrap_or(URLS_FAILED).max(code);
         }
     }
@@ -565,9 +601,9 @@ async fn produce(settings: &mut Settings, env: &Env, ci: &Ci) -> Result<(Outcome
     }
     let git = settings.git.as_ref().map(|g| g.report.clone());
     if let Some(g) = &settings.git {
-        emit(&ci.begin("cdn_refresh_plan", "cdn-refresh: git changes"));
-        emit(&ci.verbatim(&git_summary(&g.report)));
-        emit(&ci.end("cdn_refresh_plan"));
+        console::print(ci.begin("cdn_refresh_plan", "cdn-refresh: git changes"));
+        console::print(ci.verbatim(&git_summary(&g.report)));
+        console::print(ci.end("cdn_refresh_plan"));
     }
     let several = !settings.targets.is_empty();
     if settings.skip || (settings.git.is_some() && settings.plan.is_empty()) {
@@ -577,7 +613,7 @@ async fn produce(settings: &mut Settings, env: &Env, ci: &Ci) -> Result<(Outcome
         } else {
             RunStatus::Success
         };
-        emit(&format!("nothing to send ({})\n", status.as_str()));
+        console::print(format!("nothing to send ({})\n", status.as_str()));
         let reports = each_target(settings, |kind, _, _, _| {
             Report::without_tasks(kind, status, Vec::new(), None, None)
         });
@@ -586,9 +622,9 @@ async fn produce(settings: &mut Settings, env: &Env, ci: &Ci) -> Result<(Outcome
     if settings.dry_run {
         let reports = each_target(settings, |kind, plan, run, name| {
             if let Some(name) = name {
-                emit(&format!("target {name} ({kind}):\n"));
+                console::print(format!("target {name} ({kind}):\n"));
             }
-            emit(&ci.verbatim(&text::plan(plan, kind.limits(), run.batch_size)));
+            console::print(ci.verbatim(&text::plan(plan, kind.limits(), run.batch_size)));
             let urls = run::listed(plan, UrlStatus::Planned, None);
             Report::without_tasks(kind, RunStatus::DryRun, urls, None, None)
         });
@@ -608,7 +644,7 @@ async fn produce(settings: &mut Settings, env: &Env, ci: &Ci) -> Result<(Outcome
         )
         .await;
         refused_before_sending(&report, None);
-        emit(&ci.verbatim(&text::summary(&report, settings.report_path.as_deref())));
+        console::print(ci.verbatim(&text::summary(&report, settings.report_path.as_deref())));
         let code = exit_code(&report, settings.fail_on);
         let mut report = report;
         report.git = git;
@@ -620,14 +656,14 @@ async fn produce(settings: &mut Settings, env: &Env, ci: &Ci) -> Result<(Outcome
     for target in &settings.targets {
         let source = CredentialSource::of_target(env, target, only);
         let client = provider(&target.connection, &source)
-            .inspect_err(|_| eprintln!("  (target `{}`; nothing was sent)", target.name))?;
+            .inspect_err(|_| errln!("  (target `{}`; nothing was sent)", target.name))?;
         ready.push(fanout::Ready {
             target,
             provider: client,
         });
     }
     let names: Vec<&str> = settings.targets.iter().map(|t| t.name.as_str()).collect();
-    emit(&ci.begin(
+    console::print(ci.begin(
         "cdn_refresh_targets",
         &format!(
             "cdn-refresh: {} targets ({})",
@@ -636,11 +672,11 @@ async fn produce(settings: &mut Settings, env: &Env, ci: &Ci) -> Result<(Outcome
         ),
     ));
     let reports = fanout::send_all(ready, &settings.plan, collapses).await;
-    emit(&ci.end("cdn_refresh_targets"));
+    console::print(ci.end("cdn_refresh_targets"));
     let mut code = SUCCESS;
     for report in &reports {
         refused_before_sending(report, report.target.as_deref());
-        emit(&ci.verbatim(&format!(
+        console::print(ci.verbatim(&format!(
             "target {}: {}",
             report.target.as_deref().unwrap_or_default(),
             text::summary(report, None)
@@ -649,7 +685,7 @@ async fn produce(settings: &mut Settings, env: &Env, ci: &Ci) -> Result<(Outcome
     }
     let report = MultiReport::of(reports, git);
     if let Some(path) = &settings.report_path {
-        emit(&format!("report: {}\n", path.display()));
+        console::print(format!("report: {}\n", path.display()));
     }
     Ok((Outcome::Several(Box::new(report)), code))
 }
@@ -661,15 +697,16 @@ fn refused_before_sending(report: &Report, target: Option<&str>) {
     };
     let who = target.map(|t| format!("target {t}: ")).unwrap_or_default();
     if stop.code == "QuotaShortfall" {
-        eprintln!("error: {who}{}", stop.message);
+        errln!("error: {who}{}", stop.message);
     } else {
-        eprintln!(
+        errln!(
             "error: {who}the quota check failed, so nothing was sent: {}: {}",
-            stop.code, stop.message
+            stop.code,
+            stop.message
         );
     }
     if let Some(hint) = &stop.hint {
-        eprintln!("  fix: {hint}");
+        errln!("  fix: {hint}");
     }
 }
 
@@ -720,15 +757,15 @@ async fn demo_command(report_path: Option<&std::path::Path>) -> u8 {
             if let Some(path) = report_path {
                 let json = serde_json::to_string_pretty(&report).expect("plain data");
                 if let Err(e) = std::fs::write(path, json + "\n") {
-                    eprintln!("error: cannot write the report to {}: {e}", path.display());
+                    errln!("error: cannot write the report to {}: {e}", path.display());
                     return URLS_FAILED;
                 }
             }
-            emit(&text::summary(&report, report_path));
+            console::print(text::summary(&report, report_path));
             exit_code(&report, FailOn::Failed)
         }
         Err(e) => {
-            eprintln!("error: the demo failed: {e:#}");
+            errln!("error: the demo failed: {e:#}");
             URLS_FAILED
         }
     }
@@ -741,6 +778,10 @@ type Named = (Option<String>, Box<dyn Provider>);
 
 fn connect(args: &RunArgs, env: &Env) -> Result<Vec<Named>, u8> {
     let (args, targets) = settings::selected_targets(args, env).map_err(|e| input_error(&e))?;
+    if env.get("GITHUB_ACTIONS") == Some("true") {
+        // As in a run: the targets' own credential variables, masked before any call.
+        mask(&settings::target_secret_values(env, &targets));
+    }
     if targets.is_empty() {
         let connection = settings::connection(&args).map_err(|e| input_error(&e))?;
         return Ok(vec![(
@@ -766,10 +807,10 @@ async fn quota_command(args: &RunArgs, env: &Env, bounds: &Bounds) -> u8 {
     let mut code = SUCCESS;
     for (name, provider) in providers {
         if let Some(name) = &name {
-            emit(&format!("target {name} ({}):\n", provider.kind()));
+            console::print(format!("target {name} ({}):\n", provider.kind()));
         }
         if provider.quota_in_answers() {
-            emit(&format!(
+            console::print(format!(
                 "quota: {} has no quota call; each refresh and prefetch answer says what is left, and a run's report has it under quota_after\n",
                 provider.kind()
             ));
@@ -783,7 +824,7 @@ async fn quota_command(args: &RunArgs, env: &Env, bounds: &Bounds) -> u8 {
         )
         .await
         {
-            Ok(q) => emit(&text::quota(&q)),
+            Ok(q) => console::print(text::quota(&q)),
             Err(err) => code = code.max(refused(&err)),
         }
     }
@@ -791,9 +832,9 @@ async fn quota_command(args: &RunArgs, env: &Env, bounds: &Bounds) -> u8 {
 }
 
 fn refused(err: &cdn_refresh::providers::ProviderError) -> u8 {
-    eprintln!("error: {err}");
+    errln!("error: {err}");
     if let Some(hint) = &err.hint {
-        eprintln!("  fix: {hint}");
+        errln!("  fix: {hint}");
     }
     REFUSED
 }
@@ -821,7 +862,7 @@ async fn status_command(args: &RunArgs, ids: &[String], env: &Env, bounds: &Boun
             Some(found) => found,
             None if providers.len() == 1 => (0, id),
             None => {
-                eprintln!(
+                errln!(
                     "error: task id `{id}`: which target is it of?\n  fix: write it as TARGET:ID, as the task-ids output does, or choose one target with --target"
                 );
                 return BAD_INPUT;
@@ -835,7 +876,7 @@ async fn status_command(args: &RunArgs, ids: &[String], env: &Env, bounds: &Boun
             continue;
         }
         if let Some(name) = name {
-            emit(&format!("target {name} ({}):\n", provider.kind()));
+            console::print(format!("target {name} ({}):\n", provider.kind()));
         }
         let mut states = Vec::new();
         for chunk in ids.chunks(provider.limits().status_ids_per_query) {
@@ -854,7 +895,7 @@ async fn status_command(args: &RunArgs, ids: &[String], env: &Env, bounds: &Boun
                 }
             }
         }
-        emit(&text::task_states(&states));
+        console::print(text::task_states(&states));
     }
     code
 }

@@ -1016,6 +1016,47 @@ fn uncovered(plan: &Plan, targets: &[Target]) -> Option<InputError> {
     ))
 }
 
+/// Checks, before anything is sent, that the report can be written at `path`: found only
+/// after the run, the quota is spent and the refresh sent with no record of it. A file
+/// created to find out is removed again; an existing one is opened without changing it.
+pub fn writable_report(path: &std::path::Path) -> Result<(), InputError> {
+    let input = "--report (the input report, INPUT_REPORT)";
+    let shown = path.display();
+    if path.is_dir() {
+        return Err(InputError::new(
+            input,
+            format!("{shown} is a directory"),
+            "give the path of a file to write the JSON report to, e.g. DIR/cdn-refresh-report.json",
+        ));
+    }
+    let opened = if path.exists() {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map(drop)
+    } else {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .and_then(|f| {
+                drop(f);
+                std::fs::remove_file(path)
+            })
+    };
+    opened.map_err(|e| {
+        let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+        let fix = match parent {
+            Some(dir) if !dir.is_dir() => format!(
+                "create the directory {} first, or point --report at a file in a writable directory",
+                dir.display()
+            ),
+            _ => "point --report at a file in a writable directory".to_string(),
+        };
+        InputError::new(input, format!("cannot write the report to {shown}: {e}"), fix)
+    })
+}
+
 /// Inputs and variables that carry secrets: masked in CI logs before anything is printed.
 const SECRET_INPUTS: &[&str] = &["access-key-secret", "security-token"];
 const SECRET_VARS: &[&str] = &[
@@ -1280,6 +1321,27 @@ mod tests {
             panic!("{e}")
         };
         assert_eq!(lines.iter().map(|l| l.line).collect::<Vec<_>>(), vec![2, 4]);
+    }
+
+    #[test]
+    fn the_report_path_is_checked_without_a_trace() {
+        let dir = tempfile::tempdir().unwrap();
+        let new = dir.path().join("r.json");
+        writable_report(&new).unwrap();
+        assert!(!new.exists(), "the file made to check is removed");
+        std::fs::write(&new, "kept").unwrap();
+        writable_report(&new).unwrap();
+        assert_eq!(std::fs::read_to_string(&new).unwrap(), "kept");
+        let e = writable_report(&dir.path().join("missing/r.json"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("--report (the input report, INPUT_REPORT): cannot write")
+                && e.contains("fix: create the directory"),
+            "{e}"
+        );
+        let e = writable_report(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("is a directory"), "{e}");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use super::console::Printable;
 use super::{github, gitlab, multi_outputs, outputs};
 use crate::cli::Env;
 use crate::report::{MultiReport, Report};
@@ -78,44 +79,52 @@ impl Ci {
     }
 
     /// Opens a folded part of the log (`name` in `[a-z0-9_.-]`).
-    pub fn begin(&self, name: &str, title: &str) -> String {
+    pub fn begin(&self, name: &str, title: &str) -> Printable {
         match &self.platform {
-            Platform::GitHub { .. } => github::group(title),
+            Platform::GitHub { .. } => github::group(title).into(),
             Platform::GitLab { sections: true, .. } => {
-                gitlab::section_start(name, title, now(), true)
+                gitlab::section_start(name, title, now(), true).into()
             }
-            _ => String::new(),
+            _ => "".into(),
         }
     }
 
-    pub fn end(&self, name: &str) -> String {
+    pub fn end(&self, name: &str) -> Printable {
         match &self.platform {
-            Platform::GitHub { .. } => github::END_GROUP.to_string(),
-            Platform::GitLab { sections: true, .. } => gitlab::section_end(name, now()),
-            _ => String::new(),
+            Platform::GitHub { .. } => github::END_GROUP.into(),
+            Platform::GitLab { sections: true, .. } => gitlab::section_end(name, now()).into(),
+            _ => "".into(),
         }
     }
 
     /// Text that may echo file names or URLs: on GitHub, nothing in it runs as a command.
-    pub fn verbatim(&self, text: &str) -> String {
+    pub fn verbatim(&self, text: &str) -> Printable {
         match &self.platform {
-            Platform::GitHub { .. } if !text.is_empty() => github::verbatim(text, &self.token),
-            _ => text.to_string(),
+            Platform::GitHub { .. } if !text.is_empty() => {
+                github::verbatim(text, &self.token).into()
+            }
+            _ => text.into(),
         }
     }
 
     /// An error that stops the run before it starts: an annotation on GitHub.
-    pub fn error(&self, title: &str, message: &str) -> String {
+    pub fn error(&self, title: &str, message: &str) -> Printable {
         match &self.platform {
-            Platform::GitHub { .. } => github::annotation(github::Level::Error, title, message),
-            _ => String::new(),
+            Platform::GitHub { .. } => {
+                github::annotation(github::Level::Error, title, message).into()
+            }
+            _ => "".into(),
         }
     }
 
     /// Publishes a finished run: step outputs and job summary (GitHub) or the dotenv report
     /// (GitLab). Returns what to print (annotations, warnings), or why a file could not be
     /// written.
-    pub fn publish(&self, report: &Report, report_path: Option<&Path>) -> Result<String, String> {
+    pub fn publish(
+        &self,
+        report: &Report,
+        report_path: Option<&Path>,
+    ) -> Result<Printable, String> {
         self.write(
             &outputs(report, report_path),
             || github::summary(report, report_path),
@@ -130,7 +139,7 @@ impl Ci {
         &self,
         report: &MultiReport,
         report_path: Option<&Path>,
-    ) -> Result<String, String> {
+    ) -> Result<Printable, String> {
         self.write(
             &multi_outputs(report, report_path),
             || github::multi_summary(report, report_path),
@@ -148,8 +157,8 @@ impl Ci {
         &self,
         values: &[(&str, String)],
         summary: impl FnOnce() -> String,
-        annotations: impl FnOnce() -> String,
-    ) -> Result<String, String> {
+        annotations: impl FnOnce() -> github::Command,
+    ) -> Result<Printable, String> {
         match &self.platform {
             Platform::GitHub {
                 output,
@@ -165,7 +174,7 @@ impl Ci {
                 if let Some(path) = step_summary {
                     append(path, &summary(), "GITHUB_STEP_SUMMARY")?;
                 }
-                Ok(annotations())
+                Ok(annotations().into())
             }
             Platform::GitLab { dotenv, .. } => {
                 let (text, warnings) = gitlab::dotenv(values);
@@ -175,9 +184,13 @@ impl Ci {
                         dotenv.display()
                     )
                 })?;
-                Ok(warnings.iter().map(|w| format!("warning: {w}\n")).collect())
+                Ok(warnings
+                    .iter()
+                    .map(|w| format!("warning: {w}\n"))
+                    .collect::<String>()
+                    .into())
             }
-            Platform::Plain => Ok(String::new()),
+            Platform::Plain => Ok("".into()),
         }
     }
 }

@@ -4,7 +4,12 @@
 //! The grammar follows the runner (`FileCommandManager.cs`) and `@actions/core`: data is
 //! escaped `%`, CR, LF; properties also `:` and `,`. Text that may echo file names goes
 //! between `::stop-commands::` markers, so a file named `::error::…` cannot issue commands.
+//!
+//! Every workflow command is a [`Command`], which only this module can make: the console
+//! writes commands as they are and neutralises every other string (`console`), so text from
+//! outside cannot pass for one of ours.
 
+use std::borrow::Cow;
 use std::fmt::Write;
 use std::path::Path;
 
@@ -28,17 +33,73 @@ fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
+/// Workflow commands of our own, each line complete with its `\n`, their data escaped.
+/// Only this module makes them; `console::print` writes them as they are.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Command(Cow<'static, str>);
+
+impl Command {
+    fn new(text: String) -> Self {
+        Command(Cow::Owned(text))
+    }
+}
+
+impl std::ops::Deref for Command {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<&str> for Command {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+/// Commands one after the other.
+impl FromIterator<Command> for Command {
+    fn from_iter<I: IntoIterator<Item = Command>>(commands: I) -> Self {
+        Command::new(commands.into_iter().map(|c| c.0).collect())
+    }
+}
+
 /// Registers a secret with the runner, so it is replaced by `***` in every later line.
-pub fn add_mask(value: &str) -> String {
-    format!("::add-mask::{}\n", escape_data(value))
+pub fn add_mask(value: &str) -> Command {
+    Command::new(format!("::add-mask::{}\n", escape_data(value)))
+}
+
+/// The masks for `secrets`: each value as it is first, then the other forms the log may
+/// show it in. The runner matches a mask within one line (it ends lines at CR and LF), so a
+/// value with a line break is also masked line by line; and a value may be echoed encoded:
+/// percent-encoded as Alibaba Cloud V1 encodes (RFC 3986 unreserved kept), that encoding
+/// twice (the V1 string to sign, which `SignatureDoesNotMatch` echoes, encodes the encoded
+/// query again: an STS token `a/b+c=` shows as `a%252Fb%252Bc%253D`), and form-encoded.
+/// Each form is issued once, and only when it differs from every value.
+pub fn add_masks(secrets: &[String]) -> Command {
+    let mut forms: Vec<String> = Vec::new();
+    for secret in secrets {
+        let lines = secret
+            .split(['\r', '\n'])
+            .filter(|l| !l.trim().is_empty() && l.len() < secret.len());
+        let once = crate::providers::aliyun::sign::percent_encode(secret);
+        let twice = crate::providers::aliyun::sign::percent_encode(&once);
+        let form = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+        for form in lines.map(str::to_string).chain([once, twice, form]) {
+            if !secrets.contains(&form) && !forms.contains(&form) {
+                forms.push(form);
+            }
+        }
+    }
+    secrets.iter().chain(&forms).map(|s| add_mask(s)).collect()
 }
 
 /// Opens a folded section of the log (groups do not nest).
-pub fn group(title: &str) -> String {
-    format!("::group::{}\n", escape_data(title))
+pub fn group(title: &str) -> Command {
+    Command::new(format!("::group::{}\n", escape_data(title)))
 }
 
-pub const END_GROUP: &str = "::endgroup::\n";
+pub const END_GROUP: Command = Command(Cow::Borrowed("::endgroup::\n"));
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Level {
@@ -48,28 +109,28 @@ pub enum Level {
 }
 
 /// An annotation: shown on the run's page, not only in the log.
-pub fn annotation(level: Level, title: &str, message: &str) -> String {
+pub fn annotation(level: Level, title: &str, message: &str) -> Command {
     let level = match level {
         Level::Error => "error",
         Level::Warning => "warning",
         Level::Notice => "notice",
     };
-    format!(
+    Command::new(format!(
         "::{level} title={}::{}\n",
         escape_property(title),
         escape_data(message)
-    )
+    ))
 }
 
 /// `text` printed with workflow commands off: nothing in it is taken as a command.
 /// `token` must be random and unique for the run.
-pub fn verbatim(text: &str, token: &str) -> String {
+pub fn verbatim(text: &str, token: &str) -> Command {
     let mut out = format!("::stop-commands::{token}\n{text}");
     if !text.ends_with('\n') {
         out.push('\n');
     }
     out.push_str(&format!("::{token}::\n"));
-    out
+    Command::new(out)
 }
 
 /// The `$GITHUB_OUTPUT` lines for `outputs`: every value in the heredoc form with a fresh
@@ -90,8 +151,8 @@ pub fn output_file(outputs: &[(&str, String)], mut delimiter: impl FnMut() -> St
 
 /// The annotations for a finished run: failed URLs (the first few, then a count), the
 /// stop reason, and warnings for pending URLs and for fallbacks the run took.
-pub fn annotations(report: &Report, report_path: Option<&Path>) -> String {
-    let mut out = String::new();
+pub fn annotations(report: &Report, report_path: Option<&Path>) -> Command {
+    let mut out = Vec::new();
     // A target of a run with several is named in every title.
     let who = match &report.target {
         Some(t) => format!("cdn-refresh {t}"),
@@ -106,11 +167,11 @@ pub fn annotations(report: &Report, report_path: Option<&Path>) -> String {
             .as_deref()
             .map(|h| format!(" Fix: {h}"))
             .unwrap_or_default();
-        out += &annotation(
+        out.push(annotation(
             Level::Error,
             &format!("{who} stopped"),
             &format!("{}: {}.{hint}", stop.code, stop.message),
-        );
+        ));
     }
     let failed: Vec<&UrlResult> = report
         .urls
@@ -118,7 +179,7 @@ pub fn annotations(report: &Report, report_path: Option<&Path>) -> String {
         .filter(|u| matches!(u.status, UrlStatus::Failed | UrlStatus::Rejected))
         .collect();
     for u in failed.iter().take(MAX_ANNOTATIONS) {
-        out += &annotation(
+        out.push(annotation(
             Level::Error,
             &format!("{who} {} failed", u.operation),
             &format!(
@@ -127,35 +188,35 @@ pub fn annotations(report: &Report, report_path: Option<&Path>) -> String {
                 status_name(u.status),
                 u.reason.as_deref().unwrap_or("no reason given")
             ),
-        );
+        ));
     }
     if failed.len() > MAX_ANNOTATIONS {
-        out += &annotation(
+        out.push(annotation(
             Level::Error,
             &who,
             &format!("{} more URLs failed{see}", failed.len() - MAX_ANNOTATIONS),
-        );
+        ));
     }
     if report.counts.pending > 0 {
-        out += &annotation(
+        out.push(annotation(
             Level::Warning,
             &format!("{who} pending"),
             &format!(
                 "{} URLs were still pending when the wait ended (raise --timeout to wait longer){see}",
                 report.counts.pending
             ),
-        );
+        ));
     }
     if let Some(git) = &report.git {
         if let Some(m) = &git.missing_base {
-            out += &annotation(
+            out.push(annotation(
                 Level::Warning,
                 &format!("cdn-refresh on-missing-base {}", m.policy),
                 &m.reason,
-            );
+            ));
         }
         for c in git.collapses.iter().filter(|c| c.not_applied.is_some()) {
-            out += &annotation(
+            out.push(annotation(
                 Level::Warning,
                 "cdn-refresh collapse undone",
                 &format!(
@@ -163,10 +224,10 @@ pub fn annotations(report: &Report, report_path: Option<&Path>) -> String {
                     c.directory,
                     c.not_applied.as_deref().unwrap_or_default()
                 ),
-            );
+            ));
         }
     }
-    out
+    out.into_iter().collect()
 }
 
 fn status_name(s: UrlStatus) -> &'static str {
@@ -422,6 +483,42 @@ mod tests {
             annotation(Level::Error, "t: a,b", "x\r\ny"),
             "::error title=t%3A a%2Cb::x%0D%0Ay\n"
         );
+    }
+
+    #[test]
+    fn secrets_are_masked_in_every_form_the_log_may_show() {
+        let masks = |secrets: &[&str]| {
+            let secrets: Vec<String> = secrets.iter().map(|s| s.to_string()).collect();
+            add_masks(&secrets)
+                .lines()
+                .map(|l| l.strip_prefix("::add-mask::").unwrap().to_string())
+                .collect::<Vec<_>>()
+        };
+        // As the runner reads them: `%25` is `%`. The values first, then the other forms;
+        // the form encoding of `a/b+c=` is its percent-encoding, so it is not repeated.
+        assert_eq!(
+            masks(&["a/b+c=", "plain"]),
+            [
+                "a/b+c=",
+                "plain",
+                "a%252Fb%252Bc%253D",
+                "a%25252Fb%25252Bc%25253D"
+            ]
+        );
+        // A line break: the whole value (which the runner cannot match across lines),
+        // each line, and the encodings, where a space is `%20` or `+`.
+        assert_eq!(
+            masks(&["line one\nline two"]),
+            [
+                "line one%0Aline two",
+                "line one",
+                "line two",
+                "line%2520one%250Aline%2520two",
+                "line%252520one%25250Aline%252520two",
+                "line+one%250Aline+two",
+            ]
+        );
+        assert_eq!(add_masks(&[]), "");
     }
 
     #[test]

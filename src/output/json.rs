@@ -2,17 +2,17 @@
 
 use std::io::Write;
 
-/// Prints `value` as pretty JSON and a line break on stdout. A closed pipe (`| head`) ends
-/// the output quietly. The buffer is large so that a plan of megabytes takes tens of writes,
-/// not thousands.
+/// Prints `value` as pretty JSON and a line break on stdout, through the console. A closed
+/// pipe (`| head`) ends the output quietly. The console's buffer is large so that a plan of
+/// megabytes takes tens of writes, not thousands.
 pub fn print_pretty(value: &impl serde::Serialize) {
-    let mut out = std::io::BufWriter::with_capacity(1 << 18, std::io::stdout().lock());
+    let mut out = super::console::Buffered::stdout();
     let mut json = serde_json::Serializer::with_formatter(&mut out, Pretty::default());
     let _ = value
         .serialize(&mut json)
         .map_err(std::io::Error::from)
         .and_then(|_| out.write_all(b"\n"))
-        .and_then(|_| out.flush());
+        .and_then(|_| out.finish());
 }
 
 /// serde_json's pretty printing (`to_writer_pretty`, two spaces), byte for byte, but

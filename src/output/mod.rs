@@ -2,8 +2,9 @@
 //!
 //! `text` is for people; `github` and `gitlab` write what those CI systems read (step
 //! outputs, job summary, dotenv, log folding) as pure strings; `ci` detects the platform
-//! and does the writing.
+//! and writes the files; `console` is the only writer of stdout and stderr.
 pub mod ci;
+pub mod console;
 pub mod github;
 pub mod gitlab;
 pub mod json;
