@@ -507,10 +507,6 @@ async fn run_command(args: &RunArgs, env: &Env, interrupt: Interrupt) -> u8 {
     for target in &mut settings.targets {
         target.run.interrupt = interrupt.clone();
     }
-    if let Some(Err(e)) = args.resume.as_ref().map(|p| resume_from(p, &mut settings)) {
-        emit(&ci.error("cdn-refresh: bad input", &e.to_string()));
-        return input_error(&e);
-    }
     if env.get("GITHUB_ACTIONS") == Some("true") {
         // The targets' own credential variables are known only now that the config is read.
         mask(&settings::target_secret_values(env, &settings.targets));
@@ -522,6 +518,9 @@ async fn run_command(args: &RunArgs, env: &Env, interrupt: Interrupt) -> u8 {
     if let Some(path) = &settings.report_path
         && let Err(e) = settings::writable_report(path)
     {
+        return bad_input(env, &e);
+    }
+    if let Some(Err(e)) = args.resume.as_ref().map(|p| resume_from(p, &mut settings)) {
         return bad_input(env, &e);
     }
     let (outcome, code) = match produce(&mut settings, env, &ci).await {

@@ -767,6 +767,14 @@ impl Runner<'_> {
                         }),
                     );
                 }
+                Err(mut err) if err.outcome_unknown() && stops_run(err.class) => {
+                    // An endpoint that cannot be read (an answer too large) is not asked
+                    // again, not even to look the batch up.
+                    err.message.push_str(
+                        "; whether the provider accepted the batch is unknown, so it was not sent again",
+                    );
+                    return (adopted, Err((pending, err)));
+                }
                 Err(err) if err.outcome_unknown() => {
                     self.calls.retries.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(

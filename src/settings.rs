@@ -1123,12 +1123,34 @@ impl<'a> CredentialSource<'a> {
     }
 
     /// One credential: the input, else the variable.
-    fn get(&self, input: &str, named: &Option<String>, standard: &str) -> Option<String> {
-        self.inputs
-            .then(|| self.env.input(input))
-            .flatten()
-            .or_else(|| self.env.get(self.var(named, standard)))
-            .map(str::to_string)
+    fn get(
+        &self,
+        input: &str,
+        named: &Option<String>,
+        standard: &str,
+    ) -> Result<Option<String>, InputError> {
+        let from_input = self.inputs.then(|| self.env.input(input)).flatten();
+        let (value, source) = match from_input {
+            Some(v) => (Some(v), format!("the input {input}")),
+            None => {
+                let var = self.var(named, standard);
+                (self.env.get(var), var.to_string())
+            }
+        };
+        // A pasted secret often ends with a line break; one inside it would break the
+        // request's headers (or smuggle one in), so it is refused before anything is sent.
+        // The value itself is never shown.
+        let Some(value) = value.map(str::trim) else {
+            return Ok(None);
+        };
+        if value.chars().any(char::is_control) {
+            return Err(InputError::new(
+                &source,
+                "holds a line break or another control character",
+                "copy the credential again, without the surrounding text or line breaks",
+            ));
+        }
+        Ok((!value.is_empty()).then(|| value.to_string()))
     }
 
     /// A credential the run cannot go without; the error names where it can come from.
@@ -1138,7 +1160,7 @@ impl<'a> CredentialSource<'a> {
         named: &Option<String>,
         standard: &str,
     ) -> Result<String, InputError> {
-        self.get(input, named, standard).ok_or_else(|| {
+        self.get(input, named, standard)?.ok_or_else(|| {
             let var = self.var(named, standard);
             let or_input = if self.inputs {
                 format!(", or the input {input}")
@@ -1194,7 +1216,7 @@ pub fn huawei_credentials(
                 "security-token",
                 &v.security_token,
                 "HUAWEICLOUD_SDK_SECURITY_TOKEN",
-            )
+            )?
             .map(SecretString::from),
         domain_id: src
             .env
@@ -1220,7 +1242,7 @@ pub fn aliyun_credentials(src: &CredentialSource<'_>) -> Result<Credentials, Inp
         "security-token",
         &v.security_token,
         "ALIBABA_CLOUD_SECURITY_TOKEN",
-    );
+    )?;
     Ok(Credentials {
         access_key_id: id,
         access_key_secret: SecretString::from(secret),

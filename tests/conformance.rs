@@ -268,6 +268,225 @@ async fn task_both_ordering(t: &Target) {
     );
 }
 
+/// A run's wall time must stay within its `--timeout`, the grace calls in flight get, and
+/// this much for start-up and writing the report on a loaded machine.
+const SLACK: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Elapsed time of a run that must end within `timeout` (plus the grace and the slack).
+fn within(started: std::time::Instant, timeout_secs: u64) -> bool {
+    started.elapsed()
+        <= std::time::Duration::from_secs(timeout_secs) + cdn_refresh::http::bounds::GRACE + SLACK
+}
+
+async fn lost_answers(t: &Target) {
+    // Every third request is served and its answer lost: each submit whose answer was lost
+    // is looked up (or recognised, Qiniu's 400037) and adopted, never accepted twice.
+    let emu = emulator(&t.emulator_flags(&[
+        "--task-duration",
+        "200ms",
+        "--fault",
+        "lose-answer=1/3",
+    ]))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let list = urls(12);
+    let file = url_file(dir.path(), &list);
+    let out = run(
+        &emu,
+        &t.args(&["-r", &file, "-t", "both", "--batch-size", "5"]),
+        &t.env(&[]),
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(count(&out, "refresh", "complete"), 12, "{}", out.all());
+    assert_eq!(count(&out, "prefetch", "complete"), 12, "{}", out.all());
+    let stats = emu.stats().await;
+    assert!(stats.faults.get("lose-answer").copied().unwrap_or(0) > 0, "{stats:?}");
+    accepted_once(&stats, Operation::Refresh, &list);
+    accepted_once(&stats, Operation::Prefetch, &list);
+    // The task of every accepted batch is in the report, so the quota it used is known.
+    let tasks = out.report()["tasks"].as_array().unwrap().len() as u64;
+    assert!(tasks >= stats.tasks_created.min(1), "{}", out.all());
+    let after = &out.report()["quota_after"]["entries"];
+    let url_quota = after
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "refresh-url")
+        .expect("refresh-url quota");
+    assert_eq!(
+        url_quota["limit"].as_u64().unwrap() - url_quota["remaining"].as_u64().unwrap(),
+        12,
+        "quota_after counts each URL once: {}",
+        out.all()
+    );
+}
+
+async fn endless_body(t: &Target) {
+    // Half the answers trickle forever: --timeout still ends the run, with a report that
+    // lists every URL.
+    let emu = emulator(&t.emulator_flags(&[
+        "--task-duration",
+        "200ms",
+        "--fault",
+        "trickle=1/2",
+    ]))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let list = urls(6);
+    let file = url_file(dir.path(), &list);
+    let started = std::time::Instant::now();
+    let out = run(
+        &emu,
+        &t.args(&["-r", &file, "-t", "both", "--timeout", "3s"]),
+        &t.env(&[]),
+    )
+    .await;
+    assert!(within(started, 3), "{:?}: {}", started.elapsed(), out.all());
+    assert_eq!(out.statuses().len(), 12, "{}", out.all());
+    let stats = emu.stats().await;
+    assert!(stats.faults.get("trickle").copied().unwrap_or(0) > 0, "{stats:?}");
+    for op in [Operation::Refresh, Operation::Prefetch] {
+        let accepted = match op {
+            Operation::Refresh => &stats.accepted.refresh,
+            Operation::Prefetch => &stats.accepted.prefetch,
+        };
+        assert!(accepted.values().all(|n| *n == 1), "{op}: {accepted:?}");
+    }
+}
+
+async fn huge_answer(t: &Target) {
+    // An answer far over 16 MiB is refused at once, not read and not asked for again.
+    let emu = emulator(&t.emulator_flags(&["--fault", "huge=1/1"])).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = url_file(dir.path(), &urls(3));
+    let out = run(&emu, &t.args(&["-r", &file]), &t.env(&[])).await;
+    assert_eq!(out.code, 3, "{}", out.all());
+    assert!(out.stderr.contains("MiB"), "{}", out.stderr);
+    assert_eq!(out.statuses().len(), 3, "{}", out.all());
+    assert_eq!(emu.stats().await.faults.get("huge"), Some(&1));
+}
+
+async fn redirect_not_followed(t: &Target) {
+    // A 307 to another port is an error naming the endpoint: the signed request never goes
+    // there.
+    let elsewhere = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    elsewhere.set_nonblocking(true).unwrap();
+    let port = elsewhere.local_addr().unwrap().port().to_string();
+    let emu = emulator(&t.emulator_flags(&["--fault", "redirect=1/1", "--redirect-port", &port]))
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = url_file(dir.path(), &urls(3));
+    let out = run(&emu, &t.args(&["-r", &file]), &t.env(&[])).await;
+    assert_eq!(out.code, 3, "{}", out.all());
+    assert!(out.stderr.contains("307"), "{}", out.stderr);
+    assert!(out.stderr.contains("redirect"), "{}", out.stderr);
+    assert!(out.stderr.contains(&emu.url()), "names the endpoint: {}", out.stderr);
+    assert_eq!(emu.stats().await.faults.get("redirect"), Some(&1), "not retried");
+    match elsewhere.accept() {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("the redirect was followed: {other:?}"),
+    }
+}
+
+async fn endless_pages(t: &Target) {
+    // Listing answers that always claim more pages: paging stops at what a task can hold,
+    // and --timeout ends the wait.
+    let emu = emulator(&t.emulator_flags(&[
+        "--task-duration",
+        "200ms",
+        "--fault",
+        "endless-pages=1/1",
+    ]))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = url_file(dir.path(), &urls(3));
+    let started = std::time::Instant::now();
+    let out = run(&emu, &t.args(&["-r", &file, "--timeout", "3s"]), &t.env(&[])).await;
+    assert!(within(started, 3), "{:?}: {}", started.elapsed(), out.all());
+    assert_eq!(out.statuses().len(), 3, "{}", out.all());
+    let requests = emu.stats().await.total_requests();
+    assert!(requests < 500, "{requests} requests");
+}
+
+async fn interrupt_then_resume(t: &Target) {
+    // SIGTERM in the middle: the accepted URLs are in the report with their tasks, the rest
+    // `rejected` (interrupted), groups closed, outputs written, exit 143. `--resume` then
+    // waits for those tasks and sends only the rest: each URL accepted once over both runs.
+    let emu = emulator(&t.emulator_flags(&["--latency", "100ms", "--task-duration", "300ms"]))
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let list = urls(40);
+    let file = url_file(dir.path(), &list);
+    let output = dir.path().join("github_output");
+    let output_str = output.to_string_lossy().into_owned();
+    let env = t.env(&[("GITHUB_ACTIONS", "true"), ("GITHUB_OUTPUT", &output_str)]);
+    let args = t.args(&["-r", &file, "--batch-size", "2", "--concurrency", "1"]);
+    let run1 = common::start(&emu, &args, &env);
+    // Signal once some batches are accepted: the stats show it (bounded: 30 s).
+    let mut accepted = 0;
+    for _ in 0..1500 {
+        accepted = emu.stats().await.accepted.refresh.len();
+        if accepted >= 6 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(accepted >= 6, "no batch was accepted");
+    run1.signal("TERM");
+    let out = run1.finish().await;
+    assert_eq!(out.code, 143, "{}", out.all());
+    let stats = emu.stats().await;
+    let statuses = out.statuses();
+    assert_eq!(statuses.len(), 40, "every URL is in the report: {}", out.all());
+    let urls = out.report()["urls"].as_array().unwrap();
+    for u in urls {
+        let url = u["url"].as_str().unwrap();
+        if stats.accepted.refresh.contains_key(url) {
+            assert!(u["task_id"].is_string(), "{u}");
+            assert!(u["status"] == "submitted" || u["status"] == "complete", "{u}");
+        } else {
+            assert_eq!(u["status"], "rejected", "{u}");
+            assert!(u["reason"].as_str().unwrap().starts_with("interrupted"), "{u}");
+        }
+    }
+    assert!(urls.iter().any(|u| u["status"] == "rejected"), "interrupted too late");
+    assert_eq!(out.report()["stopped"]["code"], "Interrupted");
+    assert_eq!(
+        out.stdout.matches("::group::").count(),
+        out.stdout.matches("::endgroup::").count(),
+        "{}",
+        out.stdout
+    );
+    assert!(std::fs::read_to_string(&output).unwrap().contains("status<<"));
+
+    let first = out.dir.path().join("report.json");
+    let first = first.to_string_lossy().into_owned();
+    let mut resume = args.clone();
+    resume.extend(["--resume", first.as_str()]);
+    let again = run(&emu, &resume, &t.env(&[])).await;
+    assert_eq!(again.code, 0, "{}", again.all());
+    assert_eq!(count(&again, "refresh", "complete"), 40, "{}", again.all());
+    accepted_once(&emu.stats().await, Operation::Refresh, &list);
+}
+
+async fn resume_refuses_another_run(t: &Target) {
+    let emu = emulator(&t.emulator_flags(&["--task-duration", "100ms"])).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = url_file(dir.path(), &urls(3));
+    let out = run(&emu, &t.args(&["-r", &file]), &t.env(&[])).await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    let report = out.dir.path().join("report.json");
+    let report = report.to_string_lossy().into_owned();
+    let before = emu.stats().await.total_requests();
+    let other = url_file(out.dir.path(), &urls(4));
+    let again = run(&emu, &t.args(&["-r", &other, "--resume", &report]), &t.env(&[])).await;
+    assert_eq!(again.code, 2, "{}", again.all());
+    assert!(again.stderr.contains("--resume"), "{}", again.stderr);
+    assert!(again.stderr.contains("not in the report"), "{}", again.stderr);
+    assert_eq!(emu.stats().await.total_requests(), before, "nothing was sent");
+}
+
 macro_rules! conformance {
     ($($module:ident => $target:expr),* $(,)?) => {$(
         mod $module {
@@ -285,6 +504,20 @@ macro_rules! conformance {
             async fn timeout() { super::timeout(&$target).await }
             #[tokio::test]
             async fn task_both_ordering() { super::task_both_ordering(&$target).await }
+            #[tokio::test]
+            async fn lost_answers() { super::lost_answers(&$target).await }
+            #[tokio::test]
+            async fn endless_body() { super::endless_body(&$target).await }
+            #[tokio::test]
+            async fn huge_answer() { super::huge_answer(&$target).await }
+            #[tokio::test]
+            async fn redirect_not_followed() { super::redirect_not_followed(&$target).await }
+            #[tokio::test]
+            async fn endless_pages() { super::endless_pages(&$target).await }
+            #[tokio::test]
+            async fn interrupt_then_resume() { super::interrupt_then_resume(&$target).await }
+            #[tokio::test]
+            async fn resume_refuses_another_run() { super::resume_refuses_another_run(&$target).await }
         }
     )*};
 }

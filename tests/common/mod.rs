@@ -108,7 +108,59 @@ pub async fn run_configured(args: &[&str], env: &[(&str, &str)]) -> Output {
     spawn(args, env, None).await
 }
 
-async fn spawn(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
+/// A run of the binary still going, for tests that act on it while it runs (signals).
+pub struct Started {
+    pub child: tokio::process::Child,
+    dir: tempfile::TempDir,
+    report: PathBuf,
+}
+
+impl Started {
+    /// Sends the process a signal (`TERM`, `INT`).
+    pub fn signal(&self, name: &str) {
+        let pid = self.child.id().expect("still running").to_string();
+        let ok = std::process::Command::new("kill")
+            .args([&format!("-{name}"), &pid])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{name} {pid}");
+    }
+
+    /// Waits for the process to end and reads what it wrote.
+    pub async fn finish(self) -> Output {
+        let out = self.child.wait_with_output().await.unwrap();
+        let report = std::fs::read_to_string(&self.report)
+            .ok()
+            .map(|s| serde_json::from_str(&s).expect("report is JSON"));
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            report,
+            dir: self.dir,
+        }
+    }
+}
+
+/// [`run`], returning while the binary runs.
+pub fn start(emu: &Running, args: &[&str], env: &[(&str, &str)]) -> Started {
+    let url = emu.url();
+    let mut all = args.to_vec();
+    all.extend(["--endpoint", url.as_str()]);
+    let (mut cmd, dir, report) = command(&all, env, false);
+    Started {
+        child: cmd.spawn().expect("binary runs"),
+        dir,
+        report,
+    }
+}
+
+fn command(
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: bool,
+) -> (tokio::process::Command, tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let report: PathBuf = dir.path().join("report.json");
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_cdn-refresh"));
@@ -121,7 +173,7 @@ async fn spawn(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Outp
         .arg(&report)
         .arg("--poll-interval")
         .arg("100ms")
-        .stdin(if stdin.is_some() {
+        .stdin(if stdin {
             Stdio::piped()
         } else {
             Stdio::null()
@@ -135,6 +187,11 @@ async fn spawn(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Outp
             cmd.env(k, v);
         }
     }
+    (cmd, dir, report)
+}
+
+async fn spawn(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
+    let (mut cmd, dir, report) = command(args, env, stdin.is_some());
     let mut child = cmd.spawn().expect("binary runs");
     if let Some(text) = stdin {
         use tokio::io::AsyncWriteExt;
@@ -142,17 +199,8 @@ async fn spawn(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Outp
         pipe.write_all(text.as_bytes()).await.unwrap();
         drop(pipe);
     }
-    let out = child.wait_with_output().await.unwrap();
-    let report = std::fs::read_to_string(&report)
-        .ok()
-        .map(|s| serde_json::from_str(&s).expect("report is JSON"));
-    Output {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        report,
-        dir,
-    }
+    Started { child, dir, report }.finish().await
+}
 }
 
 /// A URL file in `dir`.
