@@ -624,3 +624,58 @@ async fn timeout_also_bounds_batches_held_back_by_the_per_domain_cap() {
         Some(&1)
     );
 }
+
+#[tokio::test]
+async fn any_duration_is_an_answer_never_a_panic() {
+    let emu = emulator(&[]).await;
+    for timeout in ["300000000000y", "99999999999999999999", "1000d"] {
+        let out = run(
+            &emu,
+            &["--urls", "https://example.com/a", "--timeout", timeout],
+            &[],
+        )
+        .await;
+        assert_eq!(out.code, 2, "{timeout}: {}", out.all());
+        assert!(out.stderr.contains("--timeout"), "{}", out.stderr);
+    }
+    assert_eq!(emu.stats().await.total_requests(), 0);
+}
+
+#[tokio::test]
+async fn an_endless_input_line_is_refused_and_echoed_short() {
+    let emu = emulator(&[]).await;
+    let line = format!(
+        "https://example.com/{}\nhttps://example.com/ok\n",
+        "a".repeat(20 << 20)
+    );
+    let out = run_with_stdin(&emu, &["-r", "-"], &[], Some(&line)).await;
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("line 1"), "{}", out.stderr);
+    assert!(out.stderr.contains("longer than"), "{}", out.stderr);
+    assert!(
+        out.stderr.len() < 4096,
+        "{} bytes of errors",
+        out.stderr.len()
+    );
+    assert_eq!(emu.stats().await.total_requests(), 0);
+}
+
+#[tokio::test]
+async fn a_credential_with_a_line_break_is_refused_before_anything_is_sent() {
+    let emu = emulator(&[]).await;
+    let out = run(
+        &emu,
+        &["--urls", "https://example.com/a"],
+        &[("ALIBABA_CLOUD_SECURITY_TOKEN", "tok-part-one\ntok-part-two")],
+    )
+    .await;
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.stderr.contains("ALIBABA_CLOUD_SECURITY_TOKEN"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("line break"), "{}", out.stderr);
+    assert!(!out.all().contains("tok-part"), "the value is never shown");
+    assert_eq!(emu.stats().await.total_requests(), 0);
+}

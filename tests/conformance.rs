@@ -281,13 +281,9 @@ fn within(started: std::time::Instant, timeout_secs: u64) -> bool {
 async fn lost_answers(t: &Target) {
     // Every third request is served and its answer lost: each submit whose answer was lost
     // is looked up (or recognised, Qiniu's 400037) and adopted, never accepted twice.
-    let emu = emulator(&t.emulator_flags(&[
-        "--task-duration",
-        "200ms",
-        "--fault",
-        "lose-answer=1/3",
-    ]))
-    .await;
+    let emu =
+        emulator(&t.emulator_flags(&["--task-duration", "200ms", "--fault", "lose-answer=1/3"]))
+            .await;
     let dir = tempfile::tempdir().unwrap();
     let list = urls(12);
     let file = url_file(dir.path(), &list);
@@ -301,7 +297,10 @@ async fn lost_answers(t: &Target) {
     assert_eq!(count(&out, "refresh", "complete"), 12, "{}", out.all());
     assert_eq!(count(&out, "prefetch", "complete"), 12, "{}", out.all());
     let stats = emu.stats().await;
-    assert!(stats.faults.get("lose-answer").copied().unwrap_or(0) > 0, "{stats:?}");
+    assert!(
+        stats.faults.get("lose-answer").copied().unwrap_or(0) > 0,
+        "{stats:?}"
+    );
     accepted_once(&stats, Operation::Refresh, &list);
     accepted_once(&stats, Operation::Prefetch, &list);
     // The task of every accepted batch is in the report, so the quota it used is known.
@@ -325,13 +324,8 @@ async fn lost_answers(t: &Target) {
 async fn endless_body(t: &Target) {
     // Half the answers trickle forever: --timeout still ends the run, with a report that
     // lists every URL.
-    let emu = emulator(&t.emulator_flags(&[
-        "--task-duration",
-        "200ms",
-        "--fault",
-        "trickle=1/2",
-    ]))
-    .await;
+    let emu =
+        emulator(&t.emulator_flags(&["--task-duration", "200ms", "--fault", "trickle=1/2"])).await;
     let dir = tempfile::tempdir().unwrap();
     let list = urls(6);
     let file = url_file(dir.path(), &list);
@@ -345,7 +339,10 @@ async fn endless_body(t: &Target) {
     assert!(within(started, 3), "{:?}: {}", started.elapsed(), out.all());
     assert_eq!(out.statuses().len(), 12, "{}", out.all());
     let stats = emu.stats().await;
-    assert!(stats.faults.get("trickle").copied().unwrap_or(0) > 0, "{stats:?}");
+    assert!(
+        stats.faults.get("trickle").copied().unwrap_or(0) > 0,
+        "{stats:?}"
+    );
     for op in [Operation::Refresh, Operation::Prefetch] {
         let accepted = match op {
             Operation::Refresh => &stats.accepted.refresh,
@@ -373,16 +370,24 @@ async fn redirect_not_followed(t: &Target) {
     let elsewhere = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     elsewhere.set_nonblocking(true).unwrap();
     let port = elsewhere.local_addr().unwrap().port().to_string();
-    let emu = emulator(&t.emulator_flags(&["--fault", "redirect=1/1", "--redirect-port", &port]))
-        .await;
+    let emu =
+        emulator(&t.emulator_flags(&["--fault", "redirect=1/1", "--redirect-port", &port])).await;
     let dir = tempfile::tempdir().unwrap();
     let file = url_file(dir.path(), &urls(3));
     let out = run(&emu, &t.args(&["-r", &file]), &t.env(&[])).await;
     assert_eq!(out.code, 3, "{}", out.all());
     assert!(out.stderr.contains("307"), "{}", out.stderr);
     assert!(out.stderr.contains("redirect"), "{}", out.stderr);
-    assert!(out.stderr.contains(&emu.url()), "names the endpoint: {}", out.stderr);
-    assert_eq!(emu.stats().await.faults.get("redirect"), Some(&1), "not retried");
+    assert!(
+        out.stderr.contains(&emu.url()),
+        "names the endpoint: {}",
+        out.stderr
+    );
+    assert_eq!(
+        emu.stats().await.faults.get("redirect"),
+        Some(&1),
+        "not retried"
+    );
     match elsewhere.accept() {
         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
         other => panic!("the redirect was followed: {other:?}"),
@@ -392,17 +397,18 @@ async fn redirect_not_followed(t: &Target) {
 async fn endless_pages(t: &Target) {
     // Listing answers that always claim more pages: paging stops at what a task can hold,
     // and --timeout ends the wait.
-    let emu = emulator(&t.emulator_flags(&[
-        "--task-duration",
-        "200ms",
-        "--fault",
-        "endless-pages=1/1",
-    ]))
-    .await;
+    let emu =
+        emulator(&t.emulator_flags(&["--task-duration", "200ms", "--fault", "endless-pages=1/1"]))
+            .await;
     let dir = tempfile::tempdir().unwrap();
     let file = url_file(dir.path(), &urls(3));
     let started = std::time::Instant::now();
-    let out = run(&emu, &t.args(&["-r", &file, "--timeout", "3s"]), &t.env(&[])).await;
+    let out = run(
+        &emu,
+        &t.args(&["-r", &file, "--timeout", "3s"]),
+        &t.env(&[]),
+    )
+    .await;
     assert!(within(started, 3), "{:?}: {}", started.elapsed(), out.all());
     assert_eq!(out.statuses().len(), 3, "{}", out.all());
     let requests = emu.stats().await.total_requests();
@@ -413,8 +419,8 @@ async fn interrupt_then_resume(t: &Target) {
     // SIGTERM in the middle: the accepted URLs are in the report with their tasks, the rest
     // `rejected` (interrupted), groups closed, outputs written, exit 143. `--resume` then
     // waits for those tasks and sends only the rest: each URL accepted once over both runs.
-    let emu = emulator(&t.emulator_flags(&["--latency", "100ms", "--task-duration", "300ms"]))
-        .await;
+    let emu =
+        emulator(&t.emulator_flags(&["--latency", "100ms", "--task-duration", "300ms"])).await;
     let dir = tempfile::tempdir().unwrap();
     let list = urls(40);
     let file = url_file(dir.path(), &list);
@@ -438,19 +444,33 @@ async fn interrupt_then_resume(t: &Target) {
     assert_eq!(out.code, 143, "{}", out.all());
     let stats = emu.stats().await;
     let statuses = out.statuses();
-    assert_eq!(statuses.len(), 40, "every URL is in the report: {}", out.all());
+    assert_eq!(
+        statuses.len(),
+        40,
+        "every URL is in the report: {}",
+        out.all()
+    );
     let urls = out.report()["urls"].as_array().unwrap();
     for u in urls {
         let url = u["url"].as_str().unwrap();
         if stats.accepted.refresh.contains_key(url) {
             assert!(u["task_id"].is_string(), "{u}");
-            assert!(u["status"] == "submitted" || u["status"] == "complete", "{u}");
+            assert!(
+                u["status"] == "submitted" || u["status"] == "complete",
+                "{u}"
+            );
         } else {
             assert_eq!(u["status"], "rejected", "{u}");
-            assert!(u["reason"].as_str().unwrap().starts_with("interrupted"), "{u}");
+            assert!(
+                u["reason"].as_str().unwrap().starts_with("interrupted"),
+                "{u}"
+            );
         }
     }
-    assert!(urls.iter().any(|u| u["status"] == "rejected"), "interrupted too late");
+    assert!(
+        urls.iter().any(|u| u["status"] == "rejected"),
+        "interrupted too late"
+    );
     assert_eq!(out.report()["stopped"]["code"], "Interrupted");
     assert_eq!(
         out.stdout.matches("::group::").count(),
@@ -458,7 +478,11 @@ async fn interrupt_then_resume(t: &Target) {
         "{}",
         out.stdout
     );
-    assert!(std::fs::read_to_string(&output).unwrap().contains("status<<"));
+    assert!(
+        std::fs::read_to_string(&output)
+            .unwrap()
+            .contains("status<<")
+    );
 
     let first = out.dir.path().join("report.json");
     let first = first.to_string_lossy().into_owned();
@@ -480,11 +504,24 @@ async fn resume_refuses_another_run(t: &Target) {
     let report = report.to_string_lossy().into_owned();
     let before = emu.stats().await.total_requests();
     let other = url_file(out.dir.path(), &urls(4));
-    let again = run(&emu, &t.args(&["-r", &other, "--resume", &report]), &t.env(&[])).await;
+    let again = run(
+        &emu,
+        &t.args(&["-r", &other, "--resume", &report]),
+        &t.env(&[]),
+    )
+    .await;
     assert_eq!(again.code, 2, "{}", again.all());
     assert!(again.stderr.contains("--resume"), "{}", again.stderr);
-    assert!(again.stderr.contains("not in the report"), "{}", again.stderr);
-    assert_eq!(emu.stats().await.total_requests(), before, "nothing was sent");
+    assert!(
+        again.stderr.contains("not in the report"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(
+        emu.stats().await.total_requests(),
+        before,
+        "nothing was sent"
+    );
 }
 
 macro_rules! conformance {

@@ -413,8 +413,7 @@ pub trait Provider: Send + Sync {
     async fn poll(&self, ids: &[TaskId]) -> Result<Vec<TaskState>, ProviderError>;
     /// The tasks of this kind, created since `since`, whose paths include `url`: how a
     /// submit whose answer was lost is recognised, so it is adopted instead of sent twice.
-    /// `None` when the provider has no such look-up because sending again is harmless there
-    /// (Qiniu answers a repeat with 400037 and the covering request).
+    /// `None` when the provider has no such look-up: then a lost answer is sent again.
     async fn find_tasks(
         &self,
         kind: BatchKind,

@@ -173,11 +173,7 @@ fn command(
         .arg(&report)
         .arg("--poll-interval")
         .arg("100ms")
-        .stdin(if stdin {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
+        .stdin(if stdin { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     for (k, v) in env {
@@ -200,7 +196,6 @@ async fn spawn(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Outp
         drop(pipe);
     }
     Started { child, dir, report }.finish().await
-}
 }
 
 /// A URL file in `dir`.

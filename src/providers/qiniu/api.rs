@@ -244,6 +244,16 @@ pub struct ListItem {
     pub state: String,
     #[serde(default)]
     pub state_detail: Option<String>,
+    /// `YYYY-MM-DD HH:MM:SS`, Beijing time.
+    #[serde(default)]
+    pub create_at: Option<String>,
+}
+
+/// When a list item was created, from its `createAt` (Beijing time, UTC+8).
+pub fn created_at(item: &ListItem) -> Option<chrono::DateTime<chrono::Utc>> {
+    let text = item.create_at.as_deref()?;
+    let local = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").ok()?;
+    Some(local.and_utc() - chrono::TimeDelta::hours(8))
 }
 
 #[cfg(test)]

@@ -14,8 +14,8 @@ use async_trait::async_trait;
 
 use self::api::Credentials;
 use super::{
-    Batch, Limits, ObjectType, Operation, Provider, ProviderError, ProviderKind, Quota, QuotaEntry,
-    QuotaKind, Submitted, TaskId, TaskState, TaskStatus,
+    Batch, BatchKind, Limits, ObjectType, Operation, Provider, ProviderError, ProviderKind, Quota,
+    QuotaEntry, QuotaKind, Submitted, TaskId, TaskState, TaskStatus,
 };
 
 /// The documented limits (protocols.md §0, §3.2). Qiniu paces by items (URLs plus
@@ -129,22 +129,22 @@ impl Qiniu {
 
     /// After 400037 ("url has existed"): the requests that already cover every path of the
     /// batch, typically our own earlier attempt, accepted but its answer lost. `None` if
-    /// some path is not covered.
-    async fn covering_requests(&self, batch: &Batch) -> Option<Vec<TaskId>> {
+    /// some path is not covered; an error when the list call failed (then whether the batch
+    /// is covered is unknown, and the caller asks again).
+    async fn covering_requests(&self, batch: &Batch) -> Result<Option<Vec<TaskId>>, ProviderError> {
         let path = match batch.kind.operation {
             Operation::Refresh => api::REFRESH_LIST,
             Operation::Prefetch => api::PREFETCH_LIST,
         };
         let items = self
             .list_items(path, None, Some(batch.urls.as_slice()))
-            .await
-            .ok()?;
+            .await?;
         let mut ids: Vec<TaskId> = Vec::new();
         for url in &batch.urls {
             // Newest first: the first item of a path is its latest request.
-            let item = items
-                .iter()
-                .find(|i| &i.url == url && i.state != "failure")?;
+            let Some(item) = items.iter().find(|i| &i.url == url && i.state != "failure") else {
+                return Ok(None);
+            };
             let id = TaskId(item.request_id.clone());
             if !ids.contains(&id) {
                 ids.push(id);
@@ -154,7 +154,7 @@ impl Qiniu {
             let mut known = self.prefetches.lock().expect("not poisoned");
             known.extend(ids.iter().map(|i| i.0.clone()));
         }
-        Some(ids)
+        Ok(Some(ids))
     }
 
     /// One refresh or prefetch request for the batch.
@@ -248,7 +248,7 @@ impl Provider for Qiniu {
 
     async fn submit(&self, batch: &Batch) -> Result<Submitted, ProviderError> {
         match self.send(batch).await {
-            Err(err) if err.code == "400037" => match self.covering_requests(batch).await {
+            Err(err) if err.code == "400037" => match self.covering_requests(batch).await? {
                 Some(ids) => {
                     let joined: Vec<&str> = ids.iter().map(|i| i.0.as_str()).collect();
                     tracing::info!(
@@ -262,6 +262,40 @@ impl Provider for Qiniu {
             },
             other => other,
         }
+    }
+
+    /// The list call of the operation by the URL: the requests created since `since` that
+    /// hold it. (A repeat while the first task still runs is answered 400037 anyway, but a
+    /// finished one is accepted again.)
+    async fn find_tasks(
+        &self,
+        kind: BatchKind,
+        url: &str,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Option<Result<Vec<TaskId>, ProviderError>> {
+        let path = match kind.operation {
+            Operation::Refresh => api::REFRESH_LIST,
+            Operation::Prefetch => api::PREFETCH_LIST,
+        };
+        let urls = [url.to_string()];
+        let found = self.list_items(path, None, Some(&urls)).await;
+        Some(found.map(|items| {
+            let mut ids: Vec<TaskId> = Vec::new();
+            for item in items {
+                // An item without a time cannot be placed: not taken, since adopting an old
+                // task would leave the URL stale, and a repeat only costs quota.
+                let recent = api::created_at(&item).is_some_and(|at| at >= since);
+                let id = TaskId(item.request_id);
+                if item.url == url && recent && !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+            if kind.operation == Operation::Prefetch {
+                let mut known = self.prefetches.lock().expect("not poisoned");
+                known.extend(ids.iter().map(|i| i.0.clone()));
+            }
+            ids
+        }))
     }
 
     async fn poll(&self, ids: &[TaskId]) -> Result<Vec<TaskState>, ProviderError> {
