@@ -135,7 +135,8 @@ pub struct RunArgs {
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new(), value_name = "BOOL")]
     pub wait: Option<bool>,
 
-    /// Bound on all waiting, e.g. 90s, 10m [default: 10m].
+    /// Bound on the whole run (no request starts after it; those in flight get 5 s more),
+    /// e.g. 90s, 10m, at most 30d [default: 10m].
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
 
