@@ -248,11 +248,18 @@ impl fmt::Display for ConfigError {
                 problem,
                 fix,
             } => {
+                use crate::echo::{SERVER, VALUE, cap};
                 match line {
                     Some(line) => write!(f, "{file} line {line}: ")?,
                     None => write!(f, "{file}: ")?,
                 }
-                write!(f, "{key}: {problem}\n  fix: {fix}")
+                write!(
+                    f,
+                    "{}: {}\n  fix: {}",
+                    cap(key, VALUE),
+                    cap(problem, SERVER),
+                    cap(fix, SERVER)
+                )
             }
             ConfigError::Rules { file, errors } => {
                 writeln!(
@@ -262,7 +269,14 @@ impl fmt::Display for ConfigError {
                     if errors.len() == 1 { "" } else { "s" }
                 )?;
                 for e in errors {
-                    writeln!(f, "  line {}: {}\n    {}", e.line, e.text, e.reason)?;
+                    use crate::echo::{SERVER, VALUE, cap};
+                    writeln!(
+                        f,
+                        "  line {}: {}\n    {}",
+                        e.line,
+                        cap(&e.text, VALUE),
+                        cap(&e.reason, SERVER)
+                    )?;
                 }
                 write!(
                     f,

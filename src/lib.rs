@@ -4,6 +4,7 @@ pub mod cli;
 pub mod config;
 #[cfg(feature = "emulator")]
 pub mod demo;
+pub mod echo;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod fanout;

@@ -186,7 +186,14 @@ pub struct RuleError {
 
 impl fmt::Display for RuleError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: {}: {}", self.line, self.text, self.reason)
+        use crate::echo::{SERVER, VALUE, cap};
+        write!(
+            f,
+            "line {}: {}: {}",
+            self.line,
+            cap(&self.text, VALUE),
+            cap(&self.reason, SERVER)
+        )
     }
 }
 
@@ -761,9 +768,20 @@ fn split_templates(text: &str) -> Vec<&str> {
     parts
 }
 
+/// The longest glob taken. Far longer than any path pattern needs, and far below the
+/// size at which globset's regex cannot be built (it panics then: 87,380 `*`).
+pub const MAX_GLOB: usize = 1024;
+
 fn compile_glob(glob: &str) -> Result<Matcher, String> {
     if glob.is_empty() {
         return Err("The glob is empty; write the files to match, as in `public/**`.".to_string());
+    }
+    if glob.len() > MAX_GLOB {
+        return Err(format!(
+            "The glob is {} bytes long, over the {MAX_GLOB} a rule may have; match a folder \
+             (`dir/**`) instead of listing its files.",
+            glob.len()
+        ));
     }
     if glob.starts_with('/') {
         return Err(format!(

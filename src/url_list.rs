@@ -82,9 +82,6 @@ impl Rules {
 /// this) and rejected.
 pub const MAX_LINE: usize = 16 * 1024;
 
-/// How much of a rejected line an error shows.
-const ECHO: usize = 200;
-
 /// Reads a URL list, cutting every line longer than [`MAX_LINE`] bytes (what is kept is still
 /// longer than that, so [`parse`] rejects it). Invalid UTF-8 is an error, as it would be for
 /// a whole read.
@@ -135,15 +132,6 @@ pub fn read_capped(mut reader: impl BufRead) -> std::io::Result<String> {
     String::from_utf8(out).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 
-/// `text` cut to [`ECHO`] characters for an error message.
-fn shown(text: &str) -> String {
-    if text.chars().count() <= ECHO {
-        return text.to_string();
-    }
-    let head: String = text.chars().take(ECHO).collect();
-    format!("{head}… ({} bytes)", text.len())
-}
-
 /// A valid list: normalized URLs in first-seen order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ParsedList {
@@ -165,7 +153,14 @@ pub struct InvalidLine {
 
 impl fmt::Display for InvalidLine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: {}: {}", self.line, self.text, self.reason)
+        use crate::echo::{SERVER, VALUE, cap};
+        write!(
+            f,
+            "line {}: {}: {}",
+            self.line,
+            cap(&self.text, VALUE),
+            cap(&self.reason, SERVER)
+        )
     }
 }
 
@@ -183,10 +178,10 @@ pub fn parse(text: &str, rules: &Rules) -> Result<ParsedList, Vec<InvalidLine>> 
         if line.len() > MAX_LINE {
             invalid.push(InvalidLine {
                 line: index + 1,
-                text: shown(&mask_credentials(line)),
+                text: crate::echo::cap(&mask_credentials(line), crate::echo::VALUE).into_owned(),
                 reason: format!(
-                    "The line is longer than {MAX_LINE} bytes, and the provider takes URLs of at most {} characters; \
-                     is this a URL list?",
+                    "The line is longer than {MAX_LINE} bytes, and the provider takes URLs of at \
+                     most {} characters; is this a URL list?",
                     rules.max_len
                 ),
             });
@@ -202,7 +197,7 @@ pub fn parse(text: &str, rules: &Rules) -> Result<ParsedList, Vec<InvalidLine>> 
             }
             Err(reason) => invalid.push(InvalidLine {
                 line: index + 1,
-                text: shown(&mask_credentials(line)),
+                text: crate::echo::cap(&mask_credentials(line), crate::echo::VALUE).into_owned(),
                 reason,
             }),
         }
@@ -259,7 +254,10 @@ pub fn normalize(line: &str, rules: &Rules) -> Result<String, String> {
         if rules.object_type == ObjectType::Directory && !url.path().ends_with('/') {
             let mut fixed = url.clone();
             fixed.set_path(&format!("{}/", url.path()));
-            return Err(format!("A directory must end with `/`; write `{fixed}`."));
+            return Err(format!(
+                "A directory must end with `/`; write `{}`.",
+                crate::echo::cap(fixed.as_str(), crate::echo::VALUE)
+            ));
         }
         String::from(url)
     };
@@ -280,7 +278,8 @@ pub fn host(url: &str) -> &str {
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
     let end = rest
         .bytes()
-        .position(|b| matches!(b, b'/' | b'?' | b'#'))
+        // As `normalize` (and WHATWG) end the authority: `\\` counts as `/` in http(s).
+        .position(|b| matches!(b, b'/' | b'?' | b'#' | b'\\'))
         .unwrap_or(rest.len());
     let authority = &rest[..end];
     if authority.starts_with('[') {
@@ -322,14 +321,16 @@ fn split_scheme(line: &str) -> Result<(&'static str, &str), String> {
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
         if is_scheme {
             return Err(format!(
-                "The scheme `{scheme}` is not supported: a CDN refreshes only `http://` and `https://` URLs."
+                "The scheme `{}` is not supported: a CDN refreshes only `http://` and `https://` URLs.",
+                crate::echo::cap(scheme, crate::echo::VALUE)
             ));
         }
     }
+    let shown = crate::echo::cap(line, crate::echo::VALUE);
     let example = if line.starts_with("//") {
-        format!("https:{line}")
+        format!("https:{shown}")
     } else {
-        format!("https://{line}")
+        format!("https://{shown}")
     };
     Err(format!(
         "The scheme is missing; add `https://` (or `http://`) in front, as in `{example}`."
@@ -397,7 +398,11 @@ mod tests {
         let bad = parse(&text, &rules).unwrap_err();
         assert_eq!(bad.len(), 1);
         assert_eq!(bad[0].line, 1);
-        assert!(bad[0].text.chars().count() < ECHO + 40, "{}", bad[0].text);
+        assert!(
+            bad[0].text.len() < crate::echo::VALUE + 40,
+            "{}",
+            bad[0].text
+        );
         assert!(bad[0].reason.contains("longer than"), "{}", bad[0].reason);
         // Short lines pass through unchanged.
         let plain = "https://a.com/x\r\n# c\nhttps://a.com/y";

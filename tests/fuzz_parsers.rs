@@ -1044,10 +1044,6 @@ fn huawei_detail(n: usize) -> String {
 }
 
 #[test]
-#[ignore = "huawei::api::parse first reads every answer as its ErrorBody, whose \
-            `#[serde(flatten)]` buffers each field it does not know as serde `Content`: a 2 MB \
-            answer with a million-element array costs 36 MB of heap (18x), and answers have no \
-            size limit (http::exchange reads the whole body)."]
 fn huawei_answers_cost_a_small_multiple_of_their_size() {
     let body = million_element_answer();
     for answer in [Answer::HuaweiRefresh, Answer::HuaweiDetail] {
@@ -1079,9 +1075,6 @@ proptest! {
     })]
 
     #[test]
-    #[ignore = "url_list::normalize and parse echo the whole line in their reasons (`as in \
-                `https://{line}``, `write `{fixed}``) and InvalidLine.text; a 1 MB line gives a \
-                1 MB message. Being fixed (line caps)."]
     fn url_messages_are_capped(line in long_line(), rules in url_rules()) {
         if let Err(reason) = url_list::normalize(&line, &rules) {
             check_capped("url_list::normalize", &reason);
@@ -1094,8 +1087,6 @@ proptest! {
     }
 
     #[test]
-    #[ignore = "RuleSet::parse echoes the whole rule and template (RuleError.text, `The rule has \
-                no `=>`; write `{text} => …``). Being fixed (line caps)."]
     fn rule_messages_are_capped(
         glob in prop_oneof![glob(), long_run()],
         long in long_run(),
@@ -1116,8 +1107,6 @@ proptest! {
     }
 
     #[test]
-    #[ignore = "Config::parse echoes whole values (`unknown value `{}``, ``{text}` is not a \
-                duration`) and the rules' messages. Being fixed (line caps)."]
     fn config_messages_are_capped(
         key in select(&["task", "timeout", "provider", "fail_on", "endpoint", "mapping"][..]),
         long in long_run(),
@@ -1137,9 +1126,6 @@ proptest! {
     }
 
     #[test]
-    #[ignore = "a provider's error message is kept whole (Message, error, error_msg, and every \
-                invalidUrls entry), and serde_json's type errors quote whole strings (`invalid \
-                type: string \"…\"`); a 1 MB answer gives a 1 MB error in the report and logs."]
     fn provider_messages_are_capped(
         answer in answer(),
         status in status(),
@@ -1161,10 +1147,6 @@ proptest! {
     }
 
     #[test]
-    #[ignore = "--timeout and --poll-interval take any u64 of seconds or humantime duration \
-                (`18446744073709551615`, `500000000000y`), and the run then panics on \
-                `clock + timeout` (run.rs) or `interval.mul_f64(1.5)` (wait.rs); the refusal also \
-                echoes the whole value. Being fixed (durations)."]
     fn durations_are_usable_and_messages_capped(
         timeout in prop::option::of(duration_text()),
         poll in prop::option::of(duration_text()),
@@ -1186,8 +1168,6 @@ mod regressions {
     }
 
     #[test]
-    #[ignore = "normalize's reason echoes the whole line: 1 MB in, 1 MB out. Being fixed \
-                (line caps)."]
     fn a_megabyte_url_line_is_not_echoed_whole() {
         let line = format!("a.com/{}", megabyte());
         let reason = url_list::normalize(&line, &MAPPED_FILE).unwrap_err();
@@ -1197,21 +1177,18 @@ mod regressions {
     }
 
     #[test]
-    #[ignore = "RuleError echoes the whole rule, twice. Being fixed (line caps)."]
     fn a_megabyte_rule_is_not_echoed_whole() {
         let errors = RuleSet::parse(&megabyte(), &MapOptions::default()).unwrap_err();
         check_capped("RuleSet::parse", &errors[0].to_string());
     }
 
     #[test]
-    #[ignore = "the config's value errors echo the whole value. Being fixed (line caps)."]
     fn a_megabyte_config_value_is_not_echoed_whole() {
         let e = Config::parse(&format!("task: {}", megabyte()), "c.yml").unwrap_err();
         check_capped("Config::parse", &e.to_string());
     }
 
     #[test]
-    #[ignore = "a provider's error message and serde_json's type errors are kept whole."]
     fn a_megabyte_provider_message_is_not_kept_whole() {
         let long = megabyte();
         let body = format!(r#"{{"Code":"InvalidParameter","Message":"{long}"}}"#);
@@ -1223,9 +1200,6 @@ mod regressions {
     }
 
     #[test]
-    #[ignore = "`--timeout 18446744073709551615` (and `500000000000y`) is accepted, and a run \
-                then panics on `clock + timeout` (run.rs: overflow when adding duration to \
-                instant). Being fixed (durations)."]
     fn a_timeout_past_the_clock_is_refused() {
         for text in ["18446744073709551615", "500000000000y"] {
             let (result, _) = parser_checks::durations(Some(text), None);
@@ -1265,11 +1239,6 @@ mod regressions {
     }
 
     #[test]
-    #[ignore = "a glob of 87,380 `*` (or 131,070 `?`, or 327,675 plain characters) makes \
-                RuleSet::parse (and Config::parse, through `whole_site`) PANIC: globset's \
-                `compile_matcher` expects the regex to compile, and it exceeds regex's size limit \
-                (`regex compilation shouldn't fail: … error building NFA`, globset glob.rs:297). \
-                A `--mapping` rule or a config file crashes the run instead of being refused."]
     fn a_long_glob_is_refused_not_a_panic() {
         for glob in long_globs() {
             let rules = std::panic::catch_unwind(|| {
@@ -1292,11 +1261,6 @@ mod regressions {
     }
 
     #[test]
-    #[ignore = "found by cargo-fuzz (url_list): a regex line whose pattern starts with `\\` \
-                right after the host (`https://a.com\\.(jpg|png)$`) is accepted as it is; \
-                normalize ends the authority at the `\\` (as WHATWG does), but url_list::host \
-                does not, so the batching counts the domain `a.com\\.(jpg|png)$`, and the \
-                provider gets a URL whose host depends on the parser reading it."]
     fn a_regex_line_has_the_host_the_provider_sees() {
         let regex = Rules {
             max_len: 1024,
@@ -1319,9 +1283,6 @@ mod regressions {
     }
 
     #[test]
-    #[ignore = "`--poll-interval 18446744073709551615` is accepted, and the first wait then \
-                panics in PollSchedule::next (`Duration::mul_f64` overflows). Being fixed \
-                (durations)."]
     fn a_poll_interval_past_the_clock_is_refused() {
         let (result, _) = parser_checks::durations(None, Some("18446744073709551615"));
         if let Ok((timeout, poll)) = result {

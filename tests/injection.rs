@@ -8,7 +8,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::Stdio;
 
 /// The marker in every hostile text: it must never be masked, and never start a command.
 const PWNED: &str = "pwned";
@@ -40,31 +39,21 @@ async fn github(
     cwd: Option<&Path>,
 ) -> Run {
     let dir = tempfile::tempdir().unwrap();
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_cdn-refresh"));
-    cmd.env_clear()
-        .current_dir(cwd.unwrap_or(dir.path()))
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("GITHUB_ACTIONS", "true")
-        .env("GITHUB_OUTPUT", dir.path().join("output"))
-        .env("GITHUB_STEP_SUMMARY", dir.path().join("summary.md"))
-        .env("RUNNER_TEMP", dir.path())
-        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", common::KEY_ID)
-        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", common::SECRET)
-        .args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        if v.is_empty() {
-            cmd.env_remove(k);
-        } else {
-            cmd.env(k, v);
-        }
-    }
+    let (output, summary, temp) = (
+        dir.path().join("output"),
+        dir.path().join("summary.md"),
+        dir.path().to_string_lossy().into_owned(),
+    );
+    let (output, summary) = (output.to_string_lossy(), summary.to_string_lossy());
+    let mut all: Vec<(&str, &str)> = vec![
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_OUTPUT", &output),
+        ("GITHUB_STEP_SUMMARY", &summary),
+        ("RUNNER_TEMP", &temp),
+    ];
+    all.extend_from_slice(env);
+    let mut cmd = common::binary(args, &all, stdin.is_some());
+    cmd.current_dir(cwd.unwrap_or(dir.path()));
     let mut child = cmd.spawn().expect("binary runs");
     if let Some(text) = stdin {
         use tokio::io::AsyncWriteExt;

@@ -40,18 +40,6 @@ impl Answer {
     }
 }
 
-/// At most this much of a server-sent value goes into a message.
-const ECHO: usize = 200;
-
-/// `value` cut to [`ECHO`] characters, for messages.
-fn echo(value: &str) -> String {
-    if value.chars().count() <= ECHO {
-        return value.to_string();
-    }
-    let cut: String = value.chars().take(ECHO).collect();
-    format!("{cut}…")
-}
-
 /// Sends a request and reads the whole answer. Transport failures (no answer, or one cut
 /// short), redirects and oversized answers are errors here.
 pub async fn exchange(request: reqwest::RequestBuilder) -> Result<Answer, ProviderError> {
@@ -74,7 +62,7 @@ pub async fn exchange(request: reqwest::RequestBuilder) -> Result<Answer, Provid
             .headers()
             .get("location")
             .and_then(|v| v.to_str().ok())
-            .map(|l| format!(" to {}", echo(l)))
+            .map(|l| format!(" to {}", crate::echo::cap(l, crate::echo::VALUE)))
             .unwrap_or_default();
         return Err(ProviderError::new(
             ErrorClass::Endpoint,

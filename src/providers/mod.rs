@@ -238,6 +238,19 @@ pub struct Batch {
 #[serde(transparent)]
 pub struct TaskId(pub String);
 
+impl TaskId {
+    /// The ids, each once, in first-seen order.
+    pub fn distinct(ids: impl IntoIterator<Item = String>) -> Vec<TaskId> {
+        let mut out: Vec<TaskId> = Vec::new();
+        for id in ids {
+            if !out.iter().any(|known| known.0 == id) {
+                out.push(TaskId(id));
+            }
+        }
+        out
+    }
+}
+
 impl fmt::Display for TaskId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -321,8 +334,8 @@ impl ProviderError {
     pub fn new(class: ErrorClass, code: impl Into<String>, message: impl Into<String>) -> Self {
         ProviderError {
             class,
-            code: code.into(),
-            message: message.into(),
+            code: crate::echo::cap(&code.into(), crate::echo::VALUE).into_owned(),
+            message: crate::echo::cap(&message.into(), crate::echo::SERVER).into_owned(),
             hint: None,
             request_id: None,
             retry_after: None,

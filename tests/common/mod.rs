@@ -156,23 +156,15 @@ pub fn start(emu: &Running, args: &[&str], env: &[(&str, &str)]) -> Started {
     }
 }
 
-fn command(
-    args: &[&str],
-    env: &[(&str, &str)],
-    stdin: bool,
-) -> (tokio::process::Command, tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let report: PathBuf = dir.path().join("report.json");
+/// The binary with `args`, and nothing of the test's environment but `PATH`: the emulator's
+/// Alibaba Cloud credentials, then `env` (an empty value removes a variable).
+pub fn binary(args: &[&str], env: &[(&str, &str)], stdin: bool) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_cdn-refresh"));
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID)
         .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
         .args(args)
-        .arg("--report")
-        .arg(&report)
-        .arg("--poll-interval")
-        .arg("100ms")
         .stdin(if stdin { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -183,6 +175,22 @@ fn command(
             cmd.env(k, v);
         }
     }
+    cmd
+}
+
+/// [`binary`], writing its report into a fresh directory and polling every 100 ms.
+fn command(
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: bool,
+) -> (tokio::process::Command, tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let report: PathBuf = dir.path().join("report.json");
+    let mut cmd = binary(args, env, stdin);
+    cmd.arg("--report")
+        .arg(&report)
+        .arg("--poll-interval")
+        .arg("100ms");
     (cmd, dir, report)
 }
 

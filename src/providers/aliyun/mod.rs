@@ -246,15 +246,6 @@ impl Provider for Aliyun {
         ];
         let answer: Result<api::TasksResponse, ProviderError> =
             self.call("DescribeRefreshTasks", params).await;
-        Some(answer.map(|a| {
-            let mut ids: Vec<TaskId> = Vec::new();
-            for t in a.tasks.cdn_task {
-                let id = TaskId(t.task_id);
-                if !ids.contains(&id) {
-                    ids.push(id);
-                }
-            }
-            ids
-        }))
+        Some(answer.map(|a| TaskId::distinct(a.tasks.cdn_task.into_iter().map(|t| t.task_id))))
     }
 }

@@ -143,10 +143,12 @@ struct ErrorFields {
     error_msg: Option<String>,
 }
 
+/// The error fields at the top and nested under `error`. Named one by one rather than
+/// through `#[serde(flatten)]`, which would buffer every other field of every answer.
 #[derive(Deserialize)]
 struct ErrorBody {
-    #[serde(flatten)]
-    top: ErrorFields,
+    error_code: Option<String>,
+    error_msg: Option<String>,
     error: Option<ErrorFields>,
 }
 
@@ -160,7 +162,10 @@ pub fn parse<T: serde::de::DeserializeOwned>(
         .ok()
         .map(|b| match b.error {
             Some(nested) if nested.error_code.is_some() => nested,
-            _ => b.top,
+            _ => ErrorFields {
+                error_code: b.error_code,
+                error_msg: b.error_msg,
+            },
         })
         .filter(|e| e.error_code.is_some());
     if (200..300).contains(&raw.status) && error.is_none() {

@@ -328,14 +328,12 @@ impl Provider for Huawei {
             )
             .await;
         Some(answer.map(|a| {
-            let mut ids: Vec<TaskId> = Vec::new();
-            for t in a.result.into_iter().filter(|t| t.url == url) {
-                let id = TaskId(t.task_id);
-                if !ids.contains(&id) {
-                    ids.push(id);
-                }
-            }
-            ids
+            TaskId::distinct(
+                a.result
+                    .into_iter()
+                    .filter(|t| t.url == url)
+                    .map(|t| t.task_id),
+            )
         }))
     }
 }

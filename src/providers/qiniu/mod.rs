@@ -280,16 +280,14 @@ impl Provider for Qiniu {
         let urls = [url.to_string()];
         let found = self.list_items(path, None, Some(&urls)).await;
         Some(found.map(|items| {
-            let mut ids: Vec<TaskId> = Vec::new();
-            for item in items {
-                // An item without a time cannot be placed: not taken, since adopting an old
-                // task would leave the URL stale, and a repeat only costs quota.
-                let recent = api::created_at(&item).is_some_and(|at| at >= since);
-                let id = TaskId(item.request_id);
-                if item.url == url && recent && !ids.contains(&id) {
-                    ids.push(id);
-                }
-            }
+            // An item without a time cannot be placed: not taken, since adopting an old task
+            // would leave the URL stale, and a repeat only costs quota.
+            let ids = TaskId::distinct(
+                items
+                    .into_iter()
+                    .filter(|i| i.url == url && api::created_at(i).is_some_and(|at| at >= since))
+                    .map(|i| i.request_id),
+            );
             if kind.operation == Operation::Prefetch {
                 let mut known = self.prefetches.lock().expect("not poisoned");
                 known.extend(ids.iter().map(|i| i.0.clone()));
