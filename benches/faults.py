@@ -7,10 +7,12 @@ runs the release client on it once (`interrupt`: twice, the second with `--resum
 prints one markdown table (for the README):
 
   URLs                 the run's URLs (each is refreshed, then prefetched: `-t both`)
-  acceptances per URL  min–max over the run's URLs of the emulator's `accepted.refresh` /
-                       `accepted.prefetch` counts (`GET /_emulator/stats`): for every URL
-                       the report shows accepted (complete, failed, pending, submitted) it
-                       must be exactly 1; for those it shows `rejected`, 0
+  acceptances per URL  min–max (and how many) over the run's URLs of the emulator's
+                       `accepted.refresh` / `accepted.prefetch` counts (`GET
+                       /_emulator/stats`): for every URL the report shows accepted
+                       (complete, failed, submitted, or pending with a task id) it must be
+                       exactly 1; for the others ("not accepted": rejected, or pending
+                       unsent because its refresh had not finished), 0
   exit, status         the client's exit code and the report's `status`
   wall / timeout       wall time against the client's `--timeout` (a run must end within
                        about timeout + 5 s)
@@ -75,8 +77,13 @@ ENV = {"ALIBABA_CLOUD_ACCESS_KEY_ID": "testid", "ALIBABA_CLOUD_ACCESS_KEY_SECRET
 # The emulator's own rate refusals, by its `errors` key.
 RATE_KEYS = {"Throttling", "Throttling.User", "QuotaPerMinuteExceeded.Refresh", "qiniu:403024",
              "huawei:APIGW.0308"}
-# Report statuses of a URL the provider accepted.
-ACCEPTED = {"complete", "failed", "pending", "submitted"}
+# Report statuses of a URL the provider accepted; `pending` too when it carries a task id
+# (without one it was never sent: its refresh had not finished).
+ACCEPTED = {"complete", "failed", "submitted"}
+
+
+def shown_accepted(u):
+    return u["status"] in ACCEPTED or (u["status"] == "pending" and bool(u.get("task_id")))
 
 # class -> (emulator flags, client flags, client --timeout or None for --timeout's default)
 FAULTS = {
@@ -260,7 +267,7 @@ def check(report, stats, urls):
         op = u["operation"]
         n = counts.get(op, {}).get(u["url"], 0)
         shown.add((op, u["url"]))
-        if u["status"] in ACCEPTED:
+        if shown_accepted(u):
             ok_counts.append(n)
             if n != 1:
                 problems.append(f"{op} {u['url']} {u['status']}: accepted {n}×")
@@ -280,7 +287,7 @@ def check(report, stats, urls):
         return f"{min(xs)}–{max(xs)} ({len(xs)})" if xs else "— (0)"
     text = span(ok_counts)
     if rejected_counts:
-        text += f"; rejected {span(rejected_counts)}"
+        text += f"; not accepted {span(rejected_counts)}"
     if problems:
         text += " ✗"
     return text, problems
@@ -371,7 +378,7 @@ def row(args, provider, fault, tmp, urls_file):
         first = read_report(report1)
         accepted_text += f" over both runs"
         if first is not None:
-            gone = [u for u in first["urls"] if u["status"] in ACCEPTED
+            gone = [u for u in first["urls"] if shown_accepted(u)
                     and stats["accepted"].get(u["operation"], {}).get(u["url"], 0) != 1]
             if gone:
                 problems = (problems or []) + [f"{len(gone)} URLs the first run reports "

@@ -76,8 +76,13 @@ fn main() -> ExitCode {
             return ExitCode::from(URLS_FAILED);
         }
     };
+    // Only a run finishes its work on a signal; the other commands (the emulator, `quota`,
+    // `status`) end at once, as any program does.
+    let runs = matches!(cli.command, None | Some(Command::Run(_)));
     ExitCode::from(runtime.block_on(async {
-        tokio::spawn(listen_for_signals(interrupt.clone()));
+        if runs {
+            tokio::spawn(listen_for_signals(interrupt.clone()));
+        }
         dispatch(cli, env, interrupt).await
     }))
 }

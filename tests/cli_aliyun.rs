@@ -679,3 +679,31 @@ async fn a_credential_with_a_line_break_is_refused_before_anything_is_sent() {
     assert!(!out.all().contains("tok-part"), "the value is never shown");
     assert_eq!(emu.stats().await.total_requests(), 0);
 }
+
+#[tokio::test]
+async fn the_emulator_ends_on_sigterm() {
+    // Only a run finishes its work on a signal; `emulator` ends as any server does.
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_cdn-refresh"))
+        .args(["emulator", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next_line().await.unwrap().unwrap();
+    assert!(first.starts_with("listening on "), "{first}");
+    let pid = child.id().unwrap().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = tokio::time::timeout(std::time::Duration::from_secs(10), child.wait())
+        .await
+        .expect("the emulator ended")
+        .unwrap();
+    assert!(!status.success(), "{status:?}");
+}
