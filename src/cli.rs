@@ -6,14 +6,17 @@
 //! unset inputs. The fallbacks are installed as hidden clap defaults, so flags win and
 //! `--help` never shows a value taken from the environment.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use clap::{
+    Arg, ArgAction, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum,
+};
 
 use crate::providers::ProviderKind;
-use crate::providers::aliyun::api::SignatureVersion;
+use crate::providers::registry::OptionKind;
 
 /// The process environment, captured once by `main` and passed down.
 #[derive(Clone, Debug, Default)]
@@ -59,13 +62,7 @@ impl Env {
     name = "cdn-refresh",
     version,
     about = "Refresh (purge) and prefetch (warm) CDN caches, in batches that respect every provider limit.",
-    args_conflicts_with_subcommands = true,
-    after_help = "Every option also reads INPUT_<NAME> or CDN_REFRESH_<NAME> from the environment.\n\
-Credentials come from the environment only: ALIBABA_CLOUD_ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET,\n\
-ALIBABA_CLOUD_SECURITY_TOKEN (or the inputs access-key-id, access-key-secret, security-token).\n\n\
-Exit codes: 0 success; 1 some URLs failed (or pending, per --fail-on); 2 bad input or config, nothing sent;\n\
-3 the provider refused the run (credentials, quota, permissions).\n\n\
-Try it without credentials: cdn-refresh demo"
+    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -95,7 +92,7 @@ pub enum Command {
 #[derive(Args, Debug, Clone, Default)]
 pub struct RunArgs {
     /// CDN provider.
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = provider_parser(), value_name = "PROVIDER")]
     pub provider: Option<ProviderKind>,
 
     /// refresh, prefetch or both (refresh, then prefetch what it completed). The seed script's
@@ -114,18 +111,6 @@ pub struct RunArgs {
     /// How refresh paths match: file (default), directory, regex, ignore-params.
     #[arg(short = 'o', long, value_name = "TYPE")]
     pub object_type: Option<String>,
-
-    /// Prefetch region: domestic, overseas, or global (the domain's own region).
-    #[arg(short = 'a', long, value_name = "AREA")]
-    pub area: Option<String>,
-
-    /// Directory and regex refresh: purge everything in scope, not only what changed.
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new(), value_name = "BOOL")]
-    pub force: Option<bool>,
-
-    /// Alibaba Cloud: prefetch to L2 points of presence too.
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new(), value_name = "BOOL")]
-    pub l2_preload: Option<bool>,
 
     /// Same as the `plan` subcommand: show the batches, send nothing.
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new(), value_name = "BOOL")]
@@ -185,24 +170,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "WHEN")]
     pub fail_on: Option<String>,
 
-    /// Alibaba Cloud request signature: v3 (ACS3-HMAC-SHA256, default) or v1 (HMAC-SHA1).
-    #[arg(long, value_enum, value_name = "VERSION")]
-    pub aliyun_signature: Option<SignatureVersion>,
-
     /// Run only these targets of the config file's `targets:` (names, comma-separated)
     /// [default: all of them].
     #[arg(long, value_name = "NAMES")]
     pub target: Option<String>,
-
-    /// Huawei Cloud refresh mode: all (default) or detect-modified (only objects whose
-    /// origin copy changed).
-    #[arg(long, value_name = "MODE")]
-    pub refresh_mode: Option<String>,
-
-    /// Huawei Cloud: the enterprise project the domains belong to (accounts that use
-    /// enterprise projects).
-    #[arg(long, value_name = "ID")]
-    pub enterprise_project_id: Option<String>,
 
     /// Git mode: the commit the last deploy came from (a SHA or a ref), or `auto` to read it
     /// from the CI event (GitHub push `before`, pull request base, GitLab variables).
@@ -236,11 +207,17 @@ pub struct RunArgs {
     #[arg(long, value_name = "N")]
     pub collapse_threshold: Option<usize>,
 
-    /// Not supported: the seed script's AccessKey id flag. Use ALIBABA_CLOUD_ACCESS_KEY_ID.
+    /// The options only some providers take (`--area`, `--refresh-mode`, …), by config key
+    /// (`l2_preload`), as given on the command line or in the env; their flags come from
+    /// the providers' declarations ([`crate::providers::registry::OptionSpec`]).
+    #[arg(skip)]
+    pub provider_options: BTreeMap<String, String>,
+
+    /// Not supported: the seed script's AccessKey id flag (credentials come from the environment).
     #[arg(short = 'i', hide = true, value_name = "KEY")]
     pub seed_key_id: Option<String>,
 
-    /// Not supported: the seed script's AccessKey secret flag. Use ALIBABA_CLOUD_ACCESS_KEY_SECRET.
+    /// Not supported: the seed script's AccessKey secret flag (credentials come from the environment).
     #[arg(short = 'k', hide = true, value_name = "SECRET")]
     pub seed_key_secret: Option<String>,
 }
@@ -292,14 +269,111 @@ fn with_env_defaults(mut cmd: clap::Command, env: &Env) -> clap::Command {
     cmd
 }
 
+/// `--provider`: the registered providers, each with its line of help.
+fn provider_parser() -> impl TypedValueParser<Value = ProviderKind> {
+    PossibleValuesParser::new(
+        ProviderKind::all().map(|k| PossibleValue::new(k.name()).help(k.spec().about)),
+    )
+    .map(|name| ProviderKind::named(&name).expect("a registered name"))
+}
+
+/// The help that ends `--help`: the env fallbacks, each provider's credential variables,
+/// the exit codes.
+fn after_help() -> String {
+    let mut text = String::from(
+        "Every option also reads INPUT_<NAME> or CDN_REFRESH_<NAME> from the environment.\n\
+         Credentials come from the environment only (or the inputs access-key-id, access-key-secret, security-token):\n",
+    );
+    for kind in ProviderKind::all() {
+        let c = &kind.spec().credentials;
+        let vars: Vec<&str> = [Some(c.id), Some(c.secret), c.token]
+            .into_iter()
+            .flatten()
+            .chain(c.extra.iter().map(|(_, var)| *var))
+            .collect();
+        text.push_str(&format!("  {}: {}\n", kind.name(), vars.join(", ")));
+    }
+    text.push_str(
+        "\nExit codes: 0 success; 1 some URLs failed (or pending, per --fail-on); 2 bad input or config, nothing sent;\n\
+         3 the provider refused the run (credentials, quota, permissions).\n\n\
+         Try it without credentials: cdn-refresh demo",
+    );
+    text
+}
+
+/// Adds every provider's own options to a command that takes [`RunArgs`], under a heading
+/// per provider.
+fn with_provider_options(mut cmd: clap::Command) -> clap::Command {
+    for kind in ProviderKind::all() {
+        let spec = kind.spec();
+        for option in spec.options {
+            if cmd.get_arguments().any(|a| a.get_id() == option.key) {
+                continue; // declared by an earlier provider too
+            }
+            let mut arg = Arg::new(option.key)
+                .long(option.flag())
+                .value_name(option.value_name)
+                .help(option.help)
+                .help_heading(spec.title)
+                .action(ArgAction::Set);
+            if let Some(short) = option.short {
+                arg = arg.short(short);
+            }
+            if let OptionKind::Switch = option.kind {
+                arg = arg
+                    .num_args(0..=1)
+                    .default_missing_value("true")
+                    .value_parser(clap::builder::BoolishValueParser::new())
+                    .value_name("BOOL");
+            }
+            cmd = cmd.arg(arg);
+        }
+    }
+    cmd
+}
+
+/// The provider options given in `matches` (flags, or their env fallbacks), as text.
+fn provider_options_of(matches: &ArgMatches) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for key in ProviderKind::option_keys() {
+        let value = match ProviderKind::any_option(key).map(|o| &o.kind) {
+            Some(OptionKind::Switch) => matches
+                .try_get_one::<bool>(key)
+                .ok()
+                .flatten()
+                .map(bool::to_string),
+            _ => matches.try_get_one::<String>(key).ok().flatten().cloned(),
+        };
+        if let Some(value) = value {
+            out.insert(key.to_string(), value);
+        }
+    }
+    out
+}
+
+/// The subcommands that take [`RunArgs`].
+const RUN_COMMANDS: [&str; 4] = ["run", "plan", "quota", "status"];
+
 /// Parses the command line with the environment fallbacks.
 pub fn parse(args: impl IntoIterator<Item = OsString>, env: &Env) -> Result<Cli, clap::Error> {
-    let mut cmd = with_env_defaults(Cli::command(), env);
-    for sub in ["run", "plan", "quota", "status"] {
-        cmd = cmd.mut_subcommand(sub, |sc| with_env_defaults(sc, env));
+    let mut cmd =
+        with_env_defaults(with_provider_options(Cli::command()), env).after_help(after_help());
+    for sub in RUN_COMMANDS {
+        cmd = cmd.mut_subcommand(sub, |sc| with_env_defaults(with_provider_options(sc), env));
     }
     let matches = cmd.try_get_matches_from(args)?;
-    Cli::from_arg_matches(&matches)
+    let mut cli = Cli::from_arg_matches(&matches)?;
+    cli.run.provider_options = provider_options_of(&matches);
+    if let Some((_, sub)) = matches.subcommand() {
+        let options = provider_options_of(sub);
+        match &mut cli.command {
+            Some(Command::Run(run) | Command::Quota(run)) => run.provider_options = options,
+            Some(Command::Plan(plan)) => plan.run.provider_options = options,
+            Some(Command::Status(status)) => status.run.provider_options = options,
+            _ => {}
+        }
+    }
+    Ok(cli)
 }
 
 #[cfg(test)]
@@ -348,7 +422,10 @@ mod tests {
             &["cdn-refresh", "-r", "u.txt", "-t", "push", "-a", "domestic"],
             &Env::default(),
         );
-        assert_eq!(cli.run.area.as_deref(), Some("domestic"));
+        assert_eq!(
+            cli.run.provider_options.get("area").map(String::as_str),
+            Some("domestic")
+        );
     }
 
     #[test]
@@ -376,7 +453,10 @@ mod tests {
             &Env::default(),
         );
         assert_eq!(cli.run.wait, Some(false));
-        assert_eq!(cli.run.force, Some(true));
+        assert_eq!(
+            cli.run.provider_options.get("force").map(String::as_str),
+            Some("true")
+        );
     }
 
     #[test]

@@ -33,14 +33,16 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use clap::ValueEnum;
+use std::collections::BTreeMap;
+use std::marker::PhantomData;
+
 use serde::Deserialize;
-use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 
 use crate::cli::RunArgs;
 use crate::providers::ProviderKind;
-use crate::providers::aliyun::api::SignatureVersion;
+use crate::providers::registry::{OptionKind, OptionValue, lookup};
 use crate::rules::{self, IndexUrl, MapOptions, RuleError, RuleSet, WHOLE_SITE};
 use crate::settings;
 
@@ -60,9 +62,6 @@ pub struct RunDefaults {
     pub provider: Option<ProviderKind>,
     pub task: Option<String>,
     pub object_type: Option<String>,
-    pub area: Option<String>,
-    pub force: Option<bool>,
-    pub l2_preload: Option<bool>,
     pub dry_run: Option<bool>,
     pub wait: Option<bool>,
     pub timeout: Option<String>,
@@ -74,9 +73,8 @@ pub struct RunDefaults {
     pub report: Option<PathBuf>,
     pub fail_on: Option<String>,
     pub on_dir_refresh_denied: Option<String>,
-    pub aliyun_signature: Option<SignatureVersion>,
-    pub refresh_mode: Option<String>,
-    pub enterprise_project_id: Option<String>,
+    /// The options only some providers take, by key, each checked against its declaration.
+    pub provider_options: BTreeMap<&'static str, OptionValue>,
 }
 
 impl RunDefaults {
@@ -90,9 +88,6 @@ impl RunDefaults {
         fill(&mut args.provider, &self.provider);
         fill(&mut args.task, &self.task);
         fill(&mut args.object_type, &self.object_type);
-        fill(&mut args.area, &self.area);
-        fill(&mut args.force, &self.force);
-        fill(&mut args.l2_preload, &self.l2_preload);
         fill(&mut args.dry_run, &self.dry_run);
         fill(&mut args.wait, &self.wait);
         fill(&mut args.timeout, &self.timeout);
@@ -104,9 +99,16 @@ impl RunDefaults {
         fill(&mut args.report, &self.report);
         fill(&mut args.fail_on, &self.fail_on);
         fill(&mut args.on_dir_refresh_denied, &self.on_dir_refresh_denied);
-        fill(&mut args.aliyun_signature, &self.aliyun_signature);
-        fill(&mut args.refresh_mode, &self.refresh_mode);
-        fill(&mut args.enterprise_project_id, &self.enterprise_project_id);
+        for (key, value) in &self.provider_options {
+            args.provider_options
+                .entry(key.to_string())
+                .or_insert_with(|| value.as_flag_value());
+        }
+    }
+
+    /// The provider option `key`, if the file sets it.
+    pub fn option(&self, key: &str) -> Option<&OptionValue> {
+        self.provider_options.get(key)
     }
 
     /// Puts every option this sets over `args`, whatever they held: a target's own keys
@@ -119,58 +121,13 @@ impl RunDefaults {
         }
         put(&mut args.provider, &self.provider);
         put(&mut args.endpoint, &self.endpoint);
-        put(&mut args.area, &self.area);
-        put(&mut args.force, &self.force);
-        put(&mut args.l2_preload, &self.l2_preload);
         put(&mut args.qps, &self.qps);
         put(&mut args.concurrency, &self.concurrency);
         put(&mut args.batch_size, &self.batch_size);
-        put(&mut args.aliyun_signature, &self.aliyun_signature);
-        put(&mut args.refresh_mode, &self.refresh_mode);
-        put(&mut args.enterprise_project_id, &self.enterprise_project_id);
-    }
-}
-
-/// The options that only some providers take, with the providers that take them: given
-/// for a target of another provider they are an error, given run-wide they go to the
-/// targets that take them.
-pub const PROVIDER_OPTIONS: &[(&str, &[ProviderKind])] = &[
-    ("area", &[ProviderKind::Aliyun]),
-    ("force", &[ProviderKind::Aliyun]),
-    ("l2_preload", &[ProviderKind::Aliyun]),
-    ("aliyun_signature", &[ProviderKind::Aliyun]),
-    ("refresh_mode", &[ProviderKind::Huawei]),
-    ("enterprise_project_id", &[ProviderKind::Huawei]),
-];
-
-/// Which provider-only options (by config key) `args` sets.
-pub fn provider_options_set(args: &RunArgs) -> Vec<&'static str> {
-    let set = [
-        args.area.is_some(),
-        args.force.is_some(),
-        args.l2_preload.is_some(),
-        args.aliyun_signature.is_some(),
-        args.refresh_mode.is_some(),
-        args.enterprise_project_id.is_some(),
-    ];
-    PROVIDER_OPTIONS
-        .iter()
-        .zip(set)
-        .filter(|(_, set)| *set)
-        .map(|((key, _), _)| *key)
-        .collect()
-}
-
-/// Clears one provider-only option (by config key) from `args`.
-pub fn clear_provider_option(args: &mut RunArgs, key: &str) {
-    match key {
-        "area" => args.area = None,
-        "force" => args.force = None,
-        "l2_preload" => args.l2_preload = None,
-        "aliyun_signature" => args.aliyun_signature = None,
-        "refresh_mode" => args.refresh_mode = None,
-        "enterprise_project_id" => args.enterprise_project_id = None,
-        _ => {}
+        for (key, value) in &self.provider_options {
+            args.provider_options
+                .insert(key.to_string(), value.as_flag_value());
+        }
     }
 }
 
@@ -181,8 +138,8 @@ pub struct CredentialVars {
     pub access_key_id: Option<String>,
     pub access_key_secret: Option<String>,
     pub security_token: Option<String>,
-    /// Huawei Cloud's account id (`X-Domain-Id`).
-    pub domain_id: Option<String>,
+    /// The provider's other values, by key (Huawei Cloud's `domain_id`, its account id).
+    pub extra: BTreeMap<&'static str, String>,
 }
 
 /// One CDN of a run with several (`targets:`).
@@ -336,9 +293,6 @@ struct RawConfig {
     provider: Text,
     task: Text,
     object_type: Text,
-    area: Text,
-    force: Option<bool>,
-    l2_preload: Option<bool>,
     dry_run: Option<bool>,
     wait: Option<bool>,
     timeout: Text,
@@ -350,11 +304,11 @@ struct RawConfig {
     report: Text,
     fail_on: Text,
     on_dir_refresh_denied: Text,
-    aliyun_signature: Text,
-    refresh_mode: Text,
-    enterprise_project_id: Text,
-    targets: Option<Spanned<Vec<Spanned<RawTarget>>>>,
+    targets: Option<Spanned<Vec<Spanned<RawTargetEntry>>>>,
 }
+
+/// One entry of `targets:` as written, with its provider options.
+type RawTargetEntry = WithExtras<RawTarget, OptionKeys>;
 
 /// One entry of `targets:` as written.
 #[derive(Debug, Deserialize)]
@@ -363,14 +317,8 @@ struct RawTarget {
     name: Text,
     provider: Text,
     sites: Option<Vec<Spanned<String>>>,
-    credentials: Option<RawCredentials>,
+    credentials: Option<WithExtras<RawCredentials, CredentialKeys>>,
     endpoint: Text,
-    area: Text,
-    force: Option<bool>,
-    l2_preload: Option<bool>,
-    aliyun_signature: Text,
-    refresh_mode: Text,
-    enterprise_project_id: Text,
     qps: Option<Spanned<u32>>,
     concurrency: Option<Spanned<usize>>,
     batch_size: Option<Spanned<usize>>,
@@ -382,7 +330,170 @@ struct RawCredentials {
     access_key_id: Text,
     access_key_secret: Text,
     security_token: Text,
-    domain_id: Text,
+}
+
+/// A value of a key that a provider declares: a switch, or text.
+#[derive(Debug)]
+enum Extra {
+    Switch(Spanned<bool>),
+    Text(Spanned<String>),
+}
+
+impl Extra {
+    fn line(&self) -> usize {
+        match self {
+            Extra::Switch(v) => line_of(v),
+            Extra::Text(v) => line_of(v),
+        }
+    }
+}
+
+/// Which keys of a mapping the providers declare, rather than the struct beside them.
+trait ExtraKeys {
+    /// The key as declared, and whether it is a switch.
+    fn find(key: &str) -> Option<(&'static str, bool)>;
+    /// Every such key, for the list of known keys in an error.
+    fn all() -> Vec<&'static str>;
+}
+
+/// The provider options (`area`, `refresh_mode`, …).
+#[derive(Debug)]
+struct OptionKeys;
+
+impl ExtraKeys for OptionKeys {
+    fn find(key: &str) -> Option<(&'static str, bool)> {
+        ProviderKind::any_option(key).map(|o| (o.key, matches!(o.kind, OptionKind::Switch)))
+    }
+    fn all() -> Vec<&'static str> {
+        ProviderKind::option_keys()
+    }
+}
+
+/// The credential values a provider reads beyond a key pair and a token (`domain_id`).
+#[derive(Debug)]
+struct CredentialKeys;
+
+impl ExtraKeys for CredentialKeys {
+    fn find(key: &str) -> Option<(&'static str, bool)> {
+        Self::all()
+            .into_iter()
+            .find(|k| *k == key)
+            .map(|k| (k, false))
+    }
+    fn all() -> Vec<&'static str> {
+        let mut keys: Vec<&'static str> = Vec::new();
+        for kind in ProviderKind::all() {
+            for (key, _) in kind.spec().credentials.extra {
+                if !keys.contains(key) {
+                    keys.push(key);
+                }
+            }
+        }
+        keys
+    }
+}
+
+/// A struct of the file's own keys, with the keys the providers declare beside them: those
+/// are taken out of the mapping as it is read, the rest go to `T` (which refuses unknown
+/// ones), so the file's line numbers and key paths stay on every value.
+#[derive(Debug)]
+struct WithExtras<T, X> {
+    fields: T,
+    extras: Vec<(&'static str, Extra)>,
+    keys: PhantomData<X>,
+}
+
+impl<'de, T: Deserialize<'de>, X: ExtraKeys> Deserialize<'de> for WithExtras<T, X> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MapVisitor<T, X>(PhantomData<(T, X)>);
+        impl<'de, T: Deserialize<'de>, X: ExtraKeys> Visitor<'de> for MapVisitor<T, X> {
+            type Value = WithExtras<T, X>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a mapping of keys")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                let mut extras = Vec::new();
+                let filter = Filter::<A, X> {
+                    inner: map,
+                    extras: &mut extras,
+                    keys: PhantomData,
+                };
+                let fields = T::deserialize(de::value::MapAccessDeserializer::new(filter))?;
+                Ok(WithExtras {
+                    fields,
+                    extras,
+                    keys: PhantomData,
+                })
+            }
+        }
+        deserializer.deserialize_map(MapVisitor(PhantomData))
+    }
+}
+
+/// A key of the struct, or a declared one (and whether it is a switch).
+enum KeyOr<F> {
+    Field(F),
+    Extra(&'static str, bool),
+}
+
+/// Reads a key as text, then gives it to the struct's own key seed unless a provider
+/// declares it. Read through the caller's deserializer, so an unknown key's error names it.
+struct KeySeed<'a, K, X> {
+    seed: &'a mut Option<K>,
+    keys: PhantomData<X>,
+}
+
+impl<'de, K: DeserializeSeed<'de>, X: ExtraKeys> DeserializeSeed<'de> for KeySeed<'_, K, X> {
+    type Value = KeyOr<K::Value>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        let key = String::deserialize(deserializer)?;
+        if let Some((declared, switch)) = X::find(&key) {
+            return Ok(KeyOr::Extra(declared, switch));
+        }
+        let seed = self.seed.take().expect("a key seed is used once");
+        seed.deserialize(de::value::StringDeserializer::<D::Error>::new(key))
+            .map(KeyOr::Field)
+    }
+}
+
+/// A mapping with the declared keys taken out.
+struct Filter<'a, A, X> {
+    inner: A,
+    extras: &'a mut Vec<(&'static str, Extra)>,
+    keys: PhantomData<X>,
+}
+
+impl<'de, A: MapAccess<'de>, X: ExtraKeys> MapAccess<'de> for Filter<'_, A, X> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
+        let mut seed = Some(seed);
+        loop {
+            let key = KeySeed::<K, X> {
+                seed: &mut seed,
+                keys: PhantomData,
+            };
+            let (declared, switch) = match self.inner.next_key_seed(key)? {
+                None => return Ok(None),
+                Some(KeyOr::Field(field)) => return Ok(Some(field)),
+                Some(KeyOr::Extra(declared, switch)) => (declared, switch),
+            };
+            let value = if switch {
+                Extra::Switch(self.inner.next_value()?)
+            } else {
+                Extra::Text(self.inner.next_value()?)
+            };
+            self.extras.push((declared, value));
+        }
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
+        self.inner.next_value_seed(seed)
+    }
 }
 
 impl Config {
@@ -399,13 +510,14 @@ impl Config {
     /// Parses and validates config text; `file` names it in errors.
     pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
         let mut path = String::new();
-        let raw: RawConfig = serde_saphyr::with_deserializer_from_str(text, |de| {
-            serde_path_to_error::deserialize(de).map_err(|e| {
-                path = e.path().to_string();
-                e.into_inner()
+        let raw: WithExtras<RawConfig, OptionKeys> =
+            serde_saphyr::with_deserializer_from_str(text, |de| {
+                serde_path_to_error::deserialize(de).map_err(|e| {
+                    path = e.path().to_string();
+                    e.into_inner()
+                })
             })
-        })
-        .map_err(|e| yaml_error(file, &path, &e))?;
+            .map_err(|e| yaml_error(file, &path, &e))?;
         Validator { file }.config(raw)
     }
 
@@ -452,7 +564,21 @@ fn yaml_error(file: &str, path: &str, error: &serde_saphyr::Error) -> ConfigErro
         .strip_prefix("unknown field")
         .and_then(|rest| rest.split_once("expected one of "))
     {
-        let known = known.to_string();
+        // The keys the providers declare are read beside the struct, which does not know
+        // them: they join its list.
+        let declared = if key.contains("credentials") {
+            CredentialKeys::all()
+        } else {
+            OptionKeys::all()
+        };
+        let mut known = known.to_string();
+        for k in declared {
+            known.push_str(&if known.contains('`') {
+                format!(", `{k}`")
+            } else {
+                format!(", {k}")
+            });
+        }
         let snake = key.replace('-', "_");
         problem = problem
             .split_once(", expected")
@@ -544,13 +670,11 @@ impl Validator<'_> {
         }
     }
 
-    fn value_enum<T: ValueEnum>(&self, key: &str, value: Text) -> Result<Option<T>, ConfigError> {
+    /// `provider:`: one of the registered providers.
+    fn provider(&self, key: &str, value: Text) -> Result<Option<ProviderKind>, ConfigError> {
         let Some(value) = value else { return Ok(None) };
-        T::from_str(&value.value, true).map(Some).map_err(|_| {
-            let known: Vec<String> = T::value_variants()
-                .iter()
-                .filter_map(|v| v.to_possible_value().map(|p| p.get_name().to_string()))
-                .collect();
+        ProviderKind::named(&value.value).map(Some).ok_or_else(|| {
+            let known: Vec<&str> = ProviderKind::all().map(ProviderKind::name).collect();
             self.invalid(
                 Some(line_of(&value)),
                 key,
@@ -558,6 +682,40 @@ impl Validator<'_> {
                 format!("use one of: {}", known.join(", ")),
             )
         })
+    }
+
+    /// The provider options of one mapping, each checked against its declaration, with
+    /// its line; `at` names a key in errors.
+    fn provider_options(
+        &self,
+        extras: Vec<(&'static str, Extra)>,
+        at: impl Fn(&str) -> String,
+    ) -> Result<BTreeMap<&'static str, (usize, OptionValue)>, ConfigError> {
+        let mut out = BTreeMap::new();
+        for (key, raw) in extras {
+            let line = raw.line();
+            let spec = ProviderKind::any_option(key).expect("only declared keys are taken out");
+            let value = match (raw, &spec.kind) {
+                (Extra::Switch(b), _) => OptionValue::Switch(b.value),
+                (Extra::Text(t), OptionKind::Choice { spellings, .. }) => {
+                    match lookup(spellings, &t.value) {
+                        Some(v) => OptionValue::Choice(v),
+                        None => {
+                            let names: Vec<&str> = spellings.iter().map(|(n, _)| *n).collect();
+                            return Err(self.invalid(
+                                Some(line),
+                                &at(key),
+                                format!("unknown value `{}`", t.value),
+                                format!("use one of: {}", names.join(", ")),
+                            ));
+                        }
+                    }
+                }
+                (Extra::Text(t), _) => OptionValue::Text(t.value),
+            };
+            out.insert(key, (line, value));
+        }
+        Ok(out)
     }
 
     fn duration(&self, key: &str, value: Text) -> Result<Option<String>, ConfigError> {
@@ -591,7 +749,9 @@ impl Validator<'_> {
         }
     }
 
-    fn config(&self, raw: RawConfig) -> Result<Config, ConfigError> {
+    fn config(&self, raw: WithExtras<RawConfig, OptionKeys>) -> Result<Config, ConfigError> {
+        let top_options = self.provider_options(raw.extras, |key| key.to_string())?;
+        let raw = raw.fields;
         if let Some(version) = raw.version.as_ref().filter(|v| v.value != VERSION) {
             return Err(self.invalid(
                 Some(line_of(version)),
@@ -679,12 +839,9 @@ impl Validator<'_> {
             collapse_threshold: self.positive("collapse_threshold", raw.collapse_threshold)?,
             on_missing_base: raw.on_missing_base,
             run: RunDefaults {
-                provider: self.value_enum::<ProviderKind>("provider", raw.provider)?,
+                provider: self.provider("provider", raw.provider)?,
                 task: self.one_of("task", raw.task, settings::TASKS)?,
                 object_type: self.one_of("object_type", raw.object_type, settings::OBJECT_TYPES)?,
-                area: self.one_of("area", raw.area, settings::AREAS)?,
-                force: raw.force,
-                l2_preload: raw.l2_preload,
                 dry_run: raw.dry_run,
                 wait: raw.wait,
                 timeout: self.duration("timeout", raw.timeout)?,
@@ -700,14 +857,10 @@ impl Validator<'_> {
                     raw.on_dir_refresh_denied,
                     settings::DIR_REFRESH_DENIED,
                 )?,
-                aliyun_signature: self
-                    .value_enum::<SignatureVersion>("aliyun_signature", raw.aliyun_signature)?,
-                refresh_mode: self.one_of(
-                    "refresh_mode",
-                    raw.refresh_mode,
-                    settings::REFRESH_MODES,
-                )?,
-                enterprise_project_id: raw.enterprise_project_id.map(|v| v.value),
+                provider_options: top_options
+                    .into_iter()
+                    .map(|(key, (_, value))| (key, value))
+                    .collect(),
             },
             targets: Vec::new(),
         };
@@ -727,7 +880,7 @@ impl Validator<'_> {
     /// `targets:`: each entry checked on its own, then the names for clashes.
     fn targets(
         &self,
-        list: Spanned<Vec<Spanned<RawTarget>>>,
+        list: Spanned<Vec<Spanned<RawTargetEntry>>>,
         top: &RunDefaults,
     ) -> Result<Vec<TargetConfig>, ConfigError> {
         let line = line_of(&list);
@@ -765,19 +918,11 @@ impl Validator<'_> {
             }
             targets.push(target);
         }
-        for (key, takers) in PROVIDER_OPTIONS {
-            let top_set = match *key {
-                "area" => top.area.is_some(),
-                "force" => top.force.is_some(),
-                "l2_preload" => top.l2_preload.is_some(),
-                "aliyun_signature" => top.aliyun_signature.is_some(),
-                "refresh_mode" => top.refresh_mode.is_some(),
-                _ => top.enterprise_project_id.is_some(),
-            };
+        for key in top.provider_options.keys() {
             let taken = targets
                 .iter()
-                .any(|t| t.run.provider.is_some_and(|p| takers.contains(&p)));
-            if top_set && !taken {
+                .any(|t| t.run.provider.is_some_and(|p| p.option(key).is_some()));
+            if !taken {
                 return Err(self.invalid(
                     Some(line),
                     key,
@@ -789,10 +934,15 @@ impl Validator<'_> {
         Ok(targets)
     }
 
-    fn target(&self, i: usize, entry: Spanned<RawTarget>) -> Result<TargetConfig, ConfigError> {
+    fn target(
+        &self,
+        i: usize,
+        entry: Spanned<RawTargetEntry>,
+    ) -> Result<TargetConfig, ConfigError> {
         let line = line_of(&entry);
-        let raw = entry.value;
         let at = |key: &str| format!("targets[{i}].{key}");
+        let options = self.provider_options(entry.value.extras, at)?;
+        let raw = entry.value.fields;
         let name = raw.name.ok_or_else(|| {
             self.invalid(
                 Some(line),
@@ -817,28 +967,22 @@ impl Validator<'_> {
         }
         let provider_line = raw.provider.as_ref().map(line_of);
         let provider = self
-            .value_enum::<ProviderKind>(&at("provider"), raw.provider)?
+            .provider(&at("provider"), raw.provider)?
             .ok_or_else(|| {
+                let names: Vec<String> = ProviderKind::all().map(|k| format!("`{k}`")).collect();
                 self.invalid(
                     Some(line),
                     &at("provider"),
                     format!("target `{}` has no provider", name.value),
-                    "add `provider: aliyun`, `qiniu` or `huawei`",
+                    format!(
+                        "add `provider: {}`, {}",
+                        ProviderKind::default_kind(),
+                        names[1..].join(" or ")
+                    ),
                 )
             })?;
-        for (key, set) in [
-            ("area", raw.area.is_some()),
-            ("force", raw.force.is_some()),
-            ("l2_preload", raw.l2_preload.is_some()),
-            ("aliyun_signature", raw.aliyun_signature.is_some()),
-            ("refresh_mode", raw.refresh_mode.is_some()),
-            ("enterprise_project_id", raw.enterprise_project_id.is_some()),
-        ] {
-            let takers = PROVIDER_OPTIONS
-                .iter()
-                .find(|(k, _)| *k == key)
-                .map_or(&[][..], |(_, p)| *p);
-            if set && !takers.contains(&provider) {
+        for key in options.keys() {
+            if provider.option(key).is_none() {
                 return Err(self.invalid(
                     provider_line,
                     &at(key),
@@ -854,6 +998,8 @@ impl Validator<'_> {
         let credentials = match raw.credentials {
             None => CredentialVars::default(),
             Some(c) => {
+                let extras = c.extras;
+                let c = c.fields;
                 let var = |key: &str, value: Text| -> Result<Option<String>, ConfigError> {
                     let Some(value) = value else { return Ok(None) };
                     let v = value.value.trim();
@@ -869,25 +1015,30 @@ impl Validator<'_> {
                     }
                     Ok(Some(v.to_string()))
                 };
-                let vars = CredentialVars {
+                let mut vars = CredentialVars {
                     access_key_id: var("access_key_id", c.access_key_id)?,
                     access_key_secret: var("access_key_secret", c.access_key_secret)?,
                     security_token: var("security_token", c.security_token)?,
-                    domain_id: var("domain_id", c.domain_id)?,
+                    extra: BTreeMap::new(),
                 };
-                for (key, set, takers) in [
-                    (
-                        "security_token",
-                        vars.security_token.is_some(),
-                        &[ProviderKind::Aliyun, ProviderKind::Huawei][..],
-                    ),
-                    (
-                        "domain_id",
-                        vars.domain_id.is_some(),
-                        &[ProviderKind::Huawei][..],
-                    ),
-                ] {
-                    if set && !takers.contains(&provider) {
+                let standard = &provider.spec().credentials;
+                let mut checks = vec![(
+                    "security_token",
+                    vars.security_token.is_some(),
+                    standard.token.is_some(),
+                )];
+                for (key, value) in extras {
+                    let Extra::Text(text) = value else {
+                        unreachable!("credential keys are text")
+                    };
+                    if let Some(name) = var(key, Some(text))? {
+                        vars.extra.insert(key, name);
+                    }
+                    let taken = standard.extra.iter().any(|(k, _)| *k == key);
+                    checks.push((key, true, taken));
+                }
+                for (key, set, taken) in checks {
+                    if set && !taken {
                         return Err(self.invalid(
                             provider_line,
                             &at(&format!("credentials.{key}")),
@@ -906,19 +1057,10 @@ impl Validator<'_> {
             run: RunDefaults {
                 provider: Some(provider),
                 endpoint: self.endpoint(raw.endpoint)?,
-                area: self.one_of(&at("area"), raw.area, settings::AREAS)?,
-                force: raw.force,
-                l2_preload: raw.l2_preload,
-                aliyun_signature: self.value_enum::<SignatureVersion>(
-                    &at("aliyun_signature"),
-                    raw.aliyun_signature,
-                )?,
-                refresh_mode: self.one_of(
-                    &at("refresh_mode"),
-                    raw.refresh_mode,
-                    settings::REFRESH_MODES,
-                )?,
-                enterprise_project_id: raw.enterprise_project_id.map(|v| v.value),
+                provider_options: options
+                    .into_iter()
+                    .map(|(key, (_, value))| (key, value))
+                    .collect(),
                 qps: self.positive(&at("qps"), raw.qps)?,
                 concurrency: self.positive(&at("concurrency"), raw.concurrency)?,
                 batch_size: self.positive(&at("batch_size"), raw.batch_size)?,
@@ -1011,8 +1153,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.targets.len(), 2);
-        assert_eq!(c.targets[0].run.provider, Some(ProviderKind::Aliyun));
-        assert_eq!(c.targets[0].run.area.as_deref(), Some("domestic"));
+        assert_eq!(c.targets[0].run.provider, ProviderKind::named("aliyun"));
+        assert_eq!(
+            c.targets[0].run.option("area"),
+            Some(&OptionValue::Choice("domestic"))
+        );
         assert_eq!(c.targets[1].sites, ["*.example.com"]);
         assert_eq!(
             c.targets[1].credentials.access_key_secret.as_deref(),
@@ -1020,8 +1165,8 @@ mod tests {
         );
         assert_eq!(c.targets[1].run.qps, Some(5));
         assert_eq!(
-            c.targets[1].run.refresh_mode.as_deref(),
-            Some("detect-modified")
+            c.targets[1].run.option("refresh_mode"),
+            Some(&OptionValue::Choice("detect-modified"))
         );
     }
 

@@ -252,6 +252,9 @@ mod tests {
         );
         assert_eq!(plan_for(&plan, &target(&[])).prefetch, urls);
         assert!(plan_for(&plan, &target(&["other.org"])).is_empty());
-        assert_eq!(target(&[]).connection.provider, ProviderKind::Aliyun);
+        assert_eq!(
+            target(&[]).connection.provider,
+            ProviderKind::default_kind()
+        );
     }
 }

@@ -16,9 +16,7 @@ use cdn_refresh::http::retry::with_retry;
 use cdn_refresh::output::ci::Ci;
 use cdn_refresh::output::{console, github, json, text};
 use cdn_refresh::providers::Operation;
-use cdn_refresh::providers::aliyun::Aliyun;
-use cdn_refresh::providers::huawei::Huawei;
-use cdn_refresh::providers::qiniu::Qiniu;
+use cdn_refresh::providers::registry::Connect;
 use cdn_refresh::providers::{Provider, ProviderKind, QuotaKind, TaskId};
 use cdn_refresh::report::{GitReport, MultiReport, Report, RunStatus, UrlStatus};
 use cdn_refresh::run;
@@ -230,26 +228,13 @@ fn provider(
     connection: &Connection,
     credentials: &CredentialSource<'_>,
 ) -> Result<Box<dyn Provider>, u8> {
-    let endpoint = connection.endpoint.clone();
-    let client = match connection.provider {
-        ProviderKind::Aliyun => {
-            let credentials =
-                settings::aliyun_credentials(credentials).map_err(|e| input_error(&e))?;
-            Aliyun::new(endpoint, credentials, connection.aliyun.clone())
-                .map(|p| Box::new(p) as Box<dyn Provider>)
-        }
-        ProviderKind::Qiniu => {
-            let credentials =
-                settings::qiniu_credentials(credentials).map_err(|e| input_error(&e))?;
-            Qiniu::new(endpoint, credentials).map(|p| Box::new(p) as Box<dyn Provider>)
-        }
-        ProviderKind::Huawei => {
-            let credentials =
-                settings::huawei_credentials(credentials).map_err(|e| input_error(&e))?;
-            Huawei::new(endpoint, credentials, connection.huawei.clone())
-                .map(|p| Box::new(p) as Box<dyn Provider>)
-        }
-    };
+    let credentials =
+        settings::credentials(connection.provider, credentials).map_err(|e| input_error(&e))?;
+    let client = (connection.provider.spec().connect)(Connect {
+        endpoint: connection.endpoint.clone(),
+        credentials,
+        options: connection.options.clone(),
+    });
     client.map_err(|e| {
         errln!("error: cannot set up the HTTP client: {e}");
         URLS_FAILED

@@ -19,8 +19,7 @@ use crate::changes::{self, Change, MissingBase, Resolved};
 use crate::cli::{Env, RunArgs};
 use crate::config::{self, Config, CredentialVars, TargetConfig};
 use crate::plan::{Plan, TaskMode, TooLong};
-use crate::providers::aliyun::{self, Area, api::Credentials};
-use crate::providers::huawei::api::RefreshMode;
+use crate::providers::registry::{self, Credentials, Misfit, ProviderOptions};
 use crate::providers::{ObjectType, ProviderKind};
 use crate::report::{GitReport, MissingBaseReport};
 use crate::rules::RuleSet;
@@ -95,8 +94,8 @@ pub enum FailOn {
 pub struct Connection {
     pub provider: ProviderKind,
     pub endpoint: url::Url,
-    pub aliyun: aliyun::Options,
-    pub huawei: crate::providers::huawei::Options,
+    /// The options only this provider takes, checked against its declaration.
+    pub options: ProviderOptions,
 }
 
 /// Everything a run needs, validated.
@@ -185,14 +184,6 @@ pub const OBJECT_TYPES: &[(&str, ObjectType)] = &[
     ("exquery", ObjectType::IgnoreParams),
 ];
 
-/// Accepted spellings of `--area`; `global` leaves the area to the domain's own region.
-pub const AREAS: &[(&str, Option<Area>)] = &[
-    ("domestic", Some(Area::Domestic)),
-    ("mainland", Some(Area::Domestic)),
-    ("overseas", Some(Area::Overseas)),
-    ("global", None),
-];
-
 /// What to do when the provider refuses to refresh a directory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DirRefreshDenied {
@@ -216,13 +207,7 @@ pub const FAIL_ON: &[(&str, FailOn)] = &[
 ];
 
 /// Looks a value up in one of the tables above (case-insensitive, `_` as `-`).
-pub fn lookup<T: Copy>(table: &[(&str, T)], value: &str) -> Option<T> {
-    let wanted = value.trim().to_ascii_lowercase().replace('_', "-");
-    table
-        .iter()
-        .find(|(name, _)| *name == wanted)
-        .map(|(_, v)| *v)
-}
+pub use crate::providers::registry::lookup;
 
 fn parse_task(s: &str) -> Result<TaskMode, InputError> {
     lookup(TASKS, s).ok_or_else(|| {
@@ -240,16 +225,6 @@ fn parse_object_type(s: &str) -> Result<ObjectType, InputError> {
             "--object-type",
             format!("unknown object type `{s}`"),
             "use file, directory, regex or ignore-params (File and Directory also work)",
-        )
-    })
-}
-
-fn parse_area(s: &str) -> Result<Option<Area>, InputError> {
-    lookup(AREAS, s).ok_or_else(|| {
-        InputError::new(
-            "--area",
-            format!("unknown area `{s}`"),
-            "use domestic, overseas or global",
         )
     })
 }
@@ -301,16 +276,26 @@ fn positive(input: &str, n: Option<usize>) -> Result<Option<usize>, InputError> 
     }
 }
 
+impl From<Misfit> for InputError {
+    fn from(m: Misfit) -> Self {
+        InputError::new(&m.input, m.problem, m.fix)
+    }
+}
+
 /// The provider, endpoint and request options; checks what every command needs.
 pub fn connection(args: &RunArgs) -> Result<Connection, InputError> {
     if args.seed_key_id.is_some() || args.seed_key_secret.is_some() {
+        let standard = &ProviderKind::default_kind().spec().credentials;
         return Err(InputError::new(
             "-i / -k",
             "credentials are not taken on the command line (they would land in shell history and process lists)",
-            "set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET in the environment (or the inputs access-key-id and access-key-secret)",
+            format!(
+                "set {} and {} in the environment (or the inputs access-key-id and access-key-secret)",
+                standard.id, standard.secret
+            ),
         ));
     }
-    let provider = args.provider.unwrap_or(ProviderKind::Aliyun);
+    let provider = args.provider.unwrap_or_else(ProviderKind::default_kind);
     let endpoint_text = args
         .endpoint
         .clone()
@@ -328,60 +313,36 @@ pub fn connection(args: &RunArgs) -> Result<Connection, InputError> {
     Ok(Connection {
         provider,
         endpoint,
-        aliyun: aliyun::Options {
-            signature: args.aliyun_signature.unwrap_or_default(),
-            force: args.force.unwrap_or(false),
-            area: args.area.as_deref().map(parse_area).transpose()?.flatten(),
-            l2_preload: args.l2_preload.unwrap_or(false),
-        },
-        huawei: huawei_options(args, provider)?,
+        options: provider_options(args, provider)?,
     })
 }
 
-/// Accepted spellings of `--refresh-mode` (Huawei Cloud).
-pub const REFRESH_MODES: &[(&str, RefreshMode)] = &[
-    ("all", RefreshMode::All),
-    ("detect-modified", RefreshMode::DetectModified),
-    ("detect-modify-refresh", RefreshMode::DetectModified),
-];
-
-/// The options only Huawei Cloud takes; given for another provider they are an error, not
-/// silently ignored.
-fn huawei_options(
-    args: &RunArgs,
-    provider: ProviderKind,
-) -> Result<crate::providers::huawei::Options, InputError> {
-    if provider != ProviderKind::Huawei {
-        for (input, given) in [
-            ("--refresh-mode", args.refresh_mode.is_some()),
-            (
-                "--enterprise-project-id",
-                args.enterprise_project_id.is_some(),
-            ),
-        ] {
-            if given {
-                return Err(InputError::new(
-                    input,
-                    format!("is a Huawei Cloud option, and the provider is {provider}"),
-                    "drop it, or use --provider huawei",
-                ));
-            }
-        }
+/// The options only some providers take, checked against `provider`'s declarations; given
+/// for another provider they are an error, not silently ignored.
+fn provider_options(args: &RunArgs, provider: ProviderKind) -> Result<ProviderOptions, InputError> {
+    let mut options = ProviderOptions::default();
+    for (key, text) in &args.provider_options {
+        let Some(spec) = provider.option(key) else {
+            let input = format!("--{}", key.replace('_', "-"));
+            let takers = ProviderKind::takers(key);
+            let title = takers
+                .first()
+                .map_or("another provider's", |k| k.spec().title);
+            let article = if title.starts_with(['A', 'E', 'I', 'O', 'U']) {
+                "an"
+            } else {
+                "a"
+            };
+            let names: Vec<String> = takers.iter().map(|k| format!("--provider {k}")).collect();
+            return Err(InputError::new(
+                &input,
+                format!("is {article} {title} option, and the provider is {provider}"),
+                format!("drop it, or use {}", names.join(" or ")),
+            ));
+        };
+        options.set(spec.key, registry::parse_value(spec, text)?);
     }
-    let refresh_mode = match args.refresh_mode.as_deref() {
-        None => RefreshMode::All,
-        Some(s) => lookup(REFRESH_MODES, s).ok_or_else(|| {
-            InputError::new(
-                "--refresh-mode",
-                format!("`{s}` is not a refresh mode"),
-                "use all or detect-modified",
-            )
-        })?,
-    };
-    Ok(crate::providers::huawei::Options {
-        refresh_mode,
-        enterprise_project_id: args.enterprise_project_id.clone(),
-    })
+    Ok(options)
 }
 
 /// Reads the URL sources: `-r FILE` (or `-` for stdin) and `--urls`.
@@ -658,12 +619,13 @@ pub fn settings(
         .map(parse_object_type)
         .transpose()?
         .unwrap_or(ObjectType::File);
-    if args.area.is_some() && task == TaskMode::Refresh {
-        return Err(InputError::new(
-            "--area",
-            "the area applies to prefetch, but the task is refresh",
-            "drop --area, or use --task prefetch (push) or both",
-        ));
+    let connections: Vec<&Connection> = if targets.is_empty() {
+        vec![&connection]
+    } else {
+        targets.iter().map(|t| &t.connection).collect()
+    };
+    for c in connections {
+        (c.provider.spec().check)(&c.options, task)?;
     }
     if object_type != ObjectType::File && task != TaskMode::Refresh {
         return Err(InputError::new(
@@ -905,14 +867,10 @@ fn targets(
             }
         }
     }
-    let given = config::provider_options_set(args);
+    let given: Vec<String> = args.provider_options.keys().cloned().collect();
     for key in &given {
-        let takers = config::PROVIDER_OPTIONS
-            .iter()
-            .find(|(k, _)| k == key)
-            .map_or(&[][..], |(_, p)| *p);
         let kinds: Vec<ProviderKind> = selected.iter().filter_map(|t| t.run.provider).collect();
-        if !kinds.iter().any(|k| takers.contains(k)) {
+        if !kinds.iter().any(|k| k.option(key).is_some()) {
             return Err(InputError::new(
                 &format!("--{}", key.replace('_', "-")),
                 "no selected target is of a provider that takes it",
@@ -931,11 +889,8 @@ fn targets(
             let mut own = args.clone();
             // Run-wide provider options go only to the targets whose provider takes them.
             for key in &given {
-                let takes = config::PROVIDER_OPTIONS
-                    .iter()
-                    .any(|(k, p)| k == key && p.contains(&provider));
-                if !takes {
-                    config::clear_provider_option(&mut own, key);
+                if provider.option(key).is_none() {
+                    own.provider_options.remove(key);
                 }
             }
             t.run.override_on(&mut own);
@@ -1059,20 +1014,20 @@ pub fn writable_report(path: &std::path::Path) -> Result<(), InputError> {
 
 /// Inputs and variables that carry secrets: masked in CI logs before anything is printed.
 const SECRET_INPUTS: &[&str] = &["access-key-secret", "security-token"];
-const SECRET_VARS: &[&str] = &[
-    "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
-    "ALIBABA_CLOUD_SECURITY_TOKEN",
-    "QINIU_SECRET_KEY",
-    "HUAWEICLOUD_SDK_SK",
-    "HUAWEICLOUD_SDK_SECURITY_TOKEN",
-];
+/// Every provider's standard variables that hold secrets.
+fn secret_vars() -> impl Iterator<Item = &'static str> {
+    ProviderKind::all().flat_map(|k| {
+        let c = &k.spec().credentials;
+        [Some(c.secret), c.token].into_iter().flatten()
+    })
+}
 
 /// Every secret value present in the environment, for the CI log masks.
 pub fn secret_values(env: &Env) -> Vec<String> {
     let mut values: Vec<String> = SECRET_INPUTS
         .iter()
         .filter_map(|i| env.input(i))
-        .chain(SECRET_VARS.iter().filter_map(|v| env.get(v)))
+        .chain(secret_vars().filter_map(|v| env.get(v)))
         .map(str::to_string)
         .collect();
     values.sort();
@@ -1094,7 +1049,7 @@ static STANDARD_VARS: CredentialVars = CredentialVars {
     access_key_id: None,
     access_key_secret: None,
     security_token: None,
-    domain_id: None,
+    extra: std::collections::BTreeMap::new(),
 };
 
 impl<'a> CredentialSource<'a> {
@@ -1183,70 +1138,33 @@ impl<'a> CredentialSource<'a> {
     }
 }
 
-/// Qiniu credentials: the inputs, else `QINIU_ACCESS_KEY` / `QINIU_SECRET_KEY`.
-pub fn qiniu_credentials(
+/// A provider's credentials: the inputs first, then the variables a target names, then
+/// the provider's standard ones (those its official SDKs read).
+pub fn credentials(
+    kind: ProviderKind,
     src: &CredentialSource<'_>,
-) -> Result<crate::providers::qiniu::api::Credentials, InputError> {
+) -> Result<Credentials, InputError> {
+    let standard = &kind.spec().credentials;
     let v = src.vars;
-    Ok(crate::providers::qiniu::api::Credentials {
-        access_key: src.require("access-key-id", &v.access_key_id, "QINIU_ACCESS_KEY")?,
-        secret_key: SecretString::from(src.require(
-            "access-key-secret",
-            &v.access_key_secret,
-            "QINIU_SECRET_KEY",
-        )?),
-    })
-}
-
-/// Huawei Cloud credentials: the inputs, else the official SDK's variables
-/// (`HUAWEICLOUD_SDK_AK`, `_SK`, `_SECURITY_TOKEN`, `_DOMAIN_ID`).
-pub fn huawei_credentials(
-    src: &CredentialSource<'_>,
-) -> Result<crate::providers::huawei::api::Credentials, InputError> {
-    let v = src.vars;
-    Ok(crate::providers::huawei::api::Credentials {
-        access_key: src.require("access-key-id", &v.access_key_id, "HUAWEICLOUD_SDK_AK")?,
-        secret_key: SecretString::from(src.require(
-            "access-key-secret",
-            &v.access_key_secret,
-            "HUAWEICLOUD_SDK_SK",
-        )?),
-        security_token: src
-            .get(
-                "security-token",
-                &v.security_token,
-                "HUAWEICLOUD_SDK_SECURITY_TOKEN",
-            )?
-            .map(SecretString::from),
-        domain_id: src
-            .env
-            .get(src.var(&v.domain_id, "HUAWEICLOUD_SDK_DOMAIN_ID"))
-            .map(str::to_string),
-    })
-}
-
-/// Alibaba Cloud credentials: the inputs first, then the official SDK variables.
-pub fn aliyun_credentials(src: &CredentialSource<'_>) -> Result<Credentials, InputError> {
-    let v = src.vars;
-    let id = src.require(
-        "access-key-id",
-        &v.access_key_id,
-        "ALIBABA_CLOUD_ACCESS_KEY_ID",
-    )?;
-    let secret = src.require(
-        "access-key-secret",
-        &v.access_key_secret,
-        "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
-    )?;
-    let token = src.get(
-        "security-token",
-        &v.security_token,
-        "ALIBABA_CLOUD_SECURITY_TOKEN",
-    )?;
+    let id = src.require("access-key-id", &v.access_key_id, standard.id)?;
+    let secret = src.require("access-key-secret", &v.access_key_secret, standard.secret)?;
+    let token = match standard.token {
+        Some(var) => src.get("security-token", &v.security_token, var)?,
+        None => None,
+    };
+    let extra = standard
+        .extra
+        .iter()
+        .filter_map(|(key, var)| {
+            let named = v.extra.get(key).map(String::as_str).unwrap_or(var);
+            src.env.get(named).map(|value| (*key, value.to_string()))
+        })
+        .collect();
     Ok(Credentials {
-        access_key_id: id,
-        access_key_secret: SecretString::from(secret),
-        security_token: token.map(SecretString::from),
+        id,
+        secret: SecretString::from(secret),
+        token: token.map(SecretString::from),
+        extra,
     })
 }
 
@@ -1286,10 +1204,10 @@ mod tests {
     fn seed_aliases_and_defaults() {
         let mut a = args("https://example.com/a");
         a.task = Some("push".into());
-        a.area = Some("domestic".into());
+        a.provider_options.insert("area".into(), "domestic".into());
         let s = settings(&a, &Env::default(), &mut no_stdin()).unwrap();
         assert_eq!(s.task, TaskMode::Prefetch);
-        assert_eq!(s.connection.aliyun.area, Some(Area::Domestic));
+        assert_eq!(s.connection.options.choice("area"), Some("domestic"));
         assert!(s.run.wait);
         assert_eq!(s.fail_on, FailOn::Failed);
         assert_eq!(s.connection.endpoint.as_str(), "https://cdn.aliyuncs.com/");
@@ -1383,7 +1301,8 @@ mod tests {
     #[test]
     fn credentials_from_inputs_or_sdk_variables() {
         let env = Env::new([("ALIBABA_CLOUD_ACCESS_KEY_ID".to_string(), "id".to_string())]);
-        let e = aliyun_credentials(&CredentialSource::standard(&env))
+        let aliyun = ProviderKind::default_kind();
+        let e = credentials(aliyun, &CredentialSource::standard(&env))
             .err()
             .unwrap()
             .to_string();
@@ -1399,8 +1318,8 @@ mod tests {
                 "s".to_string(),
             ),
         ]);
-        let c = aliyun_credentials(&CredentialSource::standard(&env)).unwrap();
-        assert_eq!(c.access_key_id, "from-input");
-        assert!(c.security_token.is_none());
+        let c = credentials(aliyun, &CredentialSource::standard(&env)).unwrap();
+        assert_eq!(c.id, "from-input");
+        assert!(c.token.is_none());
     }
 }

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use cdn_refresh::cli::RunArgs;
 use cdn_refresh::config::{Config, ConfigError, OnMissingBase};
+use cdn_refresh::providers::registry::OptionValue;
 use cdn_refresh::rules::{IndexUrl, MapOptions, Mapping, RuleError, RuleSet};
 
 fn rules(text: &str) -> RuleSet {
@@ -759,10 +760,15 @@ aliyun_signature: v1
     let r = &c.run;
     assert_eq!(r.task.as_deref(), Some("clear"), "kept as written");
     assert_eq!(r.object_type.as_deref(), Some("Directory"));
-    assert_eq!(r.area.as_deref(), Some("domestic"));
+    assert_eq!(r.option("area"), Some(&OptionValue::Choice("domestic")));
     assert_eq!(
-        (r.force, r.l2_preload, r.dry_run, r.wait),
-        (Some(true), Some(false), Some(false), Some(true))
+        (r.option("force"), r.option("l2_preload"), r.dry_run, r.wait),
+        (
+            Some(&OptionValue::Switch(true)),
+            Some(&OptionValue::Switch(false)),
+            Some(false),
+            Some(true)
+        )
     );
     assert_eq!(r.timeout.as_deref(), Some("600"));
     assert_eq!(r.poll_interval.as_deref(), Some("3s"));
@@ -773,7 +779,7 @@ aliyun_signature: v1
     );
     assert_eq!(r.report.as_deref(), Some(Path::new("out/report.json")));
     assert_eq!(r.fail_on.as_deref(), Some("never"));
-    assert!(r.provider.is_some() && r.aliyun_signature.is_some());
+    assert!(r.provider.is_some() && r.option("aliyun_signature").is_some());
 }
 
 #[test]

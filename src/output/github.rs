@@ -466,8 +466,13 @@ mod tests {
     }
 
     fn report(urls: Vec<UrlResult>) -> Report {
-        let mut r =
-            Report::without_tasks(ProviderKind::Aliyun, RunStatus::Partial, urls, None, None);
+        let mut r = Report::without_tasks(
+            ProviderKind::default_kind(),
+            RunStatus::Partial,
+            urls,
+            None,
+            None,
+        );
         r.tasks = vec![TaskRecord {
             id: "t1".into(),
             operation: Operation::Refresh,

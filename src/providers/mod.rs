@@ -4,9 +4,23 @@
 //! attempt per call. Batching, rate limiting, retries and waiting are shared code in
 //! `schedule`, `http` and `wait`, written once, so every provider behaves the same way.
 
-pub mod aliyun;
-pub mod huawei;
-pub mod qiniu;
+pub mod registry;
+
+/// Every provider, one line each: its folder, and its [`registry::Spec`] (`SPEC`) in
+/// [`PROVIDERS`]. The first is the default when no provider is named.
+macro_rules! register {
+    ($($name:ident),+ $(,)?) => {
+        $(pub mod $name;)+
+        /// The providers, in the order `--help` lists them.
+        pub static PROVIDERS: &[&registry::Spec] = &[$(&$name::SPEC),+];
+    };
+}
+
+register! {
+    aliyun,
+    qiniu,
+    huawei,
+}
 
 use std::fmt;
 use std::time::Duration;
@@ -14,47 +28,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-/// Which providers exist. One value per run (several targets come from the config file).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum ProviderKind {
-    /// Alibaba Cloud CDN (API 2018-05-10).
-    Aliyun,
-    /// Qiniu Fusion CDN.
-    Qiniu,
-    /// Huawei Cloud CDN.
-    Huawei,
-}
-
-impl ProviderKind {
-    /// The provider's published limits.
-    pub fn limits(self) -> &'static Limits {
-        match self {
-            ProviderKind::Aliyun => &aliyun::LIMITS,
-            ProviderKind::Qiniu => &qiniu::LIMITS,
-            ProviderKind::Huawei => &huawei::LIMITS,
-        }
-    }
-
-    /// The API base URL when `--endpoint` is not given.
-    pub fn default_endpoint(self) -> &'static str {
-        match self {
-            ProviderKind::Aliyun => aliyun::api::DEFAULT_ENDPOINT,
-            ProviderKind::Qiniu => qiniu::api::DEFAULT_ENDPOINT,
-            ProviderKind::Huawei => huawei::api::DEFAULT_ENDPOINT,
-        }
-    }
-}
-
-impl fmt::Display for ProviderKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ProviderKind::Aliyun => "aliyun",
-            ProviderKind::Qiniu => "qiniu",
-            ProviderKind::Huawei => "huawei",
-        })
-    }
-}
+pub use registry::ProviderKind;
 
 /// Purge cached copies, or warm the cache.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -6,7 +6,12 @@ pub mod sign;
 
 use async_trait::async_trait;
 
+use crate::plan::TaskMode;
+
 use self::api::{Call, Credentials, SignatureVersion};
+use super::registry::{
+    Connect, CredentialEnv, Misfit, OptionKind, OptionSpec, ProviderOptions, Spec,
+};
 use super::{
     Batch, BatchKind, Limits, ObjectType, Operation, Provider, ProviderError, ProviderKind, Quota,
     QuotaEntry, QuotaKind, Submitted, TaskId, TaskState, TaskStatus,
@@ -33,6 +38,101 @@ pub const LIMITS: Limits = Limits {
     ],
     items_per_second: None,
 };
+
+/// What the rest of the program knows of Alibaba Cloud.
+pub static SPEC: Spec = Spec {
+    name: "aliyun",
+    title: "Alibaba Cloud",
+    about: "Alibaba Cloud CDN (API 2018-05-10).",
+    limits: &LIMITS,
+    default_endpoint: api::DEFAULT_ENDPOINT,
+    credentials: CredentialEnv {
+        id: "ALIBABA_CLOUD_ACCESS_KEY_ID",
+        secret: "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+        token: Some("ALIBABA_CLOUD_SECURITY_TOKEN"),
+        extra: &[],
+    },
+    options: &[
+        OptionSpec {
+            key: "area",
+            short: Some('a'),
+            value_name: "AREA",
+            help: "Prefetch region: domestic, overseas, or global (the domain's own region).",
+            kind: OptionKind::Choice {
+                spellings: &[
+                    ("domestic", "domestic"),
+                    ("mainland", "domestic"),
+                    ("overseas", "overseas"),
+                    ("global", "global"),
+                ],
+                problem: "unknown area `{}`",
+                fix: "use domestic, overseas or global",
+            },
+        },
+        OptionSpec {
+            key: "force",
+            short: None,
+            value_name: "BOOL",
+            help: "Directory and regex refresh: purge everything in scope, not only what changed.",
+            kind: OptionKind::Switch,
+        },
+        OptionSpec {
+            key: "l2_preload",
+            short: None,
+            value_name: "BOOL",
+            help: "Alibaba Cloud: prefetch to L2 points of presence too.",
+            kind: OptionKind::Switch,
+        },
+        OptionSpec {
+            key: "aliyun_signature",
+            short: None,
+            value_name: "VERSION",
+            help: "Alibaba Cloud request signature: v3 (ACS3-HMAC-SHA256, default) or v1 (HMAC-SHA1).",
+            kind: OptionKind::Choice {
+                spellings: &[("v3", "v3"), ("v1", "v1")],
+                problem: "unknown signature version `{}`",
+                fix: "use v3 or v1",
+            },
+        },
+    ],
+    check,
+    connect,
+};
+
+/// The area applies to prefetch only.
+fn check(options: &ProviderOptions, task: TaskMode) -> Result<(), Misfit> {
+    if options.is_set("area") && task == TaskMode::Refresh {
+        return Err(Misfit {
+            input: "--area".into(),
+            problem: "the area applies to prefetch, but the task is refresh".into(),
+            fix: "drop --area, or use --task prefetch (push) or both".into(),
+        });
+    }
+    Ok(())
+}
+
+fn connect(c: Connect) -> Result<Box<dyn Provider>, reqwest::Error> {
+    let o = &c.options;
+    let options = Options {
+        signature: match o.choice("aliyun_signature") {
+            Some("v1") => SignatureVersion::V1,
+            _ => SignatureVersion::V3,
+        },
+        force: o.switch("force"),
+        area: match o.choice("area") {
+            Some("domestic") => Some(Area::Domestic),
+            Some("overseas") => Some(Area::Overseas),
+            _ => None,
+        },
+        l2_preload: o.switch("l2_preload"),
+    };
+    let credentials = Credentials {
+        access_key_id: c.credentials.id,
+        access_key_secret: c.credentials.secret,
+        security_token: c.credentials.token,
+    };
+    Ok(Box::new(Aliyun::new(c.endpoint, credentials, options)?))
+}
 
 /// Prefetch region.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -115,7 +215,7 @@ fn count(s: &str) -> u64 {
 #[async_trait]
 impl Provider for Aliyun {
     fn kind(&self) -> ProviderKind {
-        ProviderKind::Aliyun
+        ProviderKind::of(&SPEC)
     }
 
     fn limits(&self) -> &Limits {

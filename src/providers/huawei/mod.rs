@@ -13,6 +13,7 @@ pub mod sign;
 use async_trait::async_trait;
 
 use self::api::{Call, Credentials, RefreshMode};
+use super::registry::{Connect, CredentialEnv, OptionKind, OptionSpec, Spec};
 use super::{
     Batch, BatchKind, Limits, ObjectType, Operation, Provider, ProviderError, ProviderKind, Quota,
     QuotaEntry, QuotaKind, Submitted, TaskId, TaskState, TaskStatus,
@@ -38,6 +39,65 @@ pub const LIMITS: Limits = Limits {
     refresh_object_types: &[ObjectType::File, ObjectType::Directory],
     items_per_second: None,
 };
+
+/// What the rest of the program knows of Huawei Cloud.
+pub static SPEC: Spec = Spec {
+    name: "huawei",
+    title: "Huawei Cloud",
+    about: "Huawei Cloud CDN.",
+    limits: &LIMITS,
+    default_endpoint: api::DEFAULT_ENDPOINT,
+    credentials: CredentialEnv {
+        id: "HUAWEICLOUD_SDK_AK",
+        secret: "HUAWEICLOUD_SDK_SK",
+        token: Some("HUAWEICLOUD_SDK_SECURITY_TOKEN"),
+        extra: &[("domain_id", "HUAWEICLOUD_SDK_DOMAIN_ID")],
+    },
+    options: &[
+        OptionSpec {
+            key: "refresh_mode",
+            short: None,
+            value_name: "MODE",
+            help: "Huawei Cloud refresh mode: all (default) or detect-modified (only objects whose origin copy changed).",
+            kind: OptionKind::Choice {
+                spellings: &[
+                    ("all", "all"),
+                    ("detect-modified", "detect-modified"),
+                    ("detect-modify-refresh", "detect-modified"),
+                ],
+                problem: "`{}` is not a refresh mode",
+                fix: "use all or detect-modified",
+            },
+        },
+        OptionSpec {
+            key: "enterprise_project_id",
+            short: None,
+            value_name: "ID",
+            help: "Huawei Cloud: the enterprise project the domains belong to (accounts that use enterprise projects).",
+            kind: OptionKind::Text,
+        },
+    ],
+    check: |_, _| Ok(()),
+    connect,
+};
+
+fn connect(c: Connect) -> Result<Box<dyn Provider>, reqwest::Error> {
+    let options = Options {
+        refresh_mode: match c.options.choice("refresh_mode") {
+            Some("detect-modified") => RefreshMode::DetectModified,
+            _ => RefreshMode::All,
+        },
+        enterprise_project_id: c.options.text("enterprise_project_id").map(str::to_string),
+    };
+    let mut extra = c.credentials.extra;
+    let credentials = Credentials {
+        access_key: c.credentials.id,
+        secret_key: c.credentials.secret,
+        security_token: c.credentials.token,
+        domain_id: extra.remove("domain_id"),
+    };
+    Ok(Box::new(Huawei::new(c.endpoint, credentials, options)?))
+}
 
 /// Request options only Huawei Cloud has.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -195,7 +255,7 @@ fn quota_kind(kind: &str) -> Option<QuotaKind> {
 #[async_trait]
 impl Provider for Huawei {
     fn kind(&self) -> ProviderKind {
-        ProviderKind::Huawei
+        ProviderKind::of(&SPEC)
     }
 
     fn limits(&self) -> &Limits {

@@ -13,6 +13,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use self::api::Credentials;
+use super::registry::{Connect, CredentialEnv, Spec};
 use super::{
     Batch, BatchKind, Limits, ObjectType, Operation, Provider, ProviderError, ProviderKind, Quota,
     QuotaEntry, QuotaKind, Submitted, TaskId, TaskState, TaskStatus,
@@ -38,6 +39,32 @@ pub const LIMITS: Limits = Limits {
     refresh_object_types: &[ObjectType::File, ObjectType::Directory],
     items_per_second: Some(240),
 };
+
+/// What the rest of the program knows of Qiniu.
+pub static SPEC: Spec = Spec {
+    name: "qiniu",
+    title: "Qiniu",
+    about: "Qiniu Fusion CDN.",
+    limits: &LIMITS,
+    default_endpoint: api::DEFAULT_ENDPOINT,
+    credentials: CredentialEnv {
+        id: "QINIU_ACCESS_KEY",
+        secret: "QINIU_SECRET_KEY",
+        token: None,
+        extra: &[],
+    },
+    options: &[],
+    check: |_, _| Ok(()),
+    connect,
+};
+
+fn connect(c: Connect) -> Result<Box<dyn Provider>, reqwest::Error> {
+    let credentials = Credentials {
+        access_key: c.credentials.id,
+        secret_key: c.credentials.secret,
+    };
+    Ok(Box::new(Qiniu::new(c.endpoint, credentials)?))
+}
 
 pub struct Qiniu {
     http: reqwest::Client,
@@ -230,7 +257,7 @@ fn entry(kind: QuotaKind, limit: Option<u64>, remaining: Option<u64>) -> Option<
 #[async_trait]
 impl Provider for Qiniu {
     fn kind(&self) -> ProviderKind {
-        ProviderKind::Qiniu
+        ProviderKind::of(&SPEC)
     }
 
     fn limits(&self) -> &Limits {
