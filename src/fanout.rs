@@ -7,6 +7,8 @@
 //! quota check and rate limiter (its own `run::execute` call); one target's failure never
 //! stops the others, and every target ends in the report.
 
+use std::borrow::Cow;
+
 use futures::future::join_all;
 use tracing::Instrument;
 
@@ -115,7 +117,11 @@ pub async fn send(
 
 /// The part of `plan` that `target` serves: the URLs of its sites, and the fallbacks of
 /// the directories among them.
-pub fn plan_for(plan: &Plan, target: &Target) -> Plan {
+pub fn plan_for<'a>(plan: &'a Plan, target: &Target) -> Cow<'a, Plan> {
+    if target.sites.is_empty() {
+        // Every URL: the plan as it is.
+        return Cow::Borrowed(plan);
+    }
     let keep = |urls: &Vec<String>| -> Vec<String> {
         urls.iter().filter(|u| target.serves(u)).cloned().collect()
     };
@@ -131,12 +137,12 @@ pub fn plan_for(plan: &Plan, target: &Target) -> Plan {
         .filter(|(dir, _)| target.serves(dir))
         .map(|(dir, files)| (dir.clone(), files.clone()))
         .collect();
-    Plan {
+    Cow::Owned(Plan {
         refresh,
         prefetch: keep(&plan.prefetch),
         prefetch_after_refresh: plan.prefetch_after_refresh,
         directory_fallback,
-    }
+    })
 }
 
 /// The collapses whose directory is in `plan`.
@@ -155,18 +161,24 @@ pub struct Ready<'a> {
     pub provider: Box<dyn Provider>,
 }
 
-/// Sends `plan` to every target at once. Returns each target's report (named, in the
-/// order given) and writes what the targets did to the shared `collapses`: a collapse
-/// undone by one target is marked with that target's name and reason.
+/// Sends `plan` to every target at once. Returns each target's report (named as the
+/// target is, in the order given) and writes what the targets did to the shared
+/// `collapses`: a collapse undone by one target is marked with its reason, and with that
+/// target's name when it has one. `phases` hears of each phase's start and end (only a
+/// run of one target passes one: folded sections do not nest in a CI log).
 pub async fn send_all(
     targets: Vec<Ready<'_>>,
     plan: &Plan,
     collapses: &mut [Collapse],
+    phases: &dyn PhaseObserver,
 ) -> Vec<Report> {
     let runs = targets.iter().map(|ready| {
-        let own = plan_for(plan, ready.target);
+        let own = plan_for(plan, ready.target).into_owned();
         let mut own_collapses = collapses_in(collapses, &own);
-        let span = tracing::info_span!("target", name = %ready.target.name);
+        let span = match &ready.target.name {
+            Some(name) => tracing::info_span!("target", name = %name),
+            None => tracing::Span::none(),
+        };
         async move {
             let mut report = if own.is_empty() {
                 tracing::info!("no URL of the plan is on this target's sites");
@@ -183,11 +195,11 @@ pub async fn send_all(
                     own,
                     &mut own_collapses,
                     &ready.target.run,
-                    &(),
+                    phases,
                 )
                 .await
             };
-            report.target = Some(ready.target.name.clone());
+            report.target = ready.target.name.clone();
             (report, own_collapses)
         }
         .instrument(span)
@@ -200,11 +212,11 @@ pub async fn send_all(
                 .iter_mut()
                 .find(|c| c.directory == undone.directory && c.not_applied.is_none())
             {
-                shared.not_applied = Some(format!(
-                    "target {}: {}",
-                    report.target.as_deref().unwrap_or_default(),
-                    undone.not_applied.as_deref().unwrap_or_default()
-                ));
+                let reason = undone.not_applied.clone().unwrap_or_default();
+                shared.not_applied = Some(match &report.target {
+                    Some(name) => format!("target {name}: {reason}"),
+                    None => reason,
+                });
             }
         }
         reports.push(report);
@@ -221,7 +233,7 @@ mod tests {
 
     fn target(sites: &[&str]) -> Target {
         Target {
-            name: "t".into(),
+            name: Some("t".into()),
             connection: crate::settings::connection(&Default::default()).unwrap(),
             run: RunOptions::default(),
             sites: sites.iter().map(|s| s.to_string()).collect(),

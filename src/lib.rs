@@ -1,4 +1,5 @@
 //! cdn-refresh: refresh (purge) and prefetch (warm) CDN caches for exactly what a deploy changed.
+pub mod app;
 pub mod changes;
 pub mod cli;
 pub mod config;

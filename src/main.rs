@@ -1,4 +1,5 @@
-//! `cdn-refresh`: parse → settings → run → sinks; every error becomes an exit code.
+//! `cdn-refresh`: parse → settings → a command of [`app`] → sinks; every error becomes an
+//! exit code.
 //!
 //! This is the only place that reads the process environment (once, into [`Env`]).
 
@@ -9,24 +10,13 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::process::ExitCode;
 
-use cdn_refresh::cli::{self, Cli, Command, Env, Format, RunArgs};
-use cdn_refresh::fanout;
-use cdn_refresh::http::bounds::{Bounds, GRACE, Interrupt, Signal};
-use cdn_refresh::http::retry::with_retry;
+use cdn_refresh::app::exit::{BAD_INPUT, SUCCESS, URLS_FAILED};
+use cdn_refresh::app::{self, plan::Rendered, run::Outcome};
+use cdn_refresh::cli::{self, Cli, Command, Env, RunArgs};
+use cdn_refresh::http::bounds::{GRACE, Interrupt, Signal};
 use cdn_refresh::output::ci::Ci;
 use cdn_refresh::output::{console, github, json, text};
-use cdn_refresh::providers::Operation;
-use cdn_refresh::providers::registry::Connect;
-use cdn_refresh::providers::{Provider, ProviderKind, QuotaKind, TaskId};
-use cdn_refresh::report::{GitReport, MultiReport, Report, RunStatus, UrlStatus};
-use cdn_refresh::run;
-use cdn_refresh::settings::{self, Connection, CredentialSource, FailOn, InputError, Settings};
-
-/// Exit codes of the contract.
-const SUCCESS: u8 = 0;
-const URLS_FAILED: u8 = 1;
-const BAD_INPUT: u8 = 2;
-const REFUSED: u8 = 3;
+use cdn_refresh::settings::{self, FailOn, InputError, Settings};
 
 /// `eprintln!` through the console, which neutralises it in a GitHub job.
 macro_rules! errln {
@@ -180,18 +170,35 @@ async fn dispatch(cli: Cli, env: Env, interrupt: Interrupt) -> u8 {
                 Ok(s) => s,
                 Err(code) => return code,
             };
-            if settings.targets.is_empty() {
-                print_plan(&settings, plan.format)
-            } else {
-                print_target_plans(&settings, plan.format)
+            match app::plan::render(&settings, plan.format) {
+                Rendered::Text(text) => console::print(text),
+                // Written straight to stdout: a plan of tens of thousands of URLs is
+                // megabytes, and building it as a JSON value first doubled the time and
+                // the memory.
+                Rendered::Json(json) => json::print_pretty(&json),
+                Rendered::Targets(json) => json::print_pretty(&json),
             }
+            SUCCESS
         }
         Some(Command::Quota(args)) => {
-            quota_command(&args, &env, &command_bounds(&args, interrupt)).await
+            let targets = match selected(&args, &env) {
+                Ok(t) => t,
+                Err(code) => return code,
+            };
+            match app::quota::quota(&targets, &env, interrupt).await {
+                Ok(found) => print_sections(found.sections, text::quota, found.code),
+                Err(e) => fail(&e),
+            }
         }
         Some(Command::Status(status)) => {
-            let bounds = command_bounds(&status.run, interrupt);
-            status_command(&status.run, &status.task_ids, &env, &bounds).await
+            let targets = match selected(&status.run, &env) {
+                Ok(t) => t,
+                Err(code) => return code,
+            };
+            match app::status::status(&targets, &status.task_ids, &env, interrupt).await {
+                Ok(found) => print_sections(found.sections, |s| text::task_states(s), found.code),
+                Err(e) => fail(&e),
+            }
         }
         #[cfg(feature = "emulator")]
         Some(Command::Emulator(args)) => match cdn_refresh::emulator::run_cli(args).await {
@@ -216,218 +223,51 @@ fn load(args: &RunArgs, env: &Env) -> Result<Settings, u8> {
 /// An input error before the run: an annotation in a GitHub job, the message on stderr.
 fn bad_input(env: &Env, e: &InputError) -> u8 {
     console::print(Ci::detect(env, None).error("cdn-refresh: bad input", &e.to_string()));
-    input_error(e)
-}
-
-fn input_error(e: &InputError) -> u8 {
     errln!("error: {e}");
     BAD_INPUT
 }
 
-fn provider(
-    connection: &Connection,
-    credentials: &CredentialSource<'_>,
-) -> Result<Box<dyn Provider>, u8> {
-    let credentials =
-        settings::credentials(connection.provider, credentials).map_err(|e| input_error(&e))?;
-    let client = (connection.provider.spec().connect)(Connect {
-        endpoint: connection.endpoint.clone(),
-        credentials,
-        options: connection.options.clone(),
-    });
-    client.map_err(|e| {
-        errln!("error: cannot set up the HTTP client: {e}");
-        URLS_FAILED
-    })
+/// An error that ends a command: its message on stderr, its exit code.
+fn fail(e: &app::Error) -> u8 {
+    errln!("error: {e}");
+    e.code()
 }
 
-/// One paragraph on git mode: the range, how the base was chosen, what the changes became.
-fn git_summary(g: &GitReport) -> String {
-    let mut out = match &g.base {
-        Some(base) => format!(
-            "git: {base}..{} (base from {}): {} changed, {} unmapped, {} excluded\n",
-            g.head, g.base_source, g.changes, g.unmapped, g.excluded
-        ),
-        None => format!("git: no base for head {} ({})\n", g.head, g.base_source),
-    };
-    if let Some(m) = &g.missing_base {
-        out.push_str(&format!("  on-missing-base {}: {}\n", m.policy, m.reason));
+/// The targets of `quota` and `status`, their secrets masked before any call.
+fn selected(args: &RunArgs, env: &Env) -> Result<Vec<settings::Target>, u8> {
+    let targets = settings::selected_targets(args, env).map_err(|e| fail(&app::Error::Input(e)))?;
+    if env.get("GITHUB_ACTIONS") == Some("true") {
+        // As in a run: the targets' own credential variables, masked before any call.
+        mask(&settings::target_secret_values(env, &targets));
     }
-    if !g.skipped_submodules.is_empty() {
-        out.push_str(&format!(
-            "  submodules skipped: {}\n",
-            g.skipped_submodules.join(", ")
-        ));
-    }
-    for c in &g.collapses {
-        out.push_str(&format!(
-            "  collapsed {} changed files into {}\n",
-            c.files.len(),
-            c.directory
-        ));
-    }
-    out
+    Ok(targets)
 }
 
-/// `plan --format json`: the plan, the batches and, in git mode, the range and its changes.
-#[derive(serde::Serialize)]
-struct PlanJson<'a> {
-    status: &'static str,
-    git: Option<GitJson<'a>>,
-    provider: ProviderKind,
-    task: cdn_refresh::plan::TaskMode,
-    plan: &'a cdn_refresh::plan::Plan,
-    limits: &'a cdn_refresh::providers::Limits,
-    batches: Vec<BatchJson<'a>>,
-    quota_needs: std::collections::BTreeMap<QuotaKind, u64>,
-}
-
-#[derive(serde::Serialize)]
-struct GitJson<'a> {
-    #[serde(flatten)]
-    report: &'a GitReport,
-    changed: &'a [cdn_refresh::changes::Change],
-}
-
-/// A batch of `plan --format json`, its URLs borrowed from the plan.
-#[derive(serde::Serialize)]
-struct BatchJson<'a> {
-    operation: Operation,
-    object_type: cdn_refresh::providers::ObjectType,
-    urls: Vec<&'a str>,
-}
-
-impl GitJson<'_> {
-    fn of(settings: &Settings) -> Option<GitJson<'_>> {
-        settings.git.as_ref().map(|g| GitJson {
-            report: &g.report,
-            changed: &g.changes,
-        })
-    }
-}
-
-/// The batches `plan` would send, refresh then prefetch. They borrow the plan's URLs:
-/// copying them only to print them cost as much as cutting the batches.
-fn batches_json<'a>(
-    plan: &'a cdn_refresh::plan::Plan,
-    limits: &cdn_refresh::providers::Limits,
-    batch_size: Option<usize>,
-) -> Vec<BatchJson<'a>> {
-    let mut batches = plan.refresh_batch_refs(limits, batch_size);
-    batches.extend(cdn_refresh::plan::Plan::prefetch_batch_refs(
-        &plan.prefetch,
-        limits,
-        batch_size,
-    ));
-    batches
-        .into_iter()
-        .map(|b| BatchJson {
-            operation: b.kind.operation,
-            object_type: b.kind.object_type,
-            urls: b.urls,
-        })
-        .collect()
-}
-
-fn print_plan(settings: &Settings, format: Format) -> u8 {
-    let limits = settings.connection.provider.limits();
-    match format {
-        Format::Text => {
-            if let Some(g) = &settings.git {
-                console::print(git_summary(&g.report));
-            }
-            if settings.plan.is_empty() {
-                let why = if settings.skip {
-                    "skipped"
-                } else {
-                    "no mapped change"
-                };
-                console::print(format!("plan: nothing to send ({why})\n"));
-            } else {
-                console::print(text::plan(&settings.plan, limits, settings.run.batch_size))
-            }
+/// Prints what `quota` or `status` found, a section per target (headed with its name when
+/// it has one), and the refusals on stderr.
+fn print_sections<T>(sections: Vec<app::Section<T>>, show: impl Fn(&T) -> String, code: u8) -> u8 {
+    for section in sections {
+        if let Some(name) = &section.target {
+            console::print(format!("target {name} ({}):\n", section.provider));
         }
-        Format::Json => {
-            let json = PlanJson {
-                status: if settings.skip { "skipped" } else { "dry-run" },
-                git: GitJson::of(settings),
-                provider: settings.connection.provider,
-                task: settings.task,
-                plan: &settings.plan,
-                limits,
-                batches: batches_json(&settings.plan, limits, settings.run.batch_size),
-                quota_needs: settings.plan.quota_needs(),
-            };
-            // Written straight to stdout: a plan of tens of thousands of URLs is megabytes,
-            // and building it as a JSON value first doubled the time and the memory.
-            json::print_pretty(&json);
-        }
-    }
-    SUCCESS
-}
-
-/// `plan` for a run with several targets: each target's share of the plan, in its batches.
-fn print_target_plans(settings: &Settings, format: Format) -> u8 {
-    let plans: Vec<(&settings::Target, cdn_refresh::plan::Plan)> = settings
-        .targets
-        .iter()
-        .map(|t| (t, fanout::plan_for(&settings.plan, t)))
-        .collect();
-    match format {
-        Format::Text => {
-            if let Some(g) = &settings.git {
-                console::print(git_summary(&g.report));
-            }
-            for (t, plan) in &plans {
-                let kind = t.connection.provider;
-                console::print(format!("target {} ({kind}):\n", t.name));
-                if plan.is_empty() {
-                    console::print("plan: nothing to send\n");
-                } else {
-                    console::print(text::plan(plan, kind.limits(), t.run.batch_size));
+        match &section.found {
+            app::Found::Value(value) => console::print(show(value)),
+            app::Found::InAnswers => console::print(format!(
+                "quota: {} has no quota call; each refresh and prefetch answer says what is left, and a run's report has it under quota_after\n",
+                section.provider
+            )),
+            app::Found::Refused { value, error } => {
+                errln!("error: {error}");
+                if let Some(hint) = &error.hint {
+                    errln!("  fix: {hint}");
+                }
+                if let Some(value) = value {
+                    console::print(show(value));
                 }
             }
         }
-        Format::Json => {
-            #[derive(serde::Serialize)]
-            struct TargetJson<'a> {
-                name: &'a str,
-                provider: ProviderKind,
-                plan: &'a cdn_refresh::plan::Plan,
-                limits: &'a cdn_refresh::providers::Limits,
-                batches: Vec<BatchJson<'a>>,
-                quota_needs: std::collections::BTreeMap<QuotaKind, u64>,
-            }
-            #[derive(serde::Serialize)]
-            struct TargetsJson<'a> {
-                status: &'static str,
-                git: Option<GitJson<'a>>,
-                task: cdn_refresh::plan::TaskMode,
-                targets: Vec<TargetJson<'a>>,
-            }
-            let json = TargetsJson {
-                status: if settings.skip { "skipped" } else { "dry-run" },
-                git: GitJson::of(settings),
-                task: settings.task,
-                targets: plans
-                    .iter()
-                    .map(|(t, plan)| {
-                        let limits = t.connection.provider.limits();
-                        TargetJson {
-                            name: &t.name,
-                            provider: t.connection.provider,
-                            plan,
-                            limits,
-                            batches: batches_json(plan, limits, t.run.batch_size),
-                            quota_needs: plan.quota_needs(),
-                        }
-                    })
-                    .collect(),
-            };
-            json::print_pretty(&json);
-        }
     }
-    SUCCESS
+    code
 }
 
 fn write_report(report: &impl serde::Serialize, path: Option<&std::path::Path>) -> Result<(), u8> {
@@ -441,59 +281,12 @@ fn write_report(report: &impl serde::Serialize, path: Option<&std::path::Path>) 
     Ok(())
 }
 
-fn exit_code(report: &Report, fail_on: FailOn) -> u8 {
-    if report.stopped.is_some() {
-        return REFUSED;
-    }
-    let failed = report
-        .urls
-        .iter()
-        .any(|u| matches!(u.status, UrlStatus::Failed | UrlStatus::Rejected));
-    let pending = report.urls.iter().any(|u| u.status == UrlStatus::Pending);
-    match fail_on {
-        FailOn::Never => SUCCESS,
-        FailOn::Failed if failed => URLS_FAILED,
-        FailOn::Pending if failed || pending => URLS_FAILED,
-        _ => SUCCESS,
-    }
-}
-
-/// Folds the log per phase in CI (GitHub groups, GitLab sections).
-struct Folding<'a>(&'a Ci);
-
-impl run::PhaseObserver for Folding<'_> {
-    fn started(&self, operation: Operation, urls: usize) {
-        console::print(self.0.begin(
-            &format!("cdn_refresh_{operation}"),
-            &format!("cdn-refresh: {operation} {urls} URLs"),
-        ));
-    }
-    fn finished(&self, operation: Operation) {
-        console::print(self.0.end(&format!("cdn_refresh_{operation}")));
-    }
-}
-
-/// What a run produced: one provider's report, or the report of several targets.
-enum Outcome {
-    One(Box<Report>),
-    Several(Box<MultiReport>),
-}
-
-/// The bounds of `quota` and `status`: their `--timeout`, and the interrupt.
-fn command_bounds(args: &RunArgs, interrupt: Interrupt) -> Bounds {
-    let timeout = settings::run_options(args)
-        .map(|o| o.timeout)
-        .unwrap_or_else(|_| cdn_refresh::run::RunOptions::default().timeout);
-    Bounds::new(timeout, interrupt)
-}
-
 async fn run_command(args: &RunArgs, env: &Env, interrupt: Interrupt) -> u8 {
     let ci = Ci::detect(env, args.dotenv.clone());
     let mut settings = match load(args, env) {
         Ok(s) => s,
         Err(code) => return code,
     };
-    settings.run.interrupt = interrupt.clone();
     for target in &mut settings.targets {
         target.run.interrupt = interrupt.clone();
     }
@@ -510,12 +303,16 @@ async fn run_command(args: &RunArgs, env: &Env, interrupt: Interrupt) -> u8 {
     {
         return bad_input(env, &e);
     }
-    if let Some(Err(e)) = args.resume.as_ref().map(|p| resume_from(p, &mut settings)) {
+    if let Some(Err(e)) = args
+        .resume
+        .as_ref()
+        .map(|p| app::run::resume_from(p, &mut settings))
+    {
         return bad_input(env, &e);
     }
-    let (outcome, code) = match produce(&mut settings, env, &ci).await {
+    let (outcome, code) = match app::run::run(&mut settings, env, &ci).await {
         Ok(done) => done,
-        Err(code) => return code,
+        Err(e) => return fail(&e),
     };
     // An interrupted run says so in its exit code, whatever its URLs did.
     let code = match interrupt.raised() {
@@ -538,207 +335,6 @@ async fn run_command(args: &RunArgs, env: &Env, interrupt: Interrupt) -> u8 {
     written.err().unwrap_or(code)
 }
 
-/// Reads the report of the run being resumed (`--resume`) into each target's options.
-fn resume_from(path: &std::path::Path, settings: &mut Settings) -> Result<(), InputError> {
-    let bad = |why: String| {
-        InputError::new(
-            "--resume",
-            format!("{}: {why}", path.display()),
-            "give the report (--report) of an earlier run of this same command: same provider, targets and URLs",
-        )
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read it ({e})")))?;
-    if settings.targets.is_empty() {
-        let report: Report = serde_json::from_str(&text)
-            .map_err(|e| bad(format!("not a report of a run on one provider ({e})")))?;
-        let prior = cdn_refresh::resume::Prior::of(
-            &report,
-            &settings.plan,
-            settings.connection.provider,
-            None,
-        )
-        .map_err(bad)?;
-        settings.run.resume = Some(std::sync::Arc::new(prior));
-        return Ok(());
-    }
-    let report: MultiReport = serde_json::from_str(&text)
-        .map_err(|e| bad(format!("not a report of a run with targets ({e})")))?;
-    let plan = &settings.plan;
-    for target in &mut settings.targets {
-        let own = report
-            .targets
-            .iter()
-            .find(|r| r.target.as_deref() == Some(target.name.as_str()))
-            .ok_or_else(|| bad(format!("it has no target `{}`", target.name)))?;
-        let prior = cdn_refresh::resume::Prior::of(
-            own,
-            &fanout::plan_for(plan, target),
-            target.connection.provider,
-            Some(&target.name),
-        )
-        .map_err(|e| bad(format!("target {}: {e}", target.name)))?;
-        target.run.resume = Some(std::sync::Arc::new(prior));
-    }
-    Ok(())
-}
-
-/// The run proper: a report of what happened to every URL, and the exit code it earns.
-/// `Err` is an exit before any report exists (a provider client could not be built).
-async fn produce(settings: &mut Settings, env: &Env, ci: &Ci) -> Result<(Outcome, u8), u8> {
-    if settings.duplicates > 0 {
-        tracing::info!("{} duplicate URL lines dropped", settings.duplicates);
-    }
-    let git = settings.git.as_ref().map(|g| g.report.clone());
-    if let Some(g) = &settings.git {
-        console::print(ci.begin("cdn_refresh_plan", "cdn-refresh: git changes"));
-        console::print(ci.verbatim(&git_summary(&g.report)));
-        console::print(ci.end("cdn_refresh_plan"));
-    }
-    let several = !settings.targets.is_empty();
-    if settings.skip || (settings.git.is_some() && settings.plan.is_empty()) {
-        // Git mode with nothing to send: a skipped missing base, or no mapped change.
-        let status = if settings.skip {
-            RunStatus::Skipped
-        } else {
-            RunStatus::Success
-        };
-        console::print(format!("nothing to send ({})\n", status.as_str()));
-        let reports = each_target(settings, |kind, _, _, _| {
-            Report::without_tasks(kind, status, Vec::new(), None, None)
-        });
-        return Ok((outcome(reports, git, several), SUCCESS));
-    }
-    if settings.dry_run {
-        let reports = each_target(settings, |kind, plan, run, name| {
-            if let Some(name) = name {
-                console::print(format!("target {name} ({kind}):\n"));
-            }
-            console::print(ci.verbatim(&text::plan(plan, kind.limits(), run.batch_size)));
-            let urls = run::listed(plan, UrlStatus::Planned, None);
-            Report::without_tasks(kind, RunStatus::DryRun, urls, None, None)
-        });
-        return Ok((outcome(reports, git, several), SUCCESS));
-    }
-    let mut git = git;
-    let mut no_collapses = Vec::new();
-    let collapses = git.as_mut().map_or(&mut no_collapses, |g| &mut g.collapses);
-    if !several {
-        let provider = provider(&settings.connection, &CredentialSource::standard(env))?;
-        let report = fanout::send(
-            provider.as_ref(),
-            settings.plan.clone(),
-            collapses,
-            &settings.run,
-            &Folding(ci),
-        )
-        .await;
-        refused_before_sending(&report, None);
-        console::print(ci.verbatim(&text::summary(&report, settings.report_path.as_deref())));
-        let code = exit_code(&report, settings.fail_on);
-        let mut report = report;
-        report.git = git;
-        return Ok((Outcome::One(Box::new(report)), code));
-    }
-    // Every target's client first: a missing credential stops the run before anything is sent.
-    let only = settings.targets.len() == 1;
-    let mut ready = Vec::new();
-    for target in &settings.targets {
-        let source = CredentialSource::of_target(env, target, only);
-        let client = provider(&target.connection, &source)
-            .inspect_err(|_| errln!("  (target `{}`; nothing was sent)", target.name))?;
-        ready.push(fanout::Ready {
-            target,
-            provider: client,
-        });
-    }
-    let names: Vec<&str> = settings.targets.iter().map(|t| t.name.as_str()).collect();
-    console::print(ci.begin(
-        "cdn_refresh_targets",
-        &format!(
-            "cdn-refresh: {} targets ({})",
-            names.len(),
-            names.join(", ")
-        ),
-    ));
-    let reports = fanout::send_all(ready, &settings.plan, collapses).await;
-    console::print(ci.end("cdn_refresh_targets"));
-    let mut code = SUCCESS;
-    for report in &reports {
-        refused_before_sending(report, report.target.as_deref());
-        console::print(ci.verbatim(&format!(
-            "target {}: {}",
-            report.target.as_deref().unwrap_or_default(),
-            text::summary(report, None)
-        )));
-        code = code.max(exit_code(report, settings.fail_on));
-    }
-    let report = MultiReport::of(reports, git);
-    if let Some(path) = &settings.report_path {
-        console::print(format!("report: {}\n", path.display()));
-    }
-    Ok((Outcome::Several(Box::new(report)), code))
-}
-
-/// Says on stderr why a provider refused a run before anything was sent (quota, credentials).
-fn refused_before_sending(report: &Report, target: Option<&str>) {
-    let Some(stop) = report.stopped.as_ref().filter(|_| report.tasks.is_empty()) else {
-        return;
-    };
-    let who = target.map(|t| format!("target {t}: ")).unwrap_or_default();
-    if stop.code == "QuotaShortfall" {
-        errln!("error: {who}{}", stop.message);
-    } else {
-        errln!(
-            "error: {who}the quota check failed, so nothing was sent: {}: {}",
-            stop.code,
-            stop.message
-        );
-    }
-    if let Some(hint) = &stop.hint {
-        errln!("  fix: {hint}");
-    }
-}
-
-/// One report per target (or the one provider's), each made from its part of the plan.
-fn each_target(
-    settings: &Settings,
-    mut make: impl FnMut(
-        ProviderKind,
-        &cdn_refresh::plan::Plan,
-        &cdn_refresh::run::RunOptions,
-        Option<&str>,
-    ) -> Report,
-) -> Vec<Report> {
-    if settings.targets.is_empty() {
-        return vec![make(
-            settings.connection.provider,
-            &settings.plan,
-            &settings.run,
-            None,
-        )];
-    }
-    settings
-        .targets
-        .iter()
-        .map(|t| {
-            let plan = fanout::plan_for(&settings.plan, t);
-            let mut report = make(t.connection.provider, &plan, &t.run, Some(&t.name));
-            report.target = Some(t.name.clone());
-            report
-        })
-        .collect()
-}
-
-fn outcome(mut reports: Vec<Report>, git: Option<GitReport>, several: bool) -> Outcome {
-    if several {
-        Outcome::Several(Box::new(MultiReport::of(reports, git)))
-    } else {
-        let mut report = reports.remove(0);
-        report.git = git;
-        Outcome::One(Box::new(report))
-    }
-}
-
 #[cfg(feature = "emulator")]
 async fn demo_command(report_path: Option<&std::path::Path>) -> u8 {
     match cdn_refresh::demo::run().await {
@@ -751,140 +347,11 @@ async fn demo_command(report_path: Option<&std::path::Path>) -> u8 {
                 }
             }
             console::print(text::summary(&report, report_path));
-            exit_code(&report, FailOn::Failed)
+            app::exit::of_report(&report, FailOn::Failed)
         }
         Err(e) => {
             errln!("error: the demo failed: {e:#}");
             URLS_FAILED
         }
     }
-}
-
-/// The providers for the commands that take no URL list (`quota`, `status`): the one of
-/// the flags, or each target of the config file that `--target` selects, by name.
-/// A provider client, with the name of its target in a run with several.
-type Named = (Option<String>, Box<dyn Provider>);
-
-fn connect(args: &RunArgs, env: &Env) -> Result<Vec<Named>, u8> {
-    let (args, targets) = settings::selected_targets(args, env).map_err(|e| input_error(&e))?;
-    if env.get("GITHUB_ACTIONS") == Some("true") {
-        // As in a run: the targets' own credential variables, masked before any call.
-        mask(&settings::target_secret_values(env, &targets));
-    }
-    if targets.is_empty() {
-        let connection = settings::connection(&args).map_err(|e| input_error(&e))?;
-        return Ok(vec![(
-            None,
-            provider(&connection, &CredentialSource::standard(env))?,
-        )]);
-    }
-    let only = targets.len() == 1;
-    targets
-        .iter()
-        .map(|t| {
-            let source = CredentialSource::of_target(env, t, only);
-            Ok((Some(t.name.clone()), provider(&t.connection, &source)?))
-        })
-        .collect()
-}
-
-async fn quota_command(args: &RunArgs, env: &Env, bounds: &Bounds) -> u8 {
-    let providers = match connect(args, env) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
-    let mut code = SUCCESS;
-    for (name, provider) in providers {
-        if let Some(name) = &name {
-            console::print(format!("target {name} ({}):\n", provider.kind()));
-        }
-        if provider.quota_in_answers() {
-            console::print(format!(
-                "quota: {} has no quota call; each refresh and prefetch answer says what is left, and a run's report has it under quota_after\n",
-                provider.kind()
-            ));
-            continue;
-        }
-        match with_retry(
-            &Default::default(),
-            bounds,
-            || provider.quota(),
-            |e, _, _| tracing::warn!("quota: {e}; retrying"),
-        )
-        .await
-        {
-            Ok(q) => console::print(text::quota(&q)),
-            Err(err) => code = code.max(refused(&err)),
-        }
-    }
-    code
-}
-
-fn refused(err: &cdn_refresh::providers::ProviderError) -> u8 {
-    errln!("error: {err}");
-    if let Some(hint) = &err.hint {
-        errln!("  fix: {hint}");
-    }
-    REFUSED
-}
-
-async fn status_command(args: &RunArgs, ids: &[String], env: &Env, bounds: &Bounds) -> u8 {
-    let providers = match connect(args, env) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
-    // Ids of a run with several targets are written `target:id` (the task-ids output).
-    let mut by_target: Vec<Vec<TaskId>> = vec![Vec::new(); providers.len()];
-    for id in ids
-        .iter()
-        .flat_map(|s| s.split(','))
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        let named = id.split_once(':').and_then(|(name, rest)| {
-            let i = providers
-                .iter()
-                .position(|(n, _)| n.as_deref() == Some(name))?;
-            Some((i, rest))
-        });
-        let (i, raw) = match named {
-            Some(found) => found,
-            None if providers.len() == 1 => (0, id),
-            None => {
-                errln!(
-                    "error: task id `{id}`: which target is it of?\n  fix: write it as TARGET:ID, as the task-ids output does, or choose one target with --target"
-                );
-                return BAD_INPUT;
-            }
-        };
-        by_target[i].push(TaskId(raw.to_string()));
-    }
-    let mut code = SUCCESS;
-    for ((name, provider), ids) in providers.iter().zip(by_target) {
-        if ids.is_empty() {
-            continue;
-        }
-        if let Some(name) = name {
-            console::print(format!("target {name} ({}):\n", provider.kind()));
-        }
-        let mut states = Vec::new();
-        for chunk in ids.chunks(provider.limits().status_ids_per_query) {
-            match with_retry(
-                &Default::default(),
-                bounds,
-                || provider.poll(chunk),
-                |e, _, _| tracing::warn!("status: {e}; retrying"),
-            )
-            .await
-            {
-                Ok(found) => states.extend(found),
-                Err(err) => {
-                    code = code.max(refused(&err));
-                    break;
-                }
-            }
-        }
-        console::print(text::task_states(&states));
-    }
-    code
 }

@@ -101,29 +101,37 @@ pub struct Connection {
 /// Everything a run needs, validated.
 #[derive(Debug)]
 pub struct Settings {
-    pub connection: Connection,
     pub task: TaskMode,
     pub object_type: ObjectType,
     pub plan: Plan,
     /// Lines dropped as duplicates of earlier ones.
     pub duplicates: usize,
     pub dry_run: bool,
-    pub run: RunOptions,
     pub report_path: Option<PathBuf>,
     pub fail_on: FailOn,
     /// Git mode: the range, the changes and what they became.
     pub git: Option<GitInfo>,
     /// `--on-missing-base skip` applied and no URL list was given: send nothing, exit 0.
     pub skip: bool,
-    /// The CDNs of a run with several (`targets:` in the config file, as `--target`
-    /// selects them); empty for a run on one provider, which uses `connection` and `run`.
+    /// The CDNs the plan goes to, at least one: the config file's `targets:` (as
+    /// `--target` selects them), or one unnamed target made of the flags.
     pub targets: Vec<Target>,
 }
 
-/// One CDN of a run with several: its connection, pacing, sites and credentials.
+impl Settings {
+    /// True when the targets come from the config file's `targets:`: the report and the
+    /// outputs then have a part per target, named. A run of the flags alone has the one
+    /// unnamed target and reports as one provider.
+    pub fn named(&self) -> bool {
+        self.targets.iter().any(|t| t.name.is_some())
+    }
+}
+
+/// One CDN of a run: its connection, pacing, sites and credentials.
 #[derive(Debug, Clone)]
 pub struct Target {
-    pub name: String,
+    /// The name of a target of `targets:`; `None` for the one target of a run of flags.
+    pub name: Option<String>,
     pub connection: Connection,
     pub run: RunOptions,
     /// Host names it serves (`*.example.com` for subdomains); empty: every URL.
@@ -602,11 +610,11 @@ pub fn settings(
     let args = &args;
     let mapping = git_rules(args, config.as_ref())?;
     let targets = targets(args, config.as_ref().map_or(&[][..], |c| &c.targets), env)?;
-    let connection = match targets.first() {
-        Some(first) => first.connection.clone(),
-        None => connection(args)?,
+    // A run of the flags alone is one unnamed target.
+    let unnamed = match targets.is_empty() {
+        true => Some(connection(args)?),
+        false => None,
     };
-    let provider = connection.provider;
     let task = args
         .task
         .as_deref()
@@ -619,12 +627,11 @@ pub fn settings(
         .map(parse_object_type)
         .transpose()?
         .unwrap_or(ObjectType::File);
-    let connections: Vec<&Connection> = if targets.is_empty() {
-        vec![&connection]
-    } else {
-        targets.iter().map(|t| &t.connection).collect()
-    };
-    for c in connections {
+    let connections: Vec<&Connection> = unnamed
+        .iter()
+        .chain(targets.iter().map(|t| &t.connection))
+        .collect();
+    for c in &connections {
         (c.provider.spec().check)(&c.options, task)?;
     }
     if object_type != ObjectType::File && task != TaskMode::Refresh {
@@ -634,11 +641,7 @@ pub fn settings(
             "use --task refresh with this object type, or --object-type file to prefetch",
         ));
     }
-    let kinds: Vec<ProviderKind> = if targets.is_empty() {
-        vec![provider]
-    } else {
-        targets.iter().map(|t| t.connection.provider).collect()
-    };
+    let kinds: Vec<ProviderKind> = connections.iter().map(|c| c.provider).collect();
     for kind in &kinds {
         if !kind.limits().refresh_object_types.contains(&object_type) {
             return Err(InputError::new(
@@ -728,14 +731,22 @@ pub fn settings(
     if let Some(e) = uncovered(&plan, &targets) {
         return Err(e);
     }
+    let targets = match unnamed {
+        Some(connection) => vec![Target {
+            name: None,
+            connection,
+            run,
+            sites: Vec::new(),
+            credentials: CredentialVars::default(),
+        }],
+        None => targets,
+    };
     Ok(Settings {
-        connection,
         task,
         object_type,
         plan,
         duplicates,
         dry_run: args.dry_run.unwrap_or(false),
-        run,
         report_path: args.report.clone(),
         fail_on: args
             .fail_on
@@ -897,7 +908,7 @@ fn targets(
             let connection = connection(&own).map_err(|e| in_target(&t.name, e))?;
             let run = run_options(&own).map_err(|e| in_target(&t.name, e))?;
             Ok(Target {
-                name: t.name.clone(),
+                name: Some(t.name.clone()),
                 connection,
                 run,
                 sites: t.sites.clone(),
@@ -928,11 +939,21 @@ fn warn_shared_accounts(targets: &[&TargetConfig]) {
 }
 
 /// For the commands that take no URL list (`quota`, `status`): the config file's targets
-/// that `--target` selects, or none, with the arguments the file filled in.
-pub fn selected_targets(args: &RunArgs, env: &Env) -> Result<(RunArgs, Vec<Target>), InputError> {
+/// that `--target` selects, or the one unnamed target of the flags.
+pub fn selected_targets(args: &RunArgs, env: &Env) -> Result<Vec<Target>, InputError> {
     let (args, config) = with_config(args)?;
     let targets = targets(&args, config.as_ref().map_or(&[][..], |c| &c.targets), env)?;
-    Ok((args, targets))
+    if !targets.is_empty() {
+        return Ok(targets);
+    }
+    // A bad pacing option matters to a run only: these commands make one call or a few.
+    Ok(vec![Target {
+        name: None,
+        connection: connection(&args)?,
+        run: run_options(&args).unwrap_or_default(),
+        sites: Vec::new(),
+        credentials: CredentialVars::default(),
+    }])
 }
 
 /// An error in one target's options names the target.
@@ -1207,10 +1228,11 @@ mod tests {
         a.provider_options.insert("area".into(), "domestic".into());
         let s = settings(&a, &Env::default(), &mut no_stdin()).unwrap();
         assert_eq!(s.task, TaskMode::Prefetch);
-        assert_eq!(s.connection.options.choice("area"), Some("domestic"));
-        assert!(s.run.wait);
+        let t = &s.targets[0];
+        assert_eq!(t.connection.options.choice("area"), Some("domestic"));
+        assert!(t.run.wait);
         assert_eq!(s.fail_on, FailOn::Failed);
-        assert_eq!(s.connection.endpoint.as_str(), "https://cdn.aliyuncs.com/");
+        assert_eq!(t.connection.endpoint.as_str(), "https://cdn.aliyuncs.com/");
     }
 
     #[test]

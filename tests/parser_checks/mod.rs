@@ -390,7 +390,7 @@ pub fn durations(
     let result = settings::settings(&args, &cdn_refresh::cli::Env::default(), &mut || {
         Ok(String::new())
     })
-    .map(|s| (s.run.timeout, s.run.poll_interval))
+    .map(|s| (s.targets[0].run.timeout, s.targets[0].run.poll_interval))
     .map_err(|e| e.to_string());
     (result, input_len)
 }
