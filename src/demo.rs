@@ -50,13 +50,13 @@ pub async fn run() -> anyhow::Result<Report> {
     let rules = crate::url_list::Rules::new(&aliyun::LIMITS, ObjectType::File);
     let parsed = crate::url_list::parse(&DEMO_URLS.join("\n"), &rules)
         .map_err(|lines| anyhow::anyhow!("demo URLs are invalid: {lines:?}"))?;
-    let plan = Plan::from_urls(parsed.urls, TaskMode::Both, ObjectType::File);
+    let mut plan = Plan::from_urls(parsed.urls, TaskMode::Both, ObjectType::File);
     let opts = RunOptions {
         poll_interval: Duration::from_millis(500),
         timeout: Duration::from_secs(60),
         ..RunOptions::default()
     };
-    let report = run::execute(&provider, &plan, &opts).await?;
+    let report = run::execute(&provider, &mut plan, &opts).await;
     emulator.shutdown();
     Ok(report)
 }

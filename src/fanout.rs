@@ -1,119 +1,21 @@
-//! One plan, sent to one provider or to several targets at once.
+//! One plan, sent to every target of a run at once.
 //!
-//! [`send`] runs the plan on one provider and always ends with a report: a refusal before
-//! anything was sent (quota, credentials) becomes a report whose URLs are all `rejected`
-//! with the reason, so no URL is ever missing. [`send_all`] gives each target of a run the
-//! URLs of its sites and runs them concurrently, each with its own provider client, limits,
-//! quota check and rate limiter (its own `run::execute` call); one target's failure never
-//! stops the others, and every target ends in the report.
+//! [`send_all`] gives each target the URLs of its sites (all of them, for a target without
+//! `sites`) and runs them concurrently, each with its own provider client, limits, quota
+//! check and rate limiter (its own [`run::execute_observed`] call, which always ends with a
+//! report); one target's failure never stops the others, and every target ends in the
+//! report.
 
 use std::borrow::Cow;
 
 use futures::future::join_all;
 use tracing::Instrument;
 
-use crate::http::bounds::Bounds;
-use crate::http::retry::with_retry;
-use crate::output::text;
 use crate::plan::Plan;
-use crate::providers::{ObjectType, Provider, QuotaKind};
-use crate::report::{Collapse, Report, RunStatus, Stop, UrlStatus};
-use crate::run::{self, PhaseObserver, RunError, RunOptions};
+use crate::providers::Provider;
+use crate::report::{Collapse, Report, RunStatus};
+use crate::run::{self, PhaseObserver};
 use crate::settings::Target;
-
-/// Directory collapses go out only if the day's directory quota covers every directory of
-/// the plan; otherwise they are undone and the files are refreshed instead. If the quota
-/// cannot be read here, the plan is left as it is: the run's own quota check decides.
-pub async fn keep_collapses_within_quota(
-    provider: &dyn Provider,
-    plan: &mut Plan,
-    collapses: &mut [Collapse],
-    opts: &RunOptions,
-) {
-    if collapses.iter().all(|c| c.not_applied.is_some()) || provider.quota_in_answers() {
-        return;
-    }
-    let needed = plan
-        .quota_needs()
-        .get(&QuotaKind::RefreshDirectory)
-        .copied()
-        .unwrap_or(0);
-    let bounds = Bounds::new(opts.timeout, opts.interrupt.clone());
-    let quota = match with_retry(
-        &opts.retry,
-        &bounds,
-        || provider.quota(),
-        |e, _, _| tracing::warn!("quota: {e}; retrying"),
-    )
-    .await
-    {
-        Ok(q) => q,
-        Err(e) => {
-            tracing::warn!("cannot read the quota to check directory collapses: {e}");
-            return;
-        }
-    };
-    if let Some(entry) = quota
-        .get(QuotaKind::RefreshDirectory)
-        .filter(|e| e.remaining < needed)
-    {
-        let reason = format!(
-            "the day's directory refresh quota has {} left, the plan needs {needed}: the files are refreshed instead",
-            entry.remaining
-        );
-        tracing::warn!("{reason}");
-        plan.uncollapse(collapses, &reason);
-    }
-}
-
-/// Runs `plan` on `provider` to the end. `collapses` are the plan's directory collapses:
-/// undone when the quota cannot cover them, and marked when the provider refused the
-/// directory refresh. The report is never missing a URL of the plan.
-pub async fn send(
-    provider: &dyn Provider,
-    mut plan: Plan,
-    collapses: &mut [Collapse],
-    opts: &RunOptions,
-    phases: &dyn PhaseObserver,
-) -> Report {
-    keep_collapses_within_quota(provider, &mut plan, collapses, opts).await;
-    match run::execute_observed(provider, &plan, opts, phases).await {
-        Ok(report) => {
-            for c in collapses.iter_mut() {
-                if report.directories_refused.contains(&c.directory) {
-                    c.not_applied = Some(
-                        "the provider refused the directory refresh: the changed files were refreshed instead"
-                            .into(),
-                    );
-                }
-            }
-            report
-        }
-        Err(err) => {
-            let (quota, stop) = match &err {
-                RunError::QuotaShortfall { quota, shortfalls } => (
-                    Some(quota.clone()),
-                    Stop {
-                        code: "QuotaShortfall".into(),
-                        message: text::shortfalls(shortfalls),
-                        hint: None,
-                    },
-                ),
-                RunError::QuotaCheck(e) => (
-                    None,
-                    Stop {
-                        code: e.code.clone(),
-                        message: e.message.clone(),
-                        hint: e.hint.clone(),
-                    },
-                ),
-            };
-            let reason = err.to_string();
-            let urls = run::listed(&plan, UrlStatus::Rejected, Some(&reason));
-            Report::without_tasks(provider.kind(), RunStatus::Failed, urls, quota, Some(stop))
-        }
-    }
-}
 
 /// The part of `plan` that `target` serves: the URLs of its sites, and the fallbacks of
 /// the directories among them.
@@ -131,28 +33,19 @@ pub fn plan_for<'a>(plan: &'a Plan, target: &Target) -> Cow<'a, Plan> {
         .map(|(t, urls)| (*t, keep(urls)))
         .filter(|(_, urls)| !urls.is_empty())
         .collect();
-    let directory_fallback = plan
-        .directory_fallback
+    let collapses = plan
+        .collapses
         .iter()
-        .filter(|(dir, _)| target.serves(dir))
-        .map(|(dir, files)| (dir.clone(), files.clone()))
+        .filter(|c| target.serves(&c.directory))
+        .cloned()
         .collect();
     Cow::Owned(Plan {
         refresh,
         prefetch: keep(&plan.prefetch),
         prefetch_after_refresh: plan.prefetch_after_refresh,
-        directory_fallback,
+        collapses,
+        fallback_to_files: plan.fallback_to_files,
     })
-}
-
-/// The collapses whose directory is in `plan`.
-fn collapses_in(collapses: &[Collapse], plan: &Plan) -> Vec<Collapse> {
-    let dirs = plan.refresh.get(&ObjectType::Directory);
-    collapses
-        .iter()
-        .filter(|c| dirs.is_some_and(|d| d.contains(&c.directory)))
-        .cloned()
-        .collect()
 }
 
 /// One target, ready to go: its settings and its provider client.
@@ -173,8 +66,7 @@ pub async fn send_all(
     phases: &dyn PhaseObserver,
 ) -> Vec<Report> {
     let runs = targets.iter().map(|ready| {
-        let own = plan_for(plan, ready.target).into_owned();
-        let mut own_collapses = collapses_in(collapses, &own);
+        let mut own = plan_for(plan, ready.target).into_owned();
         let span = match &ready.target.name {
             Some(name) => tracing::info_span!("target", name = %name),
             None => tracing::Span::none(),
@@ -190,17 +82,11 @@ pub async fn send_all(
                     None,
                 )
             } else {
-                send(
-                    ready.provider.as_ref(),
-                    own,
-                    &mut own_collapses,
-                    &ready.target.run,
-                    phases,
-                )
-                .await
+                run::execute_observed(ready.provider.as_ref(), &mut own, &ready.target.run, phases)
+                    .await
             };
             report.target = ready.target.name.clone();
-            (report, own_collapses)
+            (report, own.collapses)
         }
         .instrument(span)
     });
@@ -229,7 +115,8 @@ mod tests {
     use super::*;
     use crate::config::CredentialVars;
     use crate::plan::TaskMode;
-    use crate::providers::ProviderKind;
+    use crate::providers::{ObjectType, ProviderKind};
+    use crate::run::RunOptions;
 
     fn target(sites: &[&str]) -> Target {
         Target {

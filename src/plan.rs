@@ -16,11 +16,10 @@ use std::collections::BTreeMap;
 // of planning, and these keys are the repository's own paths, nothing to defend against.
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::changes::{Change, ChangeKind};
 use crate::providers::{Batch, BatchKind, Limits, ObjectType, QuotaKind};
-use crate::report::Collapse;
 use crate::rules::{Mapped, RuleSet};
 use crate::schedule::{self, BatchRef};
 
@@ -34,7 +33,7 @@ pub enum TaskMode {
     Both,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Plan {
     /// URLs to refresh, by how they are matched.
     pub refresh: BTreeMap<ObjectType, Vec<String>>,
@@ -42,13 +41,50 @@ pub struct Plan {
     pub prefetch: Vec<String>,
     /// Prefetch a URL only after its refresh completed (`--task both`).
     pub prefetch_after_refresh: bool,
-    /// Collapsed directory URL → the file URLs it stands for: refreshed instead when the
-    /// provider refuses directory refresh (`--on-dir-refresh-denied files`).
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub directory_fallback: BTreeMap<String, Vec<String>>,
+    /// The directories refreshed in place of the changed files under them (git mode's
+    /// `--collapse-threshold`), each with what became of it: undone when the quota cannot
+    /// cover it, or when the provider refused the directory. This is their one home; the
+    /// report copies them when the run is over.
+    pub collapses: Vec<Collapse>,
+    /// When the provider refuses a collapsed directory, refresh its files instead
+    /// (`--on-dir-refresh-denied files`).
+    pub fallback_to_files: bool,
+}
+
+/// Written as `plan --format json` has always shown it: the collapses as
+/// `directory_fallback`, directory URL → the file URLs it stands for.
+impl Serialize for Plan {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let fallback = self.directory_fallback();
+        let mut out = s.serialize_struct("Plan", 4)?;
+        out.serialize_field("refresh", &self.refresh)?;
+        out.serialize_field("prefetch", &self.prefetch)?;
+        out.serialize_field("prefetch_after_refresh", &self.prefetch_after_refresh)?;
+        if fallback.is_empty() {
+            out.skip_field("directory_fallback")?;
+        } else {
+            out.serialize_field("directory_fallback", &fallback)?;
+        }
+        out.end()
+    }
 }
 
 impl Plan {
+    /// Collapsed directory URL → the file URLs it stands for, refreshed instead if the
+    /// provider refuses the directory: the collapses still applied, when the plan falls
+    /// back to files.
+    pub fn directory_fallback(&self) -> BTreeMap<&str, &[String]> {
+        if !self.fallback_to_files {
+            return BTreeMap::new();
+        }
+        self.collapses
+            .iter()
+            .filter(|c| c.not_applied.is_none())
+            .map(|c| (c.directory.as_str(), c.urls.as_slice()))
+            .collect()
+    }
+
     /// The plan for a URL list. `object_type` applies to refresh; prefetch takes files only
     /// (the caller has checked that).
     pub fn from_urls(urls: Vec<String>, task: TaskMode, object_type: ObjectType) -> Plan {
@@ -138,15 +174,29 @@ pub struct TooLong {
     pub max: usize,
 }
 
+/// One directory refreshed in place of the changed files under it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Collapse {
+    pub directory: String,
+    /// The changed repository paths under the directory.
+    pub files: Vec<String>,
+    /// The file URLs the directory refresh replaces.
+    #[serde(default)]
+    pub urls: Vec<String>,
+    /// Set when the collapse was undone (the files are refreshed instead), with the reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_applied: Option<String>,
+}
+
 /// The git part of a run: the changes mapped through the rules, then collapsed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GitPlan {
+    /// The plan, with its collapses.
     pub plan: Plan,
     /// Distinct changed paths no rule matched.
     pub unmapped: usize,
     /// Distinct changed paths an exclude rule matched.
     pub excluded: usize,
-    pub collapses: Vec<Collapse>,
 }
 
 /// The directory URL a file URL sits in: everything up to its last `/` (before any query).
@@ -380,18 +430,19 @@ impl Plan {
         }
         plan.prefetch = prefetch.into_iter().map(&mut take).collect();
         plan.prefetch_after_refresh = task == TaskMode::Both;
+        plan.collapses = collapses;
         Ok(GitPlan {
             plan,
             unmapped,
             excluded,
-            collapses,
         })
     }
 
-    /// Undoes `collapses`: their directories leave the plan and the file URLs they replaced
-    /// come back; each collapse records `reason`.
-    pub fn uncollapse(&mut self, collapses: &mut [Collapse], reason: &str) {
+    /// Undoes the collapses still applied: their directories leave the plan and the file
+    /// URLs they replaced come back; each collapse records `reason`.
+    pub fn uncollapse(&mut self, reason: &str) {
         let mut restored = Plan::default();
+        let mut collapses = std::mem::take(&mut self.collapses);
         for c in collapses.iter_mut().filter(|c| c.not_applied.is_none()) {
             if let Some(dirs) = self.refresh.get_mut(&ObjectType::Directory) {
                 dirs.retain(|d| *d != c.directory);
@@ -402,8 +453,8 @@ impl Plan {
                 .or_default()
                 .extend(c.urls.iter().cloned());
             c.not_applied = Some(reason.to_string());
-            self.directory_fallback.remove(&c.directory);
         }
+        self.collapses = collapses;
         if self
             .refresh
             .get(&ObjectType::Directory)
@@ -421,7 +472,8 @@ impl Plan {
         }
         append_unique(&mut self.prefetch, other.prefetch);
         self.prefetch_after_refresh |= other.prefetch_after_refresh;
-        self.directory_fallback.extend(other.directory_fallback);
+        self.collapses.extend(other.collapses);
+        self.fallback_to_files |= other.fallback_to_files;
     }
 }
 
@@ -504,14 +556,14 @@ mod tests {
         let url = |p: &str| format!("https://x.com/{}", p.trim_start_matches("public/"));
         // a/ and a/b/ both hold three changed files; a/b/ is inside a/, so only a/ is listed,
         // with its own three files and every URL it replaces.
-        assert_eq!(git.collapses.len(), 1);
-        assert_eq!(git.collapses[0].directory, "https://x.com/a/");
+        assert_eq!(git.plan.collapses.len(), 1);
+        assert_eq!(git.plan.collapses[0].directory, "https://x.com/a/");
         assert_eq!(
-            git.collapses[0].files,
+            git.plan.collapses[0].files,
             ["public/a/1.html", "public/a/2.html", "public/a/3.html"]
         );
         assert_eq!(
-            git.collapses[0].urls,
+            git.plan.collapses[0].urls,
             paths[..6].iter().map(|p| url(p)).collect::<Vec<_>>()
         );
         assert_eq!(
@@ -580,15 +632,21 @@ mod tests {
         );
         plan.refresh
             .insert(ObjectType::Directory, vec!["https://a.com/d/".into()]);
-        let mut collapses = vec![Collapse {
+        plan.collapses = vec![Collapse {
             directory: "https://a.com/d/".into(),
             files: vec!["d/1".into(), "d/2".into()],
             urls: vec!["https://a.com/d/1".into(), "https://a.com/d/2".into()],
             not_applied: None,
         }];
-        plan.uncollapse(&mut collapses, "no quota");
+        plan.fallback_to_files = true;
+        assert_eq!(plan.directory_fallback().len(), 1);
+        plan.uncollapse("no quota");
         assert!(!plan.refresh.contains_key(&ObjectType::Directory));
         assert_eq!(plan.refresh[&ObjectType::File].len(), 3);
-        assert_eq!(collapses[0].not_applied.as_deref(), Some("no quota"));
+        assert_eq!(plan.collapses[0].not_applied.as_deref(), Some("no quota"));
+        assert!(
+            plan.directory_fallback().is_empty(),
+            "an undone collapse has none"
+        );
     }
 }

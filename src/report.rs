@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::plan::Collapse;
 use crate::providers::{ObjectType, Operation, ProviderKind, Quota};
 
 /// Where one URL ended.
@@ -163,20 +164,6 @@ pub struct GitReport {
     /// Set when there was no base to diff against: the policy applied and why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub missing_base: Option<MissingBaseReport>,
-}
-
-/// One directory refreshed in place of the changed files under it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Collapse {
-    pub directory: String,
-    /// The changed repository paths under the directory.
-    pub files: Vec<String>,
-    /// The file URLs the directory refresh replaces.
-    #[serde(default)]
-    pub urls: Vec<String>,
-    /// Set when the collapse was undone (the files are refreshed instead), with the reason.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub not_applied: Option<String>,
 }
 
 /// `--on-missing-base` as applied.

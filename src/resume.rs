@@ -78,8 +78,8 @@ impl Prior {
         );
         // Files a refused directory was replaced by appear in the report, not the plan.
         let fallback: BTreeSet<&str> = plan
-            .directory_fallback
-            .values()
+            .directory_fallback()
+            .into_values()
             .flatten()
             .map(String::as_str)
             .collect();

@@ -62,18 +62,6 @@ impl Default for RunOptions {
     }
 }
 
-/// A run that ended before anything was sent.
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error("today's quota does not cover this run; nothing was sent")]
-    QuotaShortfall {
-        quota: Quota,
-        shortfalls: Vec<Shortfall>,
-    },
-    #[error("the quota check failed; nothing was sent: {0}")]
-    QuotaCheck(ProviderError),
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Shortfall {
     pub kind: QuotaKind,
@@ -188,7 +176,7 @@ struct Runner<'a> {
     quota: Mutex<QuotaLedger>,
     /// Directory URLs → the files they stand for, refreshed instead if the provider
     /// refuses directory refresh.
-    fallback: &'a BTreeMap<String, Vec<String>>,
+    fallback: BTreeMap<String, Vec<String>>,
     /// Directories the provider refused (or that were not sent after it refused one).
     refused_dirs: Mutex<Vec<String>>,
     /// Held while a batch of a quota not known yet is out: its answer tells the quota, so
@@ -223,24 +211,25 @@ impl PhaseObserver for () {
     fn finished(&self, _: Operation) {}
 }
 
-pub async fn execute(
-    provider: &dyn Provider,
-    plan: &Plan,
-    opts: &RunOptions,
-) -> Result<Report, RunError> {
+pub async fn execute(provider: &dyn Provider, plan: &mut Plan, opts: &RunOptions) -> Report {
     execute_observed(provider, plan, opts, &()).await
 }
 
 /// [`execute`], telling `phases` when the refresh and the prefetch start and end.
+///
+/// The report is never missing a URL of the plan: a run the quota check stops is a report
+/// whose URLs are all `rejected` with the reason. The quota is read once, here, and decides
+/// the plan's directory collapses too: they are undone when the day's directory quota
+/// cannot cover them. When the run is over, `plan.collapses` say what became of each.
 pub async fn execute_observed(
     provider: &dyn Provider,
-    plan: &Plan,
+    plan: &mut Plan,
     opts: &RunOptions,
     phases: &dyn PhaseObserver,
-) -> Result<Report, RunError> {
+) -> Report {
     let started = chrono::Utc::now();
     let clock = Instant::now();
-    let runner = Runner {
+    let mut runner = Runner {
         provider,
         opts,
         rates: ApiRates::new(provider.limits(), opts.qps),
@@ -248,10 +237,36 @@ pub async fn execute_observed(
         stop: Mutex::new(None),
         bounds: Bounds::new(opts.timeout, opts.interrupt.clone()),
         quota: Mutex::new(QuotaLedger::default()),
-        fallback: &plan.directory_fallback,
+        fallback: BTreeMap::new(),
         refused_dirs: Mutex::new(Vec::new()),
         probe: tokio::sync::Mutex::new(()),
     };
+
+    // Without a quota call (Qiniu), the answers to the batches tell the quota.
+    let quota = if provider.quota_in_answers() {
+        None
+    } else {
+        match runner.quota().await {
+            Ok(quota) => {
+                keep_collapses_within(plan, &quota);
+                Some(quota)
+            }
+            Err(e) => {
+                let stop = Stop {
+                    code: e.code.clone(),
+                    message: e.message.clone(),
+                    hint: e.hint.clone(),
+                };
+                let reason = format!("the quota check failed; nothing was sent: {e}");
+                return runner.refused(plan, None, stop, &reason, started, clock);
+            }
+        }
+    };
+    runner.fallback = plan
+        .directory_fallback()
+        .into_iter()
+        .map(|(dir, files)| (dir.to_string(), files.to_vec()))
+        .collect();
 
     // A resumed run sends only what the earlier one did not get accepted.
     let prior = opts.resume.as_deref();
@@ -272,27 +287,26 @@ pub async fn execute_observed(
                 refresh,
                 prefetch,
                 prefetch_after_refresh: plan.prefetch_after_refresh,
-                directory_fallback: plan.directory_fallback.clone(),
+                collapses: plan.collapses.clone(),
+                fallback_to_files: plan.fallback_to_files,
             };
             &resumed_plan
         }
     };
 
-    // Without a quota call (Qiniu), the answers to the batches tell the quota.
-    let quota = if provider.quota_in_answers() {
-        None
-    } else {
-        let quota = runner.quota().await.map_err(RunError::QuotaCheck)?;
-        let short = shortfalls(&send_plan.quota_needs(), &quota);
+    if let Some(quota) = &quota {
+        let short = shortfalls(&send_plan.quota_needs(), quota);
         if !short.is_empty() {
-            return Err(RunError::QuotaShortfall {
-                quota,
-                shortfalls: short,
-            });
+            let stop = Stop {
+                code: "QuotaShortfall".into(),
+                message: crate::output::text::shortfalls(&short),
+                hint: None,
+            };
+            let reason = "today's quota does not cover this run; nothing was sent";
+            return runner.refused(plan, Some(quota.clone()), stop, reason, started, clock);
         }
-        runner.ledger().observe(&quota);
-        Some(quota)
-    };
+        runner.ledger().observe(quota);
+    }
 
     let mut urls = Vec::new();
     let mut tasks = Vec::new();
@@ -326,7 +340,7 @@ pub async fn execute_observed(
             if !refused.contains(dir) {
                 continue;
             }
-            for f in &plan.directory_fallback[dir] {
+            for f in &runner.fallback[dir] {
                 if !planned.contains(f) && seen.insert(f.clone()) {
                     files.push(f.clone());
                 }
@@ -414,7 +428,20 @@ pub async fn execute_observed(
             hint: e.hint,
         })
         .or(interrupted);
-    Ok(Report {
+    let directories_refused = {
+        let mut dirs: Vec<String> = refused.into_iter().collect();
+        dirs.sort();
+        dirs
+    };
+    for c in &mut plan.collapses {
+        if directories_refused.contains(&c.directory) {
+            c.not_applied = Some(
+                "the provider refused the directory refresh: the changed files were refreshed instead"
+                    .into(),
+            );
+        }
+    }
+    Report {
         version: 1,
         target: None,
         provider: provider.kind(),
@@ -425,17 +452,37 @@ pub async fn execute_observed(
         counts: Counts::of(&urls),
         quota_before: quota,
         quota_after: Some(runner.ledger().snapshot()),
-        directories_refused: {
-            let mut dirs: Vec<String> = refused.into_iter().collect();
-            dirs.sort();
-            dirs
-        },
+        directories_refused,
         stopped,
         calls: runner.calls.snapshot(),
         tasks,
         urls,
         git: None,
-    })
+    }
+}
+
+/// Directory collapses go out only if the day's directory quota covers every directory of
+/// the plan; otherwise they are undone and the files are refreshed instead.
+fn keep_collapses_within(plan: &mut Plan, quota: &Quota) {
+    if plan.collapses.iter().all(|c| c.not_applied.is_some()) {
+        return;
+    }
+    let needed = plan
+        .quota_needs()
+        .get(&QuotaKind::RefreshDirectory)
+        .copied()
+        .unwrap_or(0);
+    if let Some(entry) = quota
+        .get(QuotaKind::RefreshDirectory)
+        .filter(|e| e.remaining < needed)
+    {
+        let reason = format!(
+            "the day's directory refresh quota has {} left, the plan needs {needed}: the files are refreshed instead",
+            entry.remaining
+        );
+        tracing::warn!("{reason}");
+        plan.uncollapse(&reason);
+    }
 }
 
 struct Phase {
@@ -498,6 +545,38 @@ impl Runner<'_> {
     fn falls_back(&self, batch: &Batch) -> bool {
         batch.kind.object_type == ObjectType::Directory
             && batch.urls.iter().all(|u| self.fallback.contains_key(u))
+    }
+
+    /// The report of a run stopped before anything was sent: every URL `rejected` with
+    /// `reason`, and the calls it made.
+    fn refused(
+        &self,
+        plan: &Plan,
+        quota_before: Option<Quota>,
+        stop: Stop,
+        reason: &str,
+        started: chrono::DateTime<chrono::Utc>,
+        clock: Instant,
+    ) -> Report {
+        let urls = listed(plan, UrlStatus::Rejected, Some(reason));
+        Report {
+            version: 1,
+            target: None,
+            provider: self.provider.kind(),
+            status: report::RunStatus::Failed,
+            started_at: started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            finished_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            duration_ms: clock.elapsed().as_millis() as u64,
+            counts: Counts::of(&urls),
+            quota_before,
+            quota_after: None,
+            directories_refused: Vec::new(),
+            stopped: Some(stop),
+            calls: self.calls.snapshot(),
+            tasks: Vec::new(),
+            urls,
+            git: None,
+        }
     }
 
     fn ledger(&self) -> std::sync::MutexGuard<'_, QuotaLedger> {

@@ -523,7 +523,8 @@ fn git_plan(
                 skipped_submodules: diff.skipped_submodules.clone(),
                 unmapped: git.unmapped,
                 excluded: git.excluded,
-                collapses: git.collapses,
+                // A copy for `plan` and the report; the plan is the collapses' home.
+                collapses: git.plan.collapses.clone(),
                 missing_base: None,
             };
             let info = GitInfo {
@@ -714,19 +715,7 @@ pub fn settings(
             )
         })?,
     };
-    if dir_denied == DirRefreshDenied::Files
-        && let Some(g) = &git
-    {
-        for c in g
-            .report
-            .collapses
-            .iter()
-            .filter(|c| c.not_applied.is_none())
-        {
-            plan.directory_fallback
-                .insert(c.directory.clone(), c.urls.clone());
-        }
-    }
+    plan.fallback_to_files = dir_denied == DirRefreshDenied::Files;
 
     if let Some(e) = uncovered(&plan, &targets) {
         return Err(e);
