@@ -47,8 +47,8 @@ pub async fn run() -> anyhow::Result<Report> {
         },
         aliyun::Options::default(),
     )?;
-    let rules = crate::url_list::Rules::new(&aliyun::LIMITS, ObjectType::File);
-    let parsed = crate::url_list::parse(&DEMO_URLS.join("\n"), &rules)
+    let rules = crate::input::url_list::Rules::new(&aliyun::LIMITS, ObjectType::File);
+    let parsed = crate::input::url_list::parse(&DEMO_URLS.join("\n"), &rules)
         .map_err(|lines| anyhow::anyhow!("demo URLs are invalid: {lines:?}"))?;
     let mut plan = Plan::from_urls(parsed.urls, TaskMode::Both, ObjectType::File);
     let opts = RunOptions {

@@ -11,11 +11,11 @@ use std::borrow::Cow;
 use futures::future::join_all;
 use tracing::Instrument;
 
+use crate::input::settings::Target;
 use crate::plan::Plan;
 use crate::providers::Provider;
 use crate::report::{Collapse, Report, RunStatus};
 use crate::run::{self, PhaseObserver};
-use crate::settings::Target;
 
 /// The part of `plan` that `target` serves: the URLs of its sites, and the fallbacks of
 /// the directories among them.
@@ -113,7 +113,7 @@ pub async fn send_all(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::CredentialVars;
+    use crate::input::config::CredentialVars;
     use crate::plan::TaskMode;
     use crate::providers::{ObjectType, ProviderKind};
     use crate::run::RunOptions;
@@ -121,7 +121,7 @@ mod tests {
     fn target(sites: &[&str]) -> Target {
         Target {
             name: Some("t".into()),
-            connection: crate::settings::connection(&Default::default()).unwrap(),
+            connection: crate::input::settings::connection(&Default::default()).unwrap(),
             run: RunOptions::default(),
             sites: sites.iter().map(|s| s.to_string()).collect(),
             credentials: CredentialVars::default(),

@@ -1,8 +1,6 @@
 //! cdn-refresh: refresh (purge) and prefetch (warm) CDN caches for exactly what a deploy changed.
 pub mod app;
 pub mod changes;
-pub mod cli;
-pub mod config;
 #[cfg(feature = "emulator")]
 pub mod demo;
 pub mod echo;
@@ -10,6 +8,7 @@ pub mod echo;
 pub mod emulator;
 pub mod fanout;
 pub mod http;
+pub mod input;
 pub mod output;
 pub mod plan;
 pub mod providers;
@@ -20,6 +19,4 @@ pub mod resume;
 pub mod rules;
 pub mod run;
 pub mod schedule;
-pub mod settings;
-pub mod url_list;
 pub mod wait;

@@ -12,11 +12,11 @@ use std::process::ExitCode;
 
 use cdn_refresh::app::exit::{BAD_INPUT, SUCCESS, URLS_FAILED};
 use cdn_refresh::app::{self, plan::Rendered, run::Outcome};
-use cdn_refresh::cli::{self, Cli, Command, Env, RunArgs};
 use cdn_refresh::http::bounds::{GRACE, Interrupt, Signal};
+use cdn_refresh::input::cli::{self, Cli, Command, Env, RunArgs};
+use cdn_refresh::input::settings::{self, FailOn, InputError, Settings};
 use cdn_refresh::output::ci::Ci;
 use cdn_refresh::output::{console, github, json, text};
-use cdn_refresh::settings::{self, FailOn, InputError, Settings};
 
 /// `eprintln!` through the console, which neutralises it in a GitHub job.
 macro_rules! errln {
@@ -215,7 +215,7 @@ async fn dispatch(cli: Cli, env: Env, interrupt: Interrupt) -> u8 {
 
 fn load(args: &RunArgs, env: &Env) -> Result<Settings, u8> {
     settings::settings(args, env, &mut || {
-        cdn_refresh::url_list::read_capped(std::io::stdin().lock())
+        cdn_refresh::input::url_list::read_capped(std::io::stdin().lock())
     })
     .map_err(|e| bad_input(env, &e))
 }

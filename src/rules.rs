@@ -83,8 +83,8 @@ use globset::{GlobBuilder, GlobMatcher};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 
+use crate::input::url_list;
 use crate::providers::ObjectType;
-use crate::url_list;
 
 /// The template of a whole-site rule.
 pub const WHOLE_SITE: &str = "@all";

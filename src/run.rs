@@ -15,6 +15,7 @@ use tokio::time::Instant;
 
 use crate::http::bounds::{Bounds, Interrupt};
 use crate::http::retry::{RetryPolicy, is_retryable, stops_run, with_retry, with_retry_when};
+use crate::input::url_list;
 use crate::plan::Plan;
 use crate::providers::{
     Batch, BatchKind, ErrorClass, ObjectType, Operation, Provider, ProviderError, Quota, QuotaKind,
@@ -24,7 +25,6 @@ use crate::quota_ledger::{QuotaLedger, Reservation};
 use crate::rate_limit::{Api, ApiRates, Permit};
 use crate::report::{self, Calls, Counts, Report, Stop, TaskRecord, UrlResult, UrlStatus};
 use crate::resume::Prior;
-use crate::url_list;
 use crate::wait::{Check, PollSchedule, poll_until};
 
 #[derive(Clone, Debug)]

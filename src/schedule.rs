@@ -28,8 +28,8 @@
 
 use foldhash::{HashMap, HashMapExt};
 
+use crate::input::url_list::host;
 use crate::providers::{Batch, BatchKind, Limits};
-use crate::url_list::host;
 
 /// Paths one batch of `kind` may carry: the provider maximum, or the smaller user `batch_size`.
 /// Never zero, so that batching always terminates (settings reject `--batch-size 0`, and a kind

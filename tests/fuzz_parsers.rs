@@ -19,10 +19,10 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
-use cdn_refresh::config::Config;
+use cdn_refresh::input::config::Config;
+use cdn_refresh::input::url_list::{self, Rules};
 use cdn_refresh::providers::ObjectType;
 use cdn_refresh::rules::{IndexUrl, MapOptions, RuleSet};
-use cdn_refresh::url_list::{self, Rules};
 use parser_checks::*;
 use proptest::prelude::*;
 use proptest::sample::select;

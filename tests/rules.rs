@@ -3,9 +3,13 @@
 //! `tests/fixtures/config/`, and checked to be in the docs word for word).
 
 use std::path::Path;
+use std::time::Duration;
 
-use cdn_refresh::cli::RunArgs;
-use cdn_refresh::config::{Config, ConfigError, OnMissingBase};
+use cdn_refresh::input::cli::RunArgs;
+use cdn_refresh::input::config::{Config, ConfigError, OnMissingBase};
+use cdn_refresh::input::options::{FailOn, Options};
+use cdn_refresh::plan::TaskMode;
+use cdn_refresh::providers::ObjectType;
 use cdn_refresh::providers::registry::OptionValue;
 use cdn_refresh::rules::{IndexUrl, MapOptions, Mapping, RuleError, RuleSet};
 
@@ -604,7 +608,7 @@ fn example_hugo() {
     assert_eq!(set.map("hugo.toml"), whole);
     assert_eq!(set.map("config/_default/params.toml"), whole);
     assert_eq!(set.map("content/posts/hello.md"), Mapping::Unmatched);
-    assert_eq!(config.run.task.as_deref(), Some("both"));
+    assert_eq!(config.run.task, Some(TaskMode::Both));
 }
 
 #[test]
@@ -696,10 +700,10 @@ fn example_plain_public_folder() {
             "https://help.example.com/docs/"
         ]
     );
-    assert_eq!(config.collapse_threshold, Some(100));
-    assert_eq!(config.on_missing_base, Some(OnMissingBase::All));
-    assert_eq!(config.run.timeout.as_deref(), Some("5m"));
-    assert_eq!(config.run.fail_on.as_deref(), Some("pending"));
+    assert_eq!(config.run.collapse_threshold, Some(100));
+    assert_eq!(config.run.on_missing_base, Some(OnMissingBase::All));
+    assert_eq!(config.run.timeout, Some(Duration::from_secs(300)));
+    assert_eq!(config.run.fail_on, Some(FailOn::Pending));
 }
 
 #[test]
@@ -755,11 +759,15 @@ aliyun_signature: v1
     assert_eq!(c.map_options.index_files, ["index.html", "index.htm"]);
     assert_eq!(c.map_options.index_urls, [IndexUrl::Slash, IndexUrl::File]);
     assert!(c.map_options.pretty_urls);
-    assert_eq!(c.collapse_threshold, Some(50));
-    assert_eq!(c.on_missing_base, Some(OnMissingBase::Skip));
+    assert_eq!(c.run.collapse_threshold, Some(50));
+    assert_eq!(c.run.on_missing_base, Some(OnMissingBase::Skip));
     let r = &c.run;
-    assert_eq!(r.task.as_deref(), Some("clear"), "kept as written");
-    assert_eq!(r.object_type.as_deref(), Some("Directory"));
+    assert_eq!(
+        r.task,
+        Some(TaskMode::Refresh),
+        "clear is the seed script's refresh"
+    );
+    assert_eq!(r.object_type, Some(ObjectType::Directory));
     assert_eq!(r.option("area"), Some(&OptionValue::Choice("domestic")));
     assert_eq!(
         (r.option("force"), r.option("l2_preload"), r.dry_run, r.wait),
@@ -770,31 +778,34 @@ aliyun_signature: v1
             Some(true)
         )
     );
-    assert_eq!(r.timeout.as_deref(), Some("600"));
-    assert_eq!(r.poll_interval.as_deref(), Some("3s"));
-    assert_eq!(r.endpoint.as_deref(), Some("http://127.0.0.1:8080"));
+    assert_eq!(r.timeout, Some(Duration::from_secs(600)));
+    assert_eq!(r.poll_interval, Some(Duration::from_secs(3)));
+    assert_eq!(
+        r.endpoint.as_ref().map(url::Url::as_str),
+        Some("http://127.0.0.1:8080/")
+    );
     assert_eq!(
         (r.qps, r.concurrency, r.batch_size),
         (Some(5), Some(4), Some(100))
     );
     assert_eq!(r.report.as_deref(), Some(Path::new("out/report.json")));
-    assert_eq!(r.fail_on.as_deref(), Some("never"));
+    assert_eq!(r.fail_on, Some(FailOn::Never));
     assert!(r.provider.is_some() && r.option("aliyun_signature").is_some());
 }
 
 #[test]
 fn flags_and_env_win_over_the_file() {
     let c = Config::parse("task: both\ntimeout: 5m\nqps: 3\nwait: false\n", "c.yml").unwrap();
-    let mut args = RunArgs {
+    let args = RunArgs {
         task: Some("refresh".into()),
         ..RunArgs::default()
     };
-    c.run.apply_to(&mut args);
-    assert_eq!(args.task.as_deref(), Some("refresh"));
-    assert_eq!(args.timeout.as_deref(), Some("5m"));
-    assert_eq!(args.qps, Some(3));
-    assert_eq!(args.wait, Some(false));
-    assert_eq!(args.fail_on, None);
+    let merged = Options::from_args(&args).unwrap().or(c.run);
+    assert_eq!(merged.task, Some(TaskMode::Refresh));
+    assert_eq!(merged.timeout, Some(Duration::from_secs(300)));
+    assert_eq!(merged.qps, Some(3));
+    assert_eq!(merged.wait, Some(false));
+    assert_eq!(merged.fail_on, None);
 }
 
 #[test]
@@ -989,8 +1000,8 @@ fn the_docs_config_example_is_valid() {
 
 #[test]
 fn every_ascii_character_in_a_file_name_gives_a_normalized_url() {
+    use cdn_refresh::input::url_list::{self, Rules};
     use cdn_refresh::providers::ObjectType;
-    use cdn_refresh::url_list::{self, Rules};
     let set = rules("public/** => https://a.com/{path}");
     let strict = Rules {
         max_len: 1024,

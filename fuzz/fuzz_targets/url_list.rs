@@ -6,7 +6,7 @@
 mod parser_checks;
 
 use cdn_refresh::providers::ObjectType;
-use cdn_refresh::url_list::Rules;
+use cdn_refresh::input::url_list::Rules;
 use libfuzzer_sys::fuzz_target;
 use parser_checks::*;
 

@@ -1,9 +1,9 @@
 //! A provider client for a target: its credentials, then its provider's factory.
 
-use crate::cli::Env;
+use crate::input::cli::Env;
+use crate::input::settings::{self, CredentialSource, Target};
 use crate::providers::Provider;
 use crate::providers::registry::Connect;
-use crate::settings::{self, CredentialSource, Target};
 
 use super::exit::{ClientProblem, Error};
 

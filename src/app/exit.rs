@@ -2,8 +2,8 @@
 
 use std::fmt;
 
+use crate::input::settings::{FailOn, InputError};
 use crate::report::{Report, UrlStatus};
-use crate::settings::{FailOn, InputError};
 
 /// Every URL ended as `--fail-on` accepts.
 pub const SUCCESS: u8 = 0;

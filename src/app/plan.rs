@@ -6,13 +6,13 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::changes::Change;
-use crate::cli::Format;
 use crate::fanout;
+use crate::input::cli::Format;
+use crate::input::settings::{Settings, Target};
 use crate::output::text;
 use crate::plan::{Plan, TaskMode};
 use crate::providers::{Limits, ObjectType, Operation, ProviderKind, QuotaKind};
 use crate::report::GitReport;
-use crate::settings::{Settings, Target};
 
 /// What `plan` prints: text, or one of the JSON shapes (one provider's, or a part per
 /// target), borrowing the settings' plan.

@@ -1,10 +1,10 @@
 //! `quota`: what is left of today's quotas, per target.
 
-use crate::cli::Env;
 use crate::http::bounds::{Bounds, Interrupt};
 use crate::http::retry::with_retry;
+use crate::input::cli::Env;
+use crate::input::settings::Target;
 use crate::providers::Quota;
-use crate::settings::Target;
 
 use super::exit::{Error, REFUSED, SUCCESS};
 use super::{Found, Section, Sections, connect};

@@ -3,8 +3,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::cli::Env;
 use crate::fanout;
+use crate::input::cli::Env;
+use crate::input::settings::{InputError, Settings};
 use crate::output::ci::Ci;
 use crate::output::{console, text};
 use crate::plan::Plan;
@@ -12,7 +13,6 @@ use crate::providers::{Operation, ProviderKind};
 use crate::report::{GitReport, MultiReport, Report, RunStatus, UrlStatus};
 use crate::resume::Prior;
 use crate::run::{self, PhaseObserver, RunOptions};
-use crate::settings::{InputError, Settings};
 
 use super::connect;
 use super::exit::{self, Error, SUCCESS};

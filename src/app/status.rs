@@ -1,10 +1,10 @@
 //! `status`: the state of tasks by id, per target.
 
-use crate::cli::Env;
 use crate::http::bounds::{Bounds, Interrupt};
 use crate::http::retry::with_retry;
+use crate::input::cli::Env;
+use crate::input::settings::{InputError, Target};
 use crate::providers::{TaskId, TaskState};
-use crate::settings::{InputError, Target};
 
 use super::exit::{Error, REFUSED, SUCCESS};
 use super::{Found, Section, Sections, connect};

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::console::Printable;
 use super::{github, gitlab, multi_outputs, outputs};
-use crate::cli::Env;
+use crate::input::cli::Env;
 use crate::report::{MultiReport, Report};
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -2,11 +2,11 @@
 
 use std::fmt::Write;
 
+use crate::input::url_list;
 use crate::plan::Plan;
 use crate::providers::{Limits, Operation, Quota, TaskState};
 use crate::report::{Report, UrlStatus};
 use crate::run::Shortfall;
-use crate::url_list;
 
 /// How many failed or pending URLs the summary lists before pointing at the report.
 const LISTED: usize = 20;

@@ -13,12 +13,12 @@
 
 use std::time::{Duration, Instant};
 
-use cdn_refresh::cli::RunArgs;
-use cdn_refresh::config::Config;
+use cdn_refresh::input::cli::RunArgs;
+use cdn_refresh::input::config::Config;
+use cdn_refresh::input::settings;
+use cdn_refresh::input::url_list::{self, Rules};
 use cdn_refresh::providers::{ObjectType, ProviderError, aliyun, huawei, qiniu};
 use cdn_refresh::rules::{Mapped, Mapping, RuleSet};
-use cdn_refresh::settings;
-use cdn_refresh::url_list::{self, Rules};
 
 /// The most of one input line (or value) a message should echo: the longest URL a provider
 /// accepts. Today's messages echo lines in full; see [`strict`].
@@ -361,10 +361,11 @@ pub fn check_config(text: &str, mapping_flag: Option<&str>) {
         .into_iter()
         .flatten()
     {
-        let (timeout, _) = durations(Some(value), None);
+        let text = humantime::format_duration(*value).to_string();
+        let (timeout, _) = durations(Some(&text), None);
         assert!(
             timeout.is_ok(),
-            "the config accepts `{value}`, the flag does not: {timeout:?}"
+            "the config accepts `{text}`, the flag does not: {timeout:?}"
         );
     }
 }
@@ -387,7 +388,7 @@ pub fn durations(
         ..RunArgs::default()
     };
     let input_len = timeout.map_or(0, str::len) + poll_interval.map_or(0, str::len);
-    let result = settings::settings(&args, &cdn_refresh::cli::Env::default(), &mut || {
+    let result = settings::settings(&args, &cdn_refresh::input::cli::Env::default(), &mut || {
         Ok(String::new())
     })
     .map(|s| (s.targets[0].run.timeout, s.targets[0].run.poll_interval))

@@ -17,34 +17,33 @@
 //!
 //! The keys are flat and spelled like the flags, with underscores (`fail_on` for `--fail-on`):
 //! the file is mostly a place for flags that do not change between runs, and grouping them would
-//! add nesting to learn for nothing. A later `targets:` list (several CDNs) can hold the
-//! provider keys per target; they are kept together in [`RunDefaults`] for that.
+//! add nesting to learn for nothing. A `targets:` list (several CDNs) holds the provider keys
+//! per target. The keys only some providers take (`area`, `refresh_mode`, …) are the
+//! providers' own declarations, read beside the file's keys ([`WithExtras`]).
 //!
 //! The file is parsed raw with `serde-saphyr` (pure Rust, no `unsafe`, line numbers on every
 //! value through `Spanned`) wrapped in `serde_path_to_error`, so a type error names the key path
 //! (`index_urls[1]`) as well as the line; unknown keys are an error with the list of known ones.
 //! Then every value is checked here, with an error that names the key, the line and the fix, so
-//! a mistake in the file is reported as the file's rather than as a flag's. Values keep the
-//! spelling the user wrote (`task: clear`) and the types of [`RunArgs`]:
-//! [`RunDefaults::apply_to`] puts them where a flag would be, and `settings` parses both with the
-//! same code. The accepted spellings checked here are `settings`' own tables. Whether the file
-//! is read at all, and the precedence (flags, then env, then the file), are the caller's.
-
-use std::fmt;
-use std::path::{Path, PathBuf};
+//! a mistake in the file is reported as the file's rather than as a flag's. Values are typed
+//! here into [`Options`], with the same tables the flags are read with
+//! ([`crate::input::options`]). Whether the file is read at all, and the precedence (flags,
+//! then env, then the file: [`Options::or`]), are the caller's.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 
-use crate::cli::RunArgs;
+use crate::input::options::{self, Options};
 use crate::providers::ProviderKind;
 use crate::providers::registry::{OptionKind, OptionValue, lookup};
 use crate::rules::{self, IndexUrl, MapOptions, RuleError, RuleSet, WHOLE_SITE};
-use crate::settings;
 
 /// The default file name, read when present and `--config` is not given.
 pub const DEFAULT_FILE: &str = ".cdn-refresh.yml";
@@ -54,82 +53,6 @@ pub const VERSION: u32 = 1;
 
 /// What to do when the diff base cannot be found: the policy of `--on-missing-base`.
 pub use crate::changes::MissingBase as OnMissingBase;
-
-/// Run options from the file; the same names and types as the flags in [`RunArgs`], so a value
-/// here is used exactly as the flag would be.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RunDefaults {
-    pub provider: Option<ProviderKind>,
-    pub task: Option<String>,
-    pub object_type: Option<String>,
-    pub dry_run: Option<bool>,
-    pub wait: Option<bool>,
-    pub timeout: Option<String>,
-    pub poll_interval: Option<String>,
-    pub endpoint: Option<String>,
-    pub qps: Option<u32>,
-    pub concurrency: Option<usize>,
-    pub batch_size: Option<usize>,
-    pub report: Option<PathBuf>,
-    pub fail_on: Option<String>,
-    pub on_dir_refresh_denied: Option<String>,
-    /// The options only some providers take, by key, each checked against its declaration.
-    pub provider_options: BTreeMap<&'static str, OptionValue>,
-}
-
-impl RunDefaults {
-    /// Fills every option that the flags and env left unset.
-    pub fn apply_to(&self, args: &mut RunArgs) {
-        fn fill<T: Clone>(arg: &mut Option<T>, file: &Option<T>) {
-            if arg.is_none() {
-                arg.clone_from(file);
-            }
-        }
-        fill(&mut args.provider, &self.provider);
-        fill(&mut args.task, &self.task);
-        fill(&mut args.object_type, &self.object_type);
-        fill(&mut args.dry_run, &self.dry_run);
-        fill(&mut args.wait, &self.wait);
-        fill(&mut args.timeout, &self.timeout);
-        fill(&mut args.poll_interval, &self.poll_interval);
-        fill(&mut args.endpoint, &self.endpoint);
-        fill(&mut args.qps, &self.qps);
-        fill(&mut args.concurrency, &self.concurrency);
-        fill(&mut args.batch_size, &self.batch_size);
-        fill(&mut args.report, &self.report);
-        fill(&mut args.fail_on, &self.fail_on);
-        fill(&mut args.on_dir_refresh_denied, &self.on_dir_refresh_denied);
-        for (key, value) in &self.provider_options {
-            args.provider_options
-                .entry(key.to_string())
-                .or_insert_with(|| value.as_flag_value());
-        }
-    }
-
-    /// The provider option `key`, if the file sets it.
-    pub fn option(&self, key: &str) -> Option<&OptionValue> {
-        self.provider_options.get(key)
-    }
-
-    /// Puts every option this sets over `args`, whatever they held: a target's own keys
-    /// win over the flags, the env and the top level of the file.
-    pub fn override_on(&self, args: &mut RunArgs) {
-        fn put<T: Clone>(arg: &mut Option<T>, mine: &Option<T>) {
-            if mine.is_some() {
-                arg.clone_from(mine);
-            }
-        }
-        put(&mut args.provider, &self.provider);
-        put(&mut args.endpoint, &self.endpoint);
-        put(&mut args.qps, &self.qps);
-        put(&mut args.concurrency, &self.concurrency);
-        put(&mut args.batch_size, &self.batch_size);
-        for (key, value) in &self.provider_options {
-            args.provider_options
-                .insert(key.to_string(), value.as_flag_value());
-        }
-    }
-}
 
 /// The names of the environment variables that hold a target's credentials; unset ones
 /// are the provider's standard variables.
@@ -151,7 +74,7 @@ pub struct TargetConfig {
     pub sites: Vec<String>,
     pub credentials: CredentialVars,
     /// The target's own options; `provider` is always set.
-    pub run: RunDefaults,
+    pub run: Options,
 }
 
 /// A validated config file.
@@ -162,9 +85,8 @@ pub struct Config {
     /// `whole_site` globs, each with its line in the file.
     pub whole_site: Vec<(usize, String)>,
     pub map_options: MapOptions,
-    pub collapse_threshold: Option<usize>,
-    pub on_missing_base: Option<OnMissingBase>,
-    pub run: RunDefaults,
+    /// The run options it sets (`collapse_threshold`, `on_missing_base` among them).
+    pub run: Options,
     /// Several CDNs fed by one plan; empty for a run on one provider.
     pub targets: Vec<TargetConfig>,
 }
@@ -647,18 +569,17 @@ impl Validator<'_> {
         }
     }
 
-    /// A string value that must be one of `allowed` (case-insensitive, `_` as `-`).
-    /// Checks a value against the table `settings` parses the same option with, and keeps the
-    /// user's spelling: `settings` turns it into its type once flags and env have had their say.
+    /// A string value that must be one of `table`'s spellings (case-insensitive, `_` as
+    /// `-`): the tables the flags are read with, so the two never disagree.
     fn one_of<T: Copy>(
         &self,
         key: &str,
         value: Text,
         table: &[(&str, T)],
-    ) -> Result<Option<String>, ConfigError> {
+    ) -> Result<Option<T>, ConfigError> {
         let Some(value) = value else { return Ok(None) };
-        if settings::lookup(table, &value.value).is_some() {
-            Ok(Some(value.value))
+        if let Some(v) = lookup(table, &value.value) {
+            Ok(Some(v))
         } else {
             let names: Vec<&str> = table.iter().map(|(name, _)| *name).collect();
             Err(self.invalid(
@@ -718,19 +639,20 @@ impl Validator<'_> {
         Ok(out)
     }
 
-    fn duration(&self, key: &str, value: Text) -> Result<Option<String>, ConfigError> {
+    fn duration(&self, key: &str, value: Text) -> Result<Option<Duration>, ConfigError> {
         let Some(value) = value else { return Ok(None) };
         let text = value.value.trim();
-        if text.parse::<u64>().is_ok() || humantime::parse_duration(text).is_ok() {
-            Ok(Some(text.to_string()))
-        } else {
-            Err(self.invalid(
+        if text.parse::<u64>().is_err() && humantime::parse_duration(text).is_err() {
+            return Err(self.invalid(
                 Some(line_of(&value)),
                 key,
                 format!("`{text}` is not a duration"),
                 "give seconds (600) or a duration such as 90s, 10m, 1h",
-            ))
+            ));
         }
+        options::duration(text)
+            .map(Some)
+            .map_err(|(problem, fix)| self.invalid(Some(line_of(&value)), key, problem, fix))
     }
 
     fn positive<T: Copy + PartialEq + Default>(
@@ -836,12 +758,12 @@ impl Validator<'_> {
             mapping,
             whole_site,
             map_options,
-            collapse_threshold: self.positive("collapse_threshold", raw.collapse_threshold)?,
-            on_missing_base: raw.on_missing_base,
-            run: RunDefaults {
+            run: Options {
+                collapse_threshold: self.positive("collapse_threshold", raw.collapse_threshold)?,
+                on_missing_base: raw.on_missing_base,
                 provider: self.provider("provider", raw.provider)?,
-                task: self.one_of("task", raw.task, settings::TASKS)?,
-                object_type: self.one_of("object_type", raw.object_type, settings::OBJECT_TYPES)?,
+                task: self.one_of("task", raw.task, options::TASKS)?,
+                object_type: self.one_of("object_type", raw.object_type, options::OBJECT_TYPES)?,
                 dry_run: raw.dry_run,
                 wait: raw.wait,
                 timeout: self.duration("timeout", raw.timeout)?,
@@ -851,11 +773,11 @@ impl Validator<'_> {
                 concurrency: self.positive("concurrency", raw.concurrency)?,
                 batch_size: self.positive("batch_size", raw.batch_size)?,
                 report: raw.report.map(|r| PathBuf::from(r.value)),
-                fail_on: self.one_of("fail_on", raw.fail_on, settings::FAIL_ON)?,
+                fail_on: self.one_of("fail_on", raw.fail_on, options::FAIL_ON)?,
                 on_dir_refresh_denied: self.one_of(
                     "on_dir_refresh_denied",
                     raw.on_dir_refresh_denied,
-                    settings::DIR_REFRESH_DENIED,
+                    options::DIR_REFRESH_DENIED,
                 )?,
                 provider_options: top_options
                     .into_iter()
@@ -881,7 +803,7 @@ impl Validator<'_> {
     fn targets(
         &self,
         list: Spanned<Vec<Spanned<RawTargetEntry>>>,
-        top: &RunDefaults,
+        top: &Options,
     ) -> Result<Vec<TargetConfig>, ConfigError> {
         let line = line_of(&list);
         if list.value.is_empty() {
@@ -1054,7 +976,7 @@ impl Validator<'_> {
             name: name.value,
             sites,
             credentials,
-            run: RunDefaults {
+            run: Options {
                 provider: Some(provider),
                 endpoint: self.endpoint(raw.endpoint)?,
                 provider_options: options
@@ -1064,7 +986,7 @@ impl Validator<'_> {
                 qps: self.positive(&at("qps"), raw.qps)?,
                 concurrency: self.positive(&at("concurrency"), raw.concurrency)?,
                 batch_size: self.positive(&at("batch_size"), raw.batch_size)?,
-                ..RunDefaults::default()
+                ..Options::default()
             },
         })
     }
@@ -1098,20 +1020,11 @@ impl Validator<'_> {
         ))
     }
 
-    fn endpoint(&self, value: Text) -> Result<Option<String>, ConfigError> {
+    fn endpoint(&self, value: Text) -> Result<Option<url::Url>, ConfigError> {
         let Some(value) = value else { return Ok(None) };
-        let ok = url::Url::parse(&value.value)
-            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
-        if ok {
-            Ok(Some(value.value))
-        } else {
-            Err(self.invalid(
-                Some(line_of(&value)),
-                "endpoint",
-                format!("`{}` is not an http(s) URL", value.value),
-                "give a base URL such as https://cdn.aliyuncs.com or http://127.0.0.1:PORT",
-            ))
-        }
+        options::endpoint(&value.value)
+            .map(Some)
+            .map_err(|(problem, fix)| self.invalid(Some(line_of(&value)), "endpoint", problem, fix))
     }
 }
 

@@ -1,93 +1,33 @@
-//! Raw inputs (flags and env fallbacks) → validated [`Settings`]. Every error names the
-//! input it came from and the fix, and is raised before anything is sent.
+//! Typed options and the other inputs → validated [`Settings`]. Every error names the input
+//! it came from and the fix, and is raised before anything is sent.
 //!
 //! Precedence: flags, then env (installed by `cli`), then the config file ([`with_config`]:
-//! `--config`, else `.cdn-refresh.yml` in `--repo` or the current directory when present).
+//! `--config`, else `.cdn-refresh.yml` in `--repo` or the current directory when present),
+//! merged by [`Options::or`]; a target's own keys win over all three.
 //! Git mode is on when `--base`, `--mapping` or the file's `mapping`/`whole_site` is given:
 //! the diff is read here (`changes::changes`), mapped and collapsed by `plan`, and merged
 //! with any URL list, so `plan` and a run see the same [`Plan`]. A missing base follows
 //! `--on-missing-base`: `fail` is an input error (exit 2), `all` plans every rule root as a
 //! directory, `skip` sets [`Settings::skip`] unless URL lists were given too.
 
-use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use secrecy::SecretString;
 
 use crate::changes::{self, Change, MissingBase, Resolved};
-use crate::cli::{Env, RunArgs};
-use crate::config::{self, Config, CredentialVars, TargetConfig};
+use crate::input::cli::{Env, RunArgs};
+use crate::input::config::{self, Config, CredentialVars, TargetConfig};
+pub use crate::input::error::InputError;
+use crate::input::options::{self, Options};
+pub use crate::input::options::{DirRefreshDenied, FailOn};
+use crate::input::url_list;
 use crate::plan::{Plan, TaskMode, TooLong};
-use crate::providers::registry::{self, Credentials, Misfit, ProviderOptions};
+use crate::providers::registry::{Credentials, ProviderOptions};
 use crate::providers::{ObjectType, ProviderKind};
 use crate::report::{GitReport, MissingBaseReport};
 use crate::rules::RuleSet;
 use crate::run::RunOptions;
-use crate::url_list::{self, InvalidLine};
-
-/// An input that cannot be used; nothing was sent.
-#[derive(Debug, PartialEq, Eq)]
-pub enum InputError {
-    Invalid {
-        input: String,
-        problem: String,
-        fix: String,
-    },
-    Urls {
-        source: String,
-        lines: Vec<InvalidLine>,
-    },
-    /// A message that already names its input and the fix (config file, git, rules).
-    Message(String),
-}
-
-impl InputError {
-    pub fn new(input: &str, problem: impl Into<String>, fix: impl Into<String>) -> Self {
-        InputError::Invalid {
-            input: input.to_string(),
-            problem: problem.into(),
-            fix: fix.into(),
-        }
-    }
-}
-
-impl fmt::Display for InputError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            InputError::Invalid {
-                input,
-                problem,
-                fix,
-            } => {
-                write!(f, "{input}: {problem}\n  fix: {fix}")
-            }
-            InputError::Urls { source, lines } => {
-                writeln!(
-                    f,
-                    "{source}: {} invalid line{}; nothing was sent",
-                    lines.len(),
-                    if lines.len() == 1 { "" } else { "s" }
-                )?;
-                for l in lines {
-                    writeln!(f, "  line {}: {}\n    {}", l.line, l.text, l.reason)?;
-                }
-                write!(f, "  fix: correct or remove these lines")
-            }
-            InputError::Message(message) => f.write_str(message),
-        }
-    }
-}
-
-impl std::error::Error for InputError {}
-
-/// When a run counts as failed (exit 1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FailOn {
-    Failed,
-    Pending,
-    Never,
-}
 
 /// Which provider account to talk to, and how: all that `quota` and `status` need.
 #[derive(Debug, Clone)]
@@ -168,169 +108,27 @@ pub struct GitInfo {
     pub changes: Vec<Change>,
 }
 
-/// Accepted spellings of `--task`, in the order errors list them. The seed script's `clear`
-/// and `push` (and the common `purge`, `preload`) are aliases. The config file checks its
-/// values against the same tables, so the two can never disagree.
-pub const TASKS: &[(&str, TaskMode)] = &[
-    ("refresh", TaskMode::Refresh),
-    ("prefetch", TaskMode::Prefetch),
-    ("both", TaskMode::Both),
-    ("clear", TaskMode::Refresh),
-    ("push", TaskMode::Prefetch),
-    ("purge", TaskMode::Refresh),
-    ("preload", TaskMode::Prefetch),
-];
-
-/// Accepted spellings of `--object-type` (compared lower-cased, `_` as `-`).
-pub const OBJECT_TYPES: &[(&str, ObjectType)] = &[
-    ("file", ObjectType::File),
-    ("directory", ObjectType::Directory),
-    ("dir", ObjectType::Directory),
-    ("regex", ObjectType::Regex),
-    ("ignore-params", ObjectType::IgnoreParams),
-    ("ignoreparams", ObjectType::IgnoreParams),
-    ("exquery", ObjectType::IgnoreParams),
-];
-
-/// What to do when the provider refuses to refresh a directory.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DirRefreshDenied {
-    /// Refresh the changed files a collapsed directory stood for.
-    Files,
-    /// Stop the run, with the provider's hint on how to enable directory refresh.
-    Fail,
-}
-
-/// Accepted values of `--on-dir-refresh-denied`.
-pub const DIR_REFRESH_DENIED: &[(&str, DirRefreshDenied)] = &[
-    ("files", DirRefreshDenied::Files),
-    ("fail", DirRefreshDenied::Fail),
-];
-
-/// Accepted values of `--fail-on`.
-pub const FAIL_ON: &[(&str, FailOn)] = &[
-    ("failed", FailOn::Failed),
-    ("pending", FailOn::Pending),
-    ("never", FailOn::Never),
-];
-
-/// Looks a value up in one of the tables above (case-insensitive, `_` as `-`).
-pub use crate::providers::registry::lookup;
-
-fn parse_task(s: &str) -> Result<TaskMode, InputError> {
-    lookup(TASKS, s).ok_or_else(|| {
-        InputError::new(
-            "--task",
-            format!("unknown task `{s}`"),
-            "use refresh, prefetch or both (the seed script's clear and push also work)",
-        )
-    })
-}
-
-fn parse_object_type(s: &str) -> Result<ObjectType, InputError> {
-    lookup(OBJECT_TYPES, s).ok_or_else(|| {
-        InputError::new(
-            "--object-type",
-            format!("unknown object type `{s}`"),
-            "use file, directory, regex or ignore-params (File and Directory also work)",
-        )
-    })
-}
-
-fn parse_duration(input: &str, s: &str) -> Result<Duration, InputError> {
-    let shown: String = s.chars().take(40).collect();
-    let parsed = match s.parse::<u64>() {
-        Ok(secs) => Ok(Duration::from_secs(secs)),
-        Err(_) => humantime::parse_duration(s).map_err(|e| {
-            InputError::new(
-                input,
-                format!("`{shown}` is not a duration ({e})"),
-                "give seconds (600) or a duration such as 90s, 10m, 1h",
-            )
-        }),
-    }?;
-    let max = crate::http::bounds::MAX_TIMEOUT;
-    if parsed > max {
-        return Err(InputError::new(
-            input,
-            format!(
-                "`{shown}` is longer than the {} days a run may take",
-                max.as_secs() / 86_400
-            ),
-            "give at most 30d (a CDN task takes minutes)",
-        ));
-    }
-    Ok(parsed)
-}
-
-fn parse_fail_on(s: &str) -> Result<FailOn, InputError> {
-    lookup(FAIL_ON, s).ok_or_else(|| {
-        InputError::new(
-            "--fail-on",
-            format!("unknown value `{s}`"),
-            "use failed, pending or never",
-        )
-    })
-}
-
-fn positive(input: &str, n: Option<usize>) -> Result<Option<usize>, InputError> {
-    match n {
-        Some(0) => Err(InputError::new(
-            input,
-            "must be at least 1",
-            "give a positive number or leave it unset",
-        )),
-        other => Ok(other),
-    }
-}
-
-impl From<Misfit> for InputError {
-    fn from(m: Misfit) -> Self {
-        InputError::new(&m.input, m.problem, m.fix)
-    }
-}
-
 /// The provider, endpoint and request options; checks what every command needs.
-pub fn connection(args: &RunArgs) -> Result<Connection, InputError> {
-    if args.seed_key_id.is_some() || args.seed_key_secret.is_some() {
-        let standard = &ProviderKind::default_kind().spec().credentials;
-        return Err(InputError::new(
-            "-i / -k",
-            "credentials are not taken on the command line (they would land in shell history and process lists)",
-            format!(
-                "set {} and {} in the environment (or the inputs access-key-id and access-key-secret)",
-                standard.id, standard.secret
-            ),
-        ));
-    }
-    let provider = args.provider.unwrap_or_else(ProviderKind::default_kind);
-    let endpoint_text = args
-        .endpoint
-        .clone()
-        .unwrap_or_else(|| provider.default_endpoint().to_string());
-    let endpoint = url::Url::parse(&endpoint_text)
-        .ok()
-        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
-        .ok_or_else(|| {
-            InputError::new(
-                "--endpoint",
-                format!("`{endpoint_text}` is not an http(s) URL"),
-                "give a base URL such as https://cdn.aliyuncs.com or http://127.0.0.1:PORT",
-            )
-        })?;
+pub fn connection(opts: &Options) -> Result<Connection, InputError> {
+    let provider = opts.provider.unwrap_or_else(ProviderKind::default_kind);
+    let endpoint = match &opts.endpoint {
+        Some(url) => url.clone(),
+        None => options::endpoint(provider.default_endpoint())
+            .expect("a provider's default endpoint is a URL"),
+    };
     Ok(Connection {
         provider,
         endpoint,
-        options: provider_options(args, provider)?,
+        options: provider_options(opts, provider)?,
     })
 }
 
-/// The options only some providers take, checked against `provider`'s declarations; given
-/// for another provider they are an error, not silently ignored.
-fn provider_options(args: &RunArgs, provider: ProviderKind) -> Result<ProviderOptions, InputError> {
+/// The options only some providers take that `provider` takes; given for another provider
+/// they are an error, not silently ignored.
+fn provider_options(opts: &Options, provider: ProviderKind) -> Result<ProviderOptions, InputError> {
     let mut options = ProviderOptions::default();
-    for (key, text) in &args.provider_options {
-        let Some(spec) = provider.option(key) else {
+    for (key, value) in &opts.provider_options {
+        if provider.option(key).is_none() {
             let input = format!("--{}", key.replace('_', "-"));
             let takers = ProviderKind::takers(key);
             let title = takers
@@ -347,10 +145,27 @@ fn provider_options(args: &RunArgs, provider: ProviderKind) -> Result<ProviderOp
                 format!("is {article} {title} option, and the provider is {provider}"),
                 format!("drop it, or use {}", names.join(" or ")),
             ));
-        };
-        options.set(spec.key, registry::parse_value(spec, text)?);
+        }
+        options.set(key, value.clone());
     }
     Ok(options)
+}
+
+/// The seed script passed credentials as flags; they would land in shell history and
+/// process lists, so they are refused.
+fn refuse_seed_credentials(args: &RunArgs) -> Result<(), InputError> {
+    if args.seed_key_id.is_none() && args.seed_key_secret.is_none() {
+        return Ok(());
+    }
+    let standard = &ProviderKind::default_kind().spec().credentials;
+    Err(InputError::new(
+        "-i / -k",
+        "credentials are not taken on the command line (they would land in shell history and process lists)",
+        format!(
+            "set {} and {} in the environment (or the inputs access-key-id and access-key-secret)",
+            standard.id, standard.secret
+        ),
+    ))
 }
 
 /// Reads the URL sources: `-r FILE` (or `-` for stdin) and `--urls`.
@@ -370,7 +185,7 @@ fn read_url_sources(
             })?
         } else {
             std::fs::File::open(path)
-                .and_then(|f| crate::url_list::read_capped(std::io::BufReader::new(f)))
+                .and_then(|f| crate::input::url_list::read_capped(std::io::BufReader::new(f)))
                 .map_err(|e| {
                     InputError::new(
                         "--urls-file",
@@ -393,8 +208,9 @@ fn read_url_sources(
 }
 
 /// Reads the config file (`--config`, else `.cdn-refresh.yml` in `--repo` or the current
-/// directory when present) and fills what the flags and env left unset from it.
-pub fn with_config(args: &RunArgs) -> Result<(RunArgs, Option<Config>), InputError> {
+/// directory when present), and the run options: the flags and env over the file's.
+pub fn with_config(args: &RunArgs) -> Result<(Options, Option<Config>), InputError> {
+    refuse_seed_credentials(args)?;
     let path = match &args.config {
         Some(path) => Some(path.clone()),
         None => {
@@ -407,19 +223,15 @@ pub fn with_config(args: &RunArgs) -> Result<(RunArgs, Option<Config>), InputErr
             .find(|p| p.is_file())
         }
     };
-    let mut args = args.clone();
-    let Some(path) = path else {
-        return Ok((args, None));
+    let config = path
+        .map(|path| Config::load(&path).map_err(|e| InputError::Message(e.to_string())))
+        .transpose()?;
+    let flags = Options::from_args(args)?;
+    let options = match &config {
+        Some(c) => flags.or(c.run.clone()),
+        None => flags,
     };
-    let config = Config::load(&path).map_err(|e| InputError::Message(e.to_string()))?;
-    config.run.apply_to(&mut args);
-    if args.collapse_threshold.is_none() {
-        args.collapse_threshold = config.collapse_threshold;
-    }
-    if args.on_missing_base.is_none() {
-        args.on_missing_base = config.on_missing_base.map(kebab);
-    }
-    Ok((args, Some(config)))
+    Ok((options, config))
 }
 
 fn kebab(value: impl serde::Serialize) -> String {
@@ -488,25 +300,14 @@ fn git_rules(args: &RunArgs, config: Option<&Config>) -> Result<Option<RuleSet>,
 /// Git mode: diff, map, collapse. Returns the plan of the changes and what was found.
 fn git_plan(
     args: &RunArgs,
+    opts: &Options,
     env: &Env,
     rules: &RuleSet,
     task: TaskMode,
     limits: &crate::providers::Limits,
 ) -> Result<(Plan, GitInfo, bool), InputError> {
-    let policy = args
-        .on_missing_base
-        .as_deref()
-        .map(|s| s.parse::<MissingBase>())
-        .transpose()
-        .map_err(|e| {
-            InputError::new(
-                "--on-missing-base",
-                e,
-                "use fail (exit 2), all (refresh every mapped root) or skip (send nothing)",
-            )
-        })?
-        .unwrap_or_default();
-    let threshold = positive("--collapse-threshold", args.collapse_threshold)?;
+    let policy = opts.on_missing_base.unwrap_or_default();
+    let threshold = opts.collapse_threshold;
     let repo = args.repo.clone().unwrap_or_else(|| PathBuf::from("."));
     let lookup = |name: &str| env.get(name).map(str::to_string);
     let resolved = changes::changes(&repo, args.base.as_deref(), args.head.as_deref(), &lookup)
@@ -607,27 +408,21 @@ pub fn settings(
     env: &Env,
     read_stdin: &mut dyn FnMut() -> std::io::Result<String>,
 ) -> Result<Settings, InputError> {
-    let (args, config) = with_config(args)?;
-    let args = &args;
+    let (opts, config) = with_config(args)?;
     let mapping = git_rules(args, config.as_ref())?;
-    let targets = targets(args, config.as_ref().map_or(&[][..], |c| &c.targets), env)?;
+    let targets = targets(
+        args,
+        &opts,
+        config.as_ref().map_or(&[][..], |c| &c.targets),
+        env,
+    )?;
     // A run of the flags alone is one unnamed target.
     let unnamed = match targets.is_empty() {
-        true => Some(connection(args)?),
+        true => Some(connection(&opts)?),
         false => None,
     };
-    let task = args
-        .task
-        .as_deref()
-        .map(parse_task)
-        .transpose()?
-        .unwrap_or(TaskMode::Refresh);
-    let object_type = args
-        .object_type
-        .as_deref()
-        .map(parse_object_type)
-        .transpose()?
-        .unwrap_or(ObjectType::File);
+    let task = opts.task.unwrap_or(TaskMode::Refresh);
+    let object_type = opts.object_type.unwrap_or(ObjectType::File);
     let connections: Vec<&Connection> = unnamed
         .iter()
         .chain(targets.iter().map(|t| &t.connection))
@@ -687,14 +482,14 @@ pub fn settings(
         ));
     }
 
-    let run = run_options(args)?;
+    let run = run_options(&opts);
 
     let listed = !urls.is_empty();
     let mut plan = Plan::from_urls(urls, task, object_type);
     let mut git = None;
     let mut skip = false;
     if let Some(rules) = &mapping {
-        let (git_plan, info, skipped) = git_plan(args, env, rules, task, limits)?;
+        let (git_plan, info, skipped) = git_plan(args, &opts, env, rules, task, limits)?;
         if listed {
             plan.merge(git_plan);
         } else {
@@ -705,16 +500,9 @@ pub fn settings(
         skip = skipped && !listed;
     }
 
-    let dir_denied = match args.on_dir_refresh_denied.as_deref() {
-        None => DirRefreshDenied::Files,
-        Some(s) => lookup(DIR_REFRESH_DENIED, s).ok_or_else(|| {
-            InputError::new(
-                "--on-dir-refresh-denied",
-                format!("unknown value `{s}`"),
-                "use files (refresh the changed files instead) or fail",
-            )
-        })?,
-    };
+    let dir_denied = opts
+        .on_dir_refresh_denied
+        .unwrap_or(DirRefreshDenied::Files);
     plan.fallback_to_files = dir_denied == DirRefreshDenied::Files;
 
     if let Some(e) = uncovered(&plan, &targets) {
@@ -735,52 +523,30 @@ pub fn settings(
         object_type,
         plan,
         duplicates,
-        dry_run: args.dry_run.unwrap_or(false),
-        report_path: args.report.clone(),
-        fail_on: args
-            .fail_on
-            .as_deref()
-            .map(parse_fail_on)
-            .transpose()?
-            .unwrap_or(FailOn::Failed),
+        dry_run: opts.dry_run.unwrap_or(false),
+        report_path: opts.report.clone(),
+        fail_on: opts.fail_on.unwrap_or(FailOn::Failed),
         git,
         skip,
         targets,
     })
 }
 
-/// The pacing and waiting options of `args`.
-pub fn run_options(args: &RunArgs) -> Result<RunOptions, InputError> {
-    let batch_size = positive("--batch-size", args.batch_size)?;
-    let concurrency = positive("--concurrency", args.concurrency)?.unwrap_or(8);
-    if args.qps == Some(0) {
-        return Err(InputError::new(
-            "--qps",
-            "must be at least 1",
-            "give a positive number or leave it unset",
-        ));
-    }
+/// The pacing and waiting options of `opts`.
+pub fn run_options(opts: &Options) -> RunOptions {
     let defaults = RunOptions::default();
-    Ok(RunOptions {
-        wait: args.wait.unwrap_or(true),
-        timeout: args
-            .timeout
-            .as_deref()
-            .map(|s| parse_duration("--timeout", s))
-            .transpose()?
-            .unwrap_or(defaults.timeout),
-        poll_interval: args
+    RunOptions {
+        wait: opts.wait.unwrap_or(true),
+        timeout: opts.timeout.unwrap_or(defaults.timeout),
+        poll_interval: opts
             .poll_interval
-            .as_deref()
-            .map(|s| parse_duration("--poll-interval", s))
-            .transpose()?
             .unwrap_or(defaults.poll_interval)
             .max(Duration::from_millis(100)),
-        concurrency,
-        batch_size,
-        qps: args.qps,
+        concurrency: opts.concurrency.unwrap_or(8),
+        batch_size: opts.batch_size,
+        qps: opts.qps,
         ..defaults
-    })
+    }
 }
 
 /// Limits that every provider of `kinds` accepts: the smallest of each.
@@ -804,6 +570,7 @@ fn strictest_limits(kinds: &[ProviderKind]) -> crate::providers::Limits {
 /// the top level of the file.
 fn targets(
     args: &RunArgs,
+    opts: &Options,
     configured: &[TargetConfig],
     env: &Env,
 ) -> Result<Vec<Target>, InputError> {
@@ -818,8 +585,8 @@ fn targets(
         return Ok(Vec::new());
     }
     for (input, set) in [
-        ("--provider", args.provider.is_some()),
-        ("--endpoint", args.endpoint.is_some()),
+        ("--provider", opts.provider.is_some()),
+        ("--endpoint", opts.endpoint.is_some()),
     ] {
         if set {
             return Err(InputError::new(
@@ -867,7 +634,7 @@ fn targets(
             }
         }
     }
-    let given: Vec<String> = args.provider_options.keys().cloned().collect();
+    let given: Vec<&'static str> = opts.provider_options.keys().copied().collect();
     for key in &given {
         let kinds: Vec<ProviderKind> = selected.iter().filter_map(|t| t.run.provider).collect();
         if !kinds.iter().any(|k| k.option(key).is_some()) {
@@ -886,16 +653,15 @@ fn targets(
                 .run
                 .provider
                 .expect("validated: every target has a provider");
-            let mut own = args.clone();
+            let mut run_wide = opts.clone();
             // Run-wide provider options go only to the targets whose provider takes them.
-            for key in &given {
-                if provider.option(key).is_none() {
-                    own.provider_options.remove(key);
-                }
-            }
-            t.run.override_on(&mut own);
+            run_wide
+                .provider_options
+                .retain(|key, _| provider.option(key).is_some());
+            // The target's own keys win over the flags, the env and the file's top level.
+            let own = t.run.clone().or(run_wide);
             let connection = connection(&own).map_err(|e| in_target(&t.name, e))?;
-            let run = run_options(&own).map_err(|e| in_target(&t.name, e))?;
+            let run = run_options(&own);
             Ok(Target {
                 name: Some(t.name.clone()),
                 connection,
@@ -930,16 +696,20 @@ fn warn_shared_accounts(targets: &[&TargetConfig]) {
 /// For the commands that take no URL list (`quota`, `status`): the config file's targets
 /// that `--target` selects, or the one unnamed target of the flags.
 pub fn selected_targets(args: &RunArgs, env: &Env) -> Result<Vec<Target>, InputError> {
-    let (args, config) = with_config(args)?;
-    let targets = targets(&args, config.as_ref().map_or(&[][..], |c| &c.targets), env)?;
+    let (opts, config) = with_config(args)?;
+    let targets = targets(
+        args,
+        &opts,
+        config.as_ref().map_or(&[][..], |c| &c.targets),
+        env,
+    )?;
     if !targets.is_empty() {
         return Ok(targets);
     }
-    // A bad pacing option matters to a run only: these commands make one call or a few.
     Ok(vec![Target {
         name: None,
-        connection: connection(&args)?,
-        run: run_options(&args).unwrap_or_default(),
+        connection: connection(&opts)?,
+        run: run_options(&opts),
         sites: Vec::new(),
         credentials: CredentialVars::default(),
     }])
