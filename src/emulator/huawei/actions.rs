@@ -555,7 +555,11 @@ fn history(ctx: &mut Ctx<'_>, query: &[(String, String)]) -> Result<Map<String, 
             rows.push(row);
         }
     }
-    // Stable: ties keep newest first.
+    // Stable, so ties (tasks of one millisecond, or of one count) keep the order of creation
+    // in the direction asked: newest first when descending, oldest first when ascending.
+    if !descending {
+        rows.reverse();
+    }
     rows.sort_by(|a, b| {
         let ord = compare(&a[order_field], &b[order_field]);
         if descending { ord.reverse() } else { ord }
