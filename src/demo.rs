@@ -3,12 +3,13 @@
 
 use std::time::Duration;
 
+use anyhow::Context;
 use secrecy::SecretString;
 
 use crate::emulator::{self, EmulatorArgs, FaultKind, FaultRate, FaultSpec};
 use crate::plan::{Plan, TaskMode};
-use crate::providers::ObjectType;
-use crate::providers::aliyun::{self, Aliyun, api::Credentials};
+use crate::providers::registry::{Connect, Credentials, ProviderOptions};
+use crate::providers::{ObjectType, ProviderKind};
 use crate::report::Report;
 use crate::run::{self, RunOptions};
 
@@ -24,8 +25,8 @@ pub const DEMO_URLS: &[&str] = &[
     "https://static.example.com/fonts/中文.woff2",
 ];
 
-/// Runs the demo and returns its report. Every fourth call to the emulator is throttled, so
-/// the retry path shows up in the log too.
+/// Runs the demo with the default provider and returns its report. Every fourth call to the
+/// emulator is throttled, so the retry path shows up in the log too.
 pub async fn run() -> anyhow::Result<Report> {
     let args = EmulatorArgs {
         task_duration: Duration::from_millis(1500),
@@ -35,19 +36,22 @@ pub async fn run() -> anyhow::Result<Report> {
         }],
         ..EmulatorArgs::default()
     };
+    let kind = ProviderKind::default_kind();
+    let (id, secret) = emulator::default_key(kind)
+        .with_context(|| format!("the emulator does not emulate {kind}"))?;
     let emulator = emulator::start(args).await?;
-    let (id, secret) = ("testid", "testsecret");
     tracing::info!("emulator listening on {}", emulator.url());
-    let provider = Aliyun::new(
-        emulator.url().parse()?,
-        Credentials {
-            access_key_id: id.to_string(),
-            access_key_secret: SecretString::from(secret),
-            security_token: None,
+    let provider = (kind.spec().connect)(Connect {
+        endpoint: emulator.url().parse()?,
+        credentials: Credentials {
+            id: id.to_string(),
+            secret: SecretString::from(secret),
+            token: None,
+            extra: Default::default(),
         },
-        aliyun::Options::default(),
-    )?;
-    let rules = crate::input::url_list::Rules::new(&aliyun::LIMITS, ObjectType::File);
+        options: ProviderOptions::default(),
+    })?;
+    let rules = crate::input::url_list::Rules::new(kind.limits(), ObjectType::File);
     let parsed = crate::input::url_list::parse(&DEMO_URLS.join("\n"), &rules)
         .map_err(|lines| anyhow::anyhow!("demo URLs are invalid: {lines:?}"))?;
     let mut plan = Plan::from_urls(parsed.urls, TaskMode::Both, ObjectType::File);
@@ -56,7 +60,7 @@ pub async fn run() -> anyhow::Result<Report> {
         timeout: Duration::from_secs(60),
         ..RunOptions::default()
     };
-    let report = run::execute(&provider, &mut plan, &opts).await;
+    let report = run::execute(provider.as_ref(), &mut plan, &opts).await;
     emulator.shutdown();
     Ok(report)
 }

@@ -47,7 +47,7 @@ async fn directories_and_the_detect_modified_mode_go_out_as_huawei_takes_them() 
     let stats = emu.stats().await;
     assert_eq!(stats.total_accepted(Operation::Refresh), 2);
     assert_eq!(
-        stats.huawei_quota_used.get(&QuotaKind::RefreshDirectory),
+        stats.quota_used["huawei"].get(&QuotaKind::RefreshDirectory),
         Some(&2),
         "{stats:?}"
     );

@@ -1,13 +1,15 @@
 //! One conformance suite, run for every provider: the binary against the emulator, the same
 //! cases and the same promises (every URL in the report, each accepted exactly once, exit
-//! codes, secrets never shown). A provider differs only in its [`Target`].
+//! codes, secrets never shown). A provider differs only in its [`Target`]: one row of
+//! `conformance!` at the end, which runs every case for it.
 
 mod common;
 
-use cdn_refresh::providers::Operation;
+use cdn_refresh::providers::{Operation, ProviderKind};
 use common::{emulator, run, url_file, urls};
 
 struct Target {
+    /// The provider's name (`--provider`), its row's name.
     provider: &'static str,
     /// Credentials the emulator accepts by default, as the environment gives them.
     credentials: &'static [(&'static str, &'static str)],
@@ -22,44 +24,6 @@ struct Target {
     /// Emulator flags that give the daily quotas room for these cases.
     roomy_quotas: &'static [&'static str],
 }
-
-const ALIYUN: Target = Target {
-    provider: "aliyun",
-    credentials: &[],
-    secret_var: "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
-    url_quota_flag: "--url-quota",
-    sends_what_fits: false,
-    roomy_quotas: &[],
-};
-
-const QINIU: Target = Target {
-    provider: "qiniu",
-    credentials: &[
-        ("QINIU_ACCESS_KEY", "testak"),
-        ("QINIU_SECRET_KEY", "testsk"),
-    ],
-    secret_var: "QINIU_SECRET_KEY",
-    url_quota_flag: "--qiniu-url-quota",
-    sends_what_fits: true,
-    roomy_quotas: &[
-        "--qiniu-url-quota",
-        "5000",
-        "--qiniu-prefetch-quota",
-        "5000",
-    ],
-};
-
-const HUAWEI: Target = Target {
-    provider: "huawei",
-    credentials: &[
-        ("HUAWEICLOUD_SDK_AK", "HWTESTAK"),
-        ("HUAWEICLOUD_SDK_SK", "HWTESTSK"),
-    ],
-    secret_var: "HUAWEICLOUD_SDK_SK",
-    url_quota_flag: "--huawei-file-refresh-quota",
-    sends_what_fits: false,
-    roomy_quotas: &[],
-};
 
 impl Target {
     fn emulator_flags<'a>(&'a self, rest: &[&'a str]) -> Vec<&'a str> {
@@ -524,43 +488,89 @@ async fn resume_refuses_another_run(t: &Target) {
     );
 }
 
+/// One row per provider: its name, then the rest of its [`Target`]. Each row is a module
+/// of its own with every case as a test (`conformance aliyun::success`).
 macro_rules! conformance {
-    ($($module:ident => $target:expr),* $(,)?) => {$(
-        mod $module {
+    ($($provider:ident { $($field:ident: $value:expr),* $(,)? })*) => {
+        /// The providers with a row.
+        const ROWS: &[&str] = &[$(stringify!($provider)),*];
+        $(mod $provider {
+            use super::Target;
+
+            const TARGET: Target = Target {
+                provider: stringify!($provider),
+                $($field: $value),*
+            };
+
             #[tokio::test]
-            async fn success() { super::success(&$target).await }
+            async fn success() { super::success(&TARGET).await }
             #[tokio::test]
-            async fn faults() { super::faults(&$target).await }
+            async fn faults() { super::faults(&TARGET).await }
             #[tokio::test]
-            async fn quota_shortfall() { super::quota_shortfall(&$target).await }
+            async fn quota_shortfall() { super::quota_shortfall(&TARGET).await }
             #[tokio::test]
-            async fn bad_credentials() { super::bad_credentials(&$target).await }
+            async fn bad_credentials() { super::bad_credentials(&TARGET).await }
             #[tokio::test]
-            async fn invalid_input() { super::invalid_input(&$target).await }
+            async fn invalid_input() { super::invalid_input(&TARGET).await }
             #[tokio::test]
-            async fn timeout() { super::timeout(&$target).await }
+            async fn timeout() { super::timeout(&TARGET).await }
             #[tokio::test]
-            async fn task_both_ordering() { super::task_both_ordering(&$target).await }
+            async fn task_both_ordering() { super::task_both_ordering(&TARGET).await }
             #[tokio::test]
-            async fn lost_answers() { super::lost_answers(&$target).await }
+            async fn lost_answers() { super::lost_answers(&TARGET).await }
             #[tokio::test]
-            async fn endless_body() { super::endless_body(&$target).await }
+            async fn endless_body() { super::endless_body(&TARGET).await }
             #[tokio::test]
-            async fn huge_answer() { super::huge_answer(&$target).await }
+            async fn huge_answer() { super::huge_answer(&TARGET).await }
             #[tokio::test]
-            async fn redirect_not_followed() { super::redirect_not_followed(&$target).await }
+            async fn redirect_not_followed() { super::redirect_not_followed(&TARGET).await }
             #[tokio::test]
-            async fn endless_pages() { super::endless_pages(&$target).await }
+            async fn endless_pages() { super::endless_pages(&TARGET).await }
             #[tokio::test]
-            async fn interrupt_then_resume() { super::interrupt_then_resume(&$target).await }
+            async fn interrupt_then_resume() { super::interrupt_then_resume(&TARGET).await }
             #[tokio::test]
-            async fn resume_refuses_another_run() { super::resume_refuses_another_run(&$target).await }
-        }
-    )*};
+            async fn resume_refuses_another_run() { super::resume_refuses_another_run(&TARGET).await }
+        })*
+    };
+}
+
+#[test]
+fn every_provider_has_a_row() {
+    let providers: Vec<&str> = ProviderKind::all().map(ProviderKind::name).collect();
+    assert_eq!(ROWS, providers);
 }
 
 conformance! {
-    aliyun => super::ALIYUN,
-    qiniu => super::QINIU,
-    huawei => super::HUAWEI,
+    aliyun {
+        credentials: &[],
+        secret_var: "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+        url_quota_flag: "--url-quota",
+        sends_what_fits: false,
+        roomy_quotas: &[],
+    }
+    qiniu {
+        credentials: &[
+            ("QINIU_ACCESS_KEY", "testak"),
+            ("QINIU_SECRET_KEY", "testsk"),
+        ],
+        secret_var: "QINIU_SECRET_KEY",
+        url_quota_flag: "--qiniu-url-quota",
+        sends_what_fits: true,
+        roomy_quotas: &[
+            "--qiniu-url-quota",
+            "5000",
+            "--qiniu-prefetch-quota",
+            "5000",
+        ],
+    }
+    huawei {
+        credentials: &[
+            ("HUAWEICLOUD_SDK_AK", "HWTESTAK"),
+            ("HUAWEICLOUD_SDK_SK", "HWTESTSK"),
+        ],
+        secret_var: "HUAWEICLOUD_SDK_SK",
+        url_quota_flag: "--huawei-file-refresh-quota",
+        sends_what_fits: false,
+        roomy_quotas: &[],
+    }
 }

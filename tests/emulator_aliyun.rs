@@ -283,7 +283,10 @@ fn urls(host: &str, tag: &str, n: usize) -> Vec<String> {
 fn nothing_accepted(stats: &Stats) {
     assert!(stats.accepted.refresh.is_empty(), "{stats:?}");
     assert!(stats.accepted.prefetch.is_empty(), "{stats:?}");
-    assert!(stats.quota_used.values().all(|n| *n == 0), "{stats:?}");
+    assert!(
+        stats.quota_used["aliyun"].values().all(|n| *n == 0),
+        "{stats:?}"
+    );
     assert_eq!(stats.tasks_created, 0);
 }
 
@@ -408,7 +411,7 @@ async fn every_action_succeeds_with_v1_get_v1_post_and_v3() {
     assert_eq!(stats.total_accepted(Operation::Refresh), 6);
     assert_eq!(stats.total_accepted(Operation::Prefetch), 3);
     assert_eq!(stats.accepted.refresh["example.com/V3/a.js"], 1);
-    assert_eq!(stats.quota_used[&QuotaKind::RefreshUrl], 6);
+    assert_eq!(stats.quota_used["aliyun"][&QuotaKind::RefreshUrl], 6);
     assert_eq!(stats.succeeded["RefreshObjectCaches"], 3);
     assert!(stats.errors.is_empty(), "{stats:?}");
 }
@@ -735,10 +738,16 @@ async fn limits_at_the_edge_are_accepted() {
         .await
         .ok();
     let stats = emu.stats().await;
-    assert_eq!(stats.quota_used[&QuotaKind::RefreshUrl], 1000);
-    assert_eq!(stats.quota_used[&QuotaKind::RefreshDirectory], 100);
-    assert_eq!(stats.quota_used[&QuotaKind::Prefetch], 100);
-    assert_eq!(stats.quota_used[&QuotaKind::RefreshIgnoreParams], 2);
+    assert_eq!(stats.quota_used["aliyun"][&QuotaKind::RefreshUrl], 1000);
+    assert_eq!(
+        stats.quota_used["aliyun"][&QuotaKind::RefreshDirectory],
+        100
+    );
+    assert_eq!(stats.quota_used["aliyun"][&QuotaKind::Prefetch], 100);
+    assert_eq!(
+        stats.quota_used["aliyun"][&QuotaKind::RefreshIgnoreParams],
+        2
+    );
     assert_eq!(stats.accepted.refresh["www.example.com/crlf.js"], 1);
 }
 
@@ -828,8 +837,8 @@ async fn daily_quotas_are_all_or_nothing() {
             .all(|p| !p.contains("/b/") && !p.contains("/d/"))
     );
     assert_eq!(stats.total_accepted(Operation::Refresh), 6);
-    assert_eq!(stats.quota_used[&QuotaKind::RefreshUrl], 5);
-    assert_eq!(stats.quota_used[&QuotaKind::Prefetch], 2);
+    assert_eq!(stats.quota_used["aliyun"][&QuotaKind::RefreshUrl], 5);
+    assert_eq!(stats.quota_used["aliyun"][&QuotaKind::Prefetch], 2);
     let quota = req("DescribeRefreshQuota").v1(&emu).await;
     assert_eq!(
         (

@@ -124,7 +124,10 @@ async fn no_answer(request: RequestBuilder) {
 fn nothing_accepted(stats: &Stats) {
     assert!(stats.accepted.refresh.is_empty(), "{stats:?}");
     assert!(stats.accepted.prefetch.is_empty(), "{stats:?}");
-    assert!(stats.quota_used.values().all(|n| *n == 0), "{stats:?}");
+    assert!(
+        stats.quota_used["aliyun"].values().all(|n| *n == 0),
+        "{stats:?}"
+    );
     assert_eq!(stats.tasks_created, 0, "{stats:?}");
 }
 
@@ -142,7 +145,7 @@ async fn lose_answer_accepts_on_alibaba_then_closes_without_an_answer() {
     assert_eq!(stats.accepted.refresh[url], 1);
     assert_eq!(stats.tasks_created, 1);
     assert_eq!(stats.succeeded["RefreshObjectCaches"], 1);
-    assert_eq!(stats.quota_used[&QuotaKind::RefreshUrl], 1);
+    assert_eq!(stats.quota_used["aliyun"][&QuotaKind::RefreshUrl], 1);
     // And the lookup a client makes finds it.
     let (status, found) = json(aliyun(
         &emu,
@@ -195,7 +198,7 @@ async fn lose_answer_accepts_on_qiniu_then_closes_without_an_answer() {
     assert_eq!(stats.accepted.refresh[url], 1);
     assert_eq!(stats.accepted.prefetch[pushed], 1);
     assert_eq!(stats.succeeded["qiniu:refresh"], 2);
-    assert_eq!(stats.qiniu_quota_used[&QuotaKind::RefreshUrl], 2);
+    assert_eq!(stats.quota_used["qiniu"][&QuotaKind::RefreshUrl], 2);
     assert_eq!(stats.tasks_created, 3);
 }
 
@@ -247,7 +250,7 @@ async fn lose_answer_accepts_on_huawei_and_url_tasks_finds_the_task() {
     assert_eq!(stats.faults["lose-answer"], 3);
     assert_eq!(stats.accepted.refresh[url], 1);
     assert_eq!(stats.accepted.prefetch[url], 1);
-    assert_eq!(stats.huawei_quota_used[&QuotaKind::RefreshUrl], 1);
+    assert_eq!(stats.quota_used["huawei"][&QuotaKind::RefreshUrl], 1);
     assert_eq!(stats.tasks_created, 2);
 }
 

@@ -290,7 +290,7 @@ fn nothing_accepted(stats: &Stats) {
     assert!(stats.accepted.refresh.is_empty(), "{stats:?}");
     assert!(stats.accepted.prefetch.is_empty(), "{stats:?}");
     assert!(
-        stats.huawei_quota_used.values().all(|n| *n == 0),
+        stats.quota_used["huawei"].values().all(|n| *n == 0),
         "{stats:?}"
     );
     assert_eq!(stats.tasks_created, 0);
@@ -438,7 +438,7 @@ async fn refresh_and_preheat_tasks_run_their_lifecycle() {
     assert_eq!(stats.total_accepted(Operation::Prefetch), 1);
     assert!(stats.errors.is_empty(), "{stats:?}");
     // Other providers' quotas are other accounts'.
-    assert!(stats.quota_used.is_empty() && stats.qiniu_quota_used.is_empty());
+    assert!(stats.quota_used["aliyun"].is_empty() && stats.quota_used["qiniu"].is_empty());
 }
 
 /// ShowUrlTaskInfo's rows, after checking the page's shape.
@@ -745,9 +745,9 @@ async fn quota_reports_and_counts_per_url() {
     assert_eq!(after["dir_refresh"], (100, 2));
     assert_eq!(after["preheat"], (1_000, 4));
     let stats = emu.stats().await;
-    assert_eq!(stats.huawei_quota_used[&QuotaKind::RefreshUrl], 7);
-    assert_eq!(stats.huawei_quota_used[&QuotaKind::RefreshDirectory], 2);
-    assert_eq!(stats.huawei_quota_used[&QuotaKind::Prefetch], 4);
+    assert_eq!(stats.quota_used["huawei"][&QuotaKind::RefreshUrl], 7);
+    assert_eq!(stats.quota_used["huawei"][&QuotaKind::RefreshDirectory], 2);
+    assert_eq!(stats.quota_used["huawei"][&QuotaKind::Prefetch], 4);
     assert_eq!(stats.succeeded["huawei:quota"], 2);
 }
 
@@ -1027,9 +1027,12 @@ async fn over_limit_batches_are_refused_whole() {
         .await
         .ok();
     let stats = emu.stats().await;
-    assert_eq!(stats.huawei_quota_used[&QuotaKind::RefreshUrl], 1_000);
-    assert_eq!(stats.huawei_quota_used[&QuotaKind::RefreshDirectory], 100);
-    assert_eq!(stats.huawei_quota_used[&QuotaKind::Prefetch], 1_000);
+    assert_eq!(stats.quota_used["huawei"][&QuotaKind::RefreshUrl], 1_000);
+    assert_eq!(
+        stats.quota_used["huawei"][&QuotaKind::RefreshDirectory],
+        100
+    );
+    assert_eq!(stats.quota_used["huawei"][&QuotaKind::Prefetch], 1_000);
     assert_eq!(stats.errors["huawei:CDN.0001"], 3);
 }
 
@@ -1371,7 +1374,7 @@ async fn faults_come_in_huawei_format_and_consume_nothing() {
     assert_eq!(stats.faults["throttle"], 3);
     assert_eq!(stats.faults["error"], 1);
     assert_eq!(stats.tasks_created, 2);
-    assert_eq!(stats.huawei_quota_used[&QuotaKind::RefreshUrl], 2);
+    assert_eq!(stats.quota_used["huawei"][&QuotaKind::RefreshUrl], 2);
     assert_eq!(stats.requests["huawei:refresh"], 6);
     // Injected faults are not the API's own errors.
     assert!(!stats.errors.contains_key("huawei:APIGW.0308"), "{stats:?}");

@@ -254,7 +254,7 @@ fn nothing_accepted(stats: &Stats) {
     assert!(stats.accepted.refresh.is_empty(), "{stats:?}");
     assert!(stats.accepted.prefetch.is_empty(), "{stats:?}");
     assert!(
-        stats.qiniu_quota_used.values().all(|n| *n == 0),
+        stats.quota_used["qiniu"].values().all(|n| *n == 0),
         "{stats:?}"
     );
     assert_eq!(stats.tasks_created, 0);
@@ -335,11 +335,11 @@ async fn every_call_succeeds_with_either_token() {
     assert_eq!(stats.succeeded["qiniu:prefetch/list"], 3);
     assert!(stats.errors.is_empty(), "{stats:?}");
     assert_eq!(stats.total_accepted(Operation::Refresh), 9);
-    assert_eq!(stats.qiniu_quota_used[&QuotaKind::RefreshUrl], 6);
-    assert_eq!(stats.qiniu_quota_used[&QuotaKind::RefreshDirectory], 3);
-    assert_eq!(stats.qiniu_quota_used[&QuotaKind::Prefetch], 3);
+    assert_eq!(stats.quota_used["qiniu"][&QuotaKind::RefreshUrl], 6);
+    assert_eq!(stats.quota_used["qiniu"][&QuotaKind::RefreshDirectory], 3);
+    assert_eq!(stats.quota_used["qiniu"][&QuotaKind::Prefetch], 3);
     // Alibaba Cloud's quotas are another account's.
-    assert!(stats.quota_used.is_empty(), "{stats:?}");
+    assert!(stats.quota_used["aliyun"].is_empty(), "{stats:?}");
     assert_eq!(stats.tasks_created, 12);
 }
 
@@ -680,7 +680,7 @@ async fn a_path_still_processing_is_400037_and_rejects_the_request() {
     assert_eq!(r.json["invalidUrls"], json!(["http://example.com/x.js"]));
     let after = emu.stats().await;
     assert_eq!(after.accepted, before.accepted);
-    assert_eq!(after.qiniu_quota_used, before.qiniu_quota_used);
+    assert_eq!(after.quota_used["qiniu"], before.quota_used["qiniu"]);
     assert_eq!(after.tasks_created, before.tasks_created);
 
     // Another operation, or the same string as the other kind, is another task.
@@ -751,7 +751,7 @@ async fn daily_quotas_are_reported_and_all_or_nothing() {
     assert_eq!(p.json["error"], "prefetch url limit error");
     let after = emu.stats().await;
     assert_eq!(after.accepted, before.accepted);
-    assert_eq!(after.qiniu_quota_used, before.qiniu_quota_used);
+    assert_eq!(after.quota_used["qiniu"], before.quota_used["qiniu"]);
     assert_eq!(after.tasks_created, before.tasks_created);
 
     // What is left can be used to the last unit.
@@ -778,9 +778,9 @@ async fn daily_quotas_are_reported_and_all_or_nothing() {
         .await
         .err(400035);
     let stats = emu.stats().await;
-    assert_eq!(stats.qiniu_quota_used[&QuotaKind::RefreshUrl], 5);
-    assert_eq!(stats.qiniu_quota_used[&QuotaKind::RefreshDirectory], 2);
-    assert_eq!(stats.qiniu_quota_used[&QuotaKind::Prefetch], 3);
+    assert_eq!(stats.quota_used["qiniu"][&QuotaKind::RefreshUrl], 5);
+    assert_eq!(stats.quota_used["qiniu"][&QuotaKind::RefreshDirectory], 2);
+    assert_eq!(stats.quota_used["qiniu"][&QuotaKind::Prefetch], 3);
     assert_eq!(stats.errors["qiniu:400034"], 2);
 }
 
@@ -803,7 +803,7 @@ async fn items_per_second_are_capped_across_refresh_and_prefetch() {
         assert_eq!(c.json["error"], "single user QPS Rate limited");
         let stats = emu.stats().await;
         assert_eq!(stats.total_accepted(Operation::Refresh), 60);
-        assert_eq!(stats.qiniu_quota_used[&QuotaKind::RefreshUrl], 50);
+        assert_eq!(stats.quota_used["qiniu"][&QuotaKind::RefreshUrl], 50);
     }
     // The window slides: within a bounded wait the same request goes through.
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -1118,7 +1118,7 @@ async fn stats_banner_and_keys() {
     assert_eq!(served.requests["qiniu:refresh"], 2);
     assert_eq!(served.errors["qiniu:400031"], 1);
     assert_eq!(served.accepted.refresh["http://example.com/a.js"], 1);
-    assert_eq!(served.qiniu_quota_used[&QuotaKind::RefreshUrl], 1);
+    assert_eq!(served.quota_used["qiniu"][&QuotaKind::RefreshUrl], 1);
 
     let banner = emu.running.banner();
     assert!(banner.starts_with(&format!("listening on {}\n", emu.running.url())));

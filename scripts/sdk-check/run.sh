@@ -4,12 +4,22 @@
 #
 #   scripts/sdk-check/run.sh [BIN]     BIN: a built cdn-refresh (default target/debug/cdn-refresh)
 #
-# Starts `BIN emulator --listen 127.0.0.1:0`, reads the URL from its first line, installs the
-# pinned SDKs into a venv under target/sdk-venv and runs aliyun_sdk_check.py,
-# qiniu_sdk_check.py and huawei_sdk_check.py against it (all always run), then prints the
-# summed counts as its last line and fails when any check failed. The emulator is stopped on
-# exit, whatever happens.
+# Starts `BIN emulator --listen 127.0.0.1:0` with the keys of every provider in `providers`
+# below, reads the URL from its first line, installs the pinned SDKs (requirements.txt) into a
+# venv under target/sdk-venv and runs each provider's PROVIDER_sdk_check.py against it (all
+# always run), then prints the summed counts as its last line and fails when any check failed.
+# The emulator is stopped on exit, whatever happens.
 set -euo pipefail
+
+# One row per provider: its name, the key pair its script signs with (the emulator's default,
+# given as `--NAME-key`), and where its SDK carries a token, a temporary key
+# (`ID:SECRET:TOKEN`) that the emulator also accepts and the script gets as NAME_STS_KEY.
+# Each script is run as `NAME_sdk_check.py URL ID SECRET`.
+providers=(
+    "aliyun testid:testsecret STS.sdkcheck:sts-secret:sts-token-value"
+    "qiniu  testak:testsk"
+    "huawei HWTESTAK:HWTESTSK HWSTSAK:hw-sts-secret:hw-security-token"
+)
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -28,13 +38,14 @@ cleanup() {
 trap cleanup EXIT
 
 mkfifo "$workdir/out"
-# A second, STS credential: the checks also cover how each SDK carries the token.
-sts_key="STS.sdkcheck:sts-secret:sts-token-value"
-huawei_sts_key="HWSTSAK:hw-sts-secret:hw-security-token"
-"$bin" emulator --listen 127.0.0.1:0 \
-    --aliyun-key testid:testsecret --aliyun-key "$sts_key" \
-    --qiniu-key testak:testsk \
-    --huawei-key HWTESTAK:HWTESTSK --huawei-key "$huawei_sts_key" >"$workdir/out" 2>"$workdir/err" &
+flags=()
+for row in "${providers[@]}"; do
+    read -r name key sts_key <<<"$row"
+    flags+=("--$name-key" "$key")
+    # The temporary key too: the checks also cover how the SDK carries the token.
+    [ -z "$sts_key" ] || flags+=("--$name-key" "$sts_key")
+done
+"$bin" emulator --listen 127.0.0.1:0 "${flags[@]}" >"$workdir/out" 2>"$workdir/err" &
 emulator_pid=$!
 exec 3<"$workdir/out"
 if ! IFS= read -r -t 30 first <&3; then
@@ -74,8 +85,12 @@ run_check() {
     [ "$rc" -eq 0 ] || status=1
 }
 
-run_check aliyun env ALIYUN_STS_KEY="$sts_key" "$venv/bin/python" "$here/aliyun_sdk_check.py" "$url" testid testsecret
-run_check qiniu "$venv/bin/python" "$here/qiniu_sdk_check.py" "$url" testak testsk
-run_check huawei env HUAWEI_STS_KEY="$huawei_sts_key" "$venv/bin/python" "$here/huawei_sdk_check.py" "$url" HWTESTAK HWTESTSK
+for row in "${providers[@]}"; do
+    read -r name key sts_key <<<"$row"
+    sts=()
+    [ -z "$sts_key" ] || sts=("${name^^}_STS_KEY=$sts_key")
+    run_check "$name" env "${sts[@]}" "$venv/bin/python" "$here/${name}_sdk_check.py" \
+        "$url" "${key%%:*}" "${key#*:}"
+done
 echo "all SDK checks: $passed passed, $failed failed"
 exit "$status"

@@ -1,9 +1,16 @@
 //! The emulator's knobs, as flags. Every flag has a default so that `cdn-refresh emulator`
 //! alone behaves like a fresh account with the provider's documented limits.
+//!
+//! [`EmulatorArgs`] holds the knobs every provider shares (address, domains, task timing,
+//! faults); each provider's own (its keys, quotas and rates) are an `Args` struct in its
+//! folder (`<provider>/args.rs`), which [`ProviderKnobs`] adds to the flags from the
+//! declarations and keeps by type: [`EmulatorArgs::knobs`] hands a provider its own.
 
+use std::any::Any;
 use std::fmt;
 use std::net::SocketAddr;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
@@ -14,34 +21,6 @@ pub struct EmulatorArgs {
     /// Address to listen on; port 0 picks a free port (printed on the first line).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
     pub listen: SocketAddr,
-
-    /// Alibaba Cloud credential to accept, `ID:SECRET` or `ID:SECRET:STS_TOKEN` (repeatable).
-    /// With a token, requests with that key id must carry exactly that token.
-    #[arg(
-        long = "aliyun-key",
-        value_name = "ID:SECRET[:STS_TOKEN]",
-        default_value = "testid:testsecret"
-    )]
-    pub aliyun_keys: Vec<AliyunKey>,
-
-    /// Qiniu key pair to accept, `AK:SK` (repeatable). Every pair belongs to the one emulated
-    /// account: they share its quotas, its rate limit and its tasks.
-    #[arg(
-        long = "qiniu-key",
-        value_name = "AK:SK",
-        default_value = "testak:testsk"
-    )]
-    pub qiniu_keys: Vec<QiniuKey>,
-
-    /// Huawei Cloud key pair to accept, `AK:SK` or `AK:SK:SECURITY_TOKEN` for a temporary
-    /// one (repeatable). With a token, requests with that AK must carry exactly that
-    /// `X-Security-Token`. Every pair belongs to the one emulated account.
-    #[arg(
-        long = "huawei-key",
-        value_name = "AK:SK[:SECURITY_TOKEN]",
-        default_value = "HWTESTAK:HWTESTSK"
-    )]
-    pub huawei_keys: Vec<HuaweiKey>,
 
     /// Accelerated domains of the emulated account (comma-separated).
     #[arg(
@@ -66,77 +45,9 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "TEXT")]
     pub fail_matching: Vec<String>,
 
-    /// Daily quota of URL (File) refreshes.
-    #[arg(long, value_name = "N", default_value_t = 10_000)]
-    pub url_quota: u64,
-    /// Daily quota of directory refreshes.
-    #[arg(long, value_name = "N", default_value_t = 100)]
-    pub dir_quota: u64,
-    /// Daily quota of prefetched (preloaded) URLs.
-    #[arg(long, value_name = "N", default_value_t = 1_000)]
-    pub preload_quota: u64,
-    /// Daily quota of regex refreshes.
-    #[arg(long, value_name = "N", default_value_t = 20)]
-    pub regex_quota: u64,
-    /// Daily quota of ignore-params (ExQuery) refreshes.
-    #[arg(long, value_name = "N", default_value_t = 10_000)]
-    pub ignore_params_quota: u64,
-
-    /// RefreshObjectCaches calls per second per access key (0: unlimited).
-    #[arg(long, value_name = "N", default_value_t = 50)]
-    pub refresh_qps: u32,
-    /// PushObjectCache calls per second per access key (0: unlimited).
-    #[arg(long, value_name = "N", default_value_t = 50)]
-    pub push_qps: u32,
-    /// DescribeRefreshTaskById calls per second per access key (0: unlimited).
-    #[arg(long, value_name = "N", default_value_t = 30)]
-    pub describe_by_id_qps: u32,
-    /// DescribeRefreshQuota calls per second per access key (0: unlimited).
-    #[arg(long, value_name = "N", default_value_t = 20)]
-    pub quota_qps: u32,
-    /// DescribeRefreshTasks calls per second per access key (0: unlimited).
-    #[arg(long, value_name = "N", default_value_t = 10)]
-    pub describe_tasks_qps: u32,
-    /// Refreshed paths per domain per minute, over a sliding minute (0: unlimited).
-    #[arg(long, value_name = "N", default_value_t = 1_000)]
-    pub urls_per_minute_per_domain: u32,
-
-    /// Qiniu: daily quota of refreshed URLs (`urlQuotaDay`).
-    #[arg(long, value_name = "N", default_value_t = 500)]
-    pub qiniu_url_quota: u64,
-    /// Qiniu: daily quota of refreshed directories (`dirQuotaDay`).
-    #[arg(long, value_name = "N", default_value_t = 10)]
-    pub qiniu_dir_quota: u64,
-    /// Qiniu: daily quota of prefetched URLs (`quotaDay`).
-    #[arg(long, value_name = "N", default_value_t = 100)]
-    pub qiniu_prefetch_quota: u64,
-    /// Qiniu: URLs plus directories per second, refresh and prefetch together, over a sliding
-    /// second (403024 beyond; 0: unlimited).
-    #[arg(long, value_name = "N", default_value_t = 240)]
-    pub qiniu_items_per_second: u32,
-    /// Qiniu: directory refresh is not enabled on the account (400038), as on accounts that
-    /// never asked for it.
-    #[arg(long)]
-    pub qiniu_dir_refresh_disabled: bool,
-
-    /// Huawei: daily quota of refreshed URLs (`file_refresh`), counted per URL.
-    #[arg(long, value_name = "N", default_value_t = 2_000)]
-    pub huawei_file_refresh_quota: u64,
-    /// Huawei: daily quota of refreshed directories (`dir_refresh`).
-    #[arg(long, value_name = "N", default_value_t = 100)]
-    pub huawei_dir_refresh_quota: u64,
-    /// Huawei: daily quota of preheated URLs (`preheat`).
-    #[arg(long, value_name = "N", default_value_t = 1_000)]
-    pub huawei_preheat_quota: u64,
-    /// Huawei: calls per second of each API for the account (429 APIGW.0308 beyond; 0:
-    /// unlimited). The docs give 30/s for CreateRefreshTasks and ShowHistoryTaskDetails.
-    #[arg(long, value_name = "N", default_value_t = 30)]
-    pub huawei_requests_per_second: u32,
-
-    /// Deny this API action as a RAM policy would (403 Forbidden.RAM naming `cdn:ACTION`)
-    /// (repeatable).
-    #[arg(long = "deny-action", value_name = "ACTION")]
-    pub deny_actions: Vec<String>,
+    /// Every provider's own knobs, flags in registration order.
+    #[command(flatten)]
+    pub providers: ProviderKnobs,
 
     /// Inject a fault: RATE is a probability like `0.25` or `1/N` for every Nth API request
     /// of any provider (repeatable; the first KIND that fires wins). Before authentication,
@@ -192,6 +103,17 @@ impl EmulatorArgs {
     }
 }
 
+impl EmulatorArgs {
+    /// A provider's own knobs, the `Args` struct its declaration names.
+    pub(crate) fn knobs<K: KnobSet>(&self) -> &K {
+        self.providers
+            .0
+            .iter()
+            .find_map(|k| (k.as_ref() as &dyn Any).downcast_ref::<K>())
+            .expect("every provider's knobs are parsed with the others")
+    }
+}
+
 impl Default for EmulatorArgs {
     /// Exactly the flag defaults (parsed from an empty command line).
     fn default() -> Self {
@@ -199,122 +121,46 @@ impl Default for EmulatorArgs {
     }
 }
 
-/// One Alibaba Cloud credential the emulator accepts.
-#[derive(Clone, PartialEq, Eq)]
-pub struct AliyunKey {
-    pub id: String,
-    pub secret: String,
-    /// STS token that requests with this key id must carry.
-    pub security_token: Option<String>,
-}
+/// One provider's knobs, as its `Args` struct parsed them.
+pub(crate) trait KnobSet: Any + Send + Sync + fmt::Debug {}
 
-impl FromStr for AliyunKey {
-    type Err = String;
+impl<T: Any + Send + Sync + fmt::Debug> KnobSet for T {}
 
-    fn from_str(s: &str) -> Result<Self, String> {
-        // The token may itself contain ':', so split at most twice.
-        let mut parts = s.splitn(3, ':');
-        let id = parts.next().unwrap_or_default();
-        let secret = parts.next().unwrap_or_default();
-        if id.is_empty() || secret.is_empty() {
-            return Err("expected ID:SECRET or ID:SECRET:STS_TOKEN".into());
-        }
-        let security_token = parts.next().filter(|t| !t.is_empty()).map(str::to_string);
-        Ok(AliyunKey {
-            id: id.to_string(),
-            secret: secret.to_string(),
-            security_token,
-        })
-    }
-}
+/// The knobs of every emulated provider, one `Args` struct each, in registration order.
+/// Their flags come from the declarations ([`super::registry::Knobs`]).
+#[derive(Clone)]
+pub struct ProviderKnobs(Vec<Arc<dyn KnobSet>>);
 
-/// Never prints the secret or the token.
-impl fmt::Debug for AliyunKey {
+impl fmt::Debug for ProviderKnobs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AliyunKey")
-            .field("id", &self.id)
-            .field("secret", &"<redacted>")
-            .field(
-                "security_token",
-                &self.security_token.as_ref().map(|_| "<redacted>"),
-            )
-            .finish()
+        f.debug_list().entries(&self.0).finish()
     }
 }
 
-/// One Qiniu key pair the emulator accepts.
-#[derive(Clone, PartialEq, Eq)]
-pub struct QiniuKey {
-    pub access_key: String,
-    pub secret_key: String,
-}
+impl clap::Args for ProviderKnobs {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        super::EMULATED
+            .iter()
+            .fold(cmd, |cmd, e| (e.knobs.augment)(cmd))
+    }
 
-impl FromStr for QiniuKey {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.split_once(':') {
-            Some((ak, sk)) if !ak.is_empty() && !sk.is_empty() && !sk.contains(':') => {
-                Ok(QiniuKey {
-                    access_key: ak.to_string(),
-                    secret_key: sk.to_string(),
-                })
-            }
-            _ => Err("expected AK:SK".into()),
-        }
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
     }
 }
 
-/// Never prints the secret key.
-impl fmt::Debug for QiniuKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("QiniuKey")
-            .field("access_key", &self.access_key)
-            .field("secret_key", &"<redacted>")
-            .finish()
+impl clap::FromArgMatches for ProviderKnobs {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        super::EMULATED
+            .iter()
+            .map(|e| (e.knobs.parse)(matches))
+            .collect::<Result<_, _>>()
+            .map(ProviderKnobs)
     }
-}
 
-/// One Huawei Cloud key pair the emulator accepts.
-#[derive(Clone, PartialEq, Eq)]
-pub struct HuaweiKey {
-    pub access_key: String,
-    pub secret_key: String,
-    /// `X-Security-Token` that requests with this AK must carry (temporary credentials).
-    pub security_token: Option<String>,
-}
-
-impl FromStr for HuaweiKey {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        // Temporary tokens are long base64-like strings that may hold ':', so split twice.
-        let mut parts = s.splitn(3, ':');
-        let access_key = parts.next().unwrap_or_default();
-        let secret_key = parts.next().unwrap_or_default();
-        if access_key.is_empty() || secret_key.is_empty() {
-            return Err("expected AK:SK or AK:SK:SECURITY_TOKEN".into());
-        }
-        let security_token = parts.next().filter(|t| !t.is_empty()).map(str::to_string);
-        Ok(HuaweiKey {
-            access_key: access_key.to_string(),
-            secret_key: secret_key.to_string(),
-            security_token,
-        })
-    }
-}
-
-/// Never prints the secret key or the token.
-impl fmt::Debug for HuaweiKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HuaweiKey")
-            .field("access_key", &self.access_key)
-            .field("secret_key", &"<redacted>")
-            .field(
-                "security_token",
-                &self.security_token.as_ref().map(|_| "<redacted>"),
-            )
-            .finish()
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
     }
 }
 
@@ -474,60 +320,23 @@ mod tests {
     fn defaults_are_the_flag_defaults() {
         let a = EmulatorArgs::default();
         assert_eq!(a.listen.to_string(), "127.0.0.1:0");
-        assert_eq!(a.aliyun_keys.len(), 1);
-        assert_eq!(a.aliyun_keys[0].id, "testid");
         assert_eq!(a.domains.len(), 3);
         assert_eq!(a.task_duration, Duration::from_secs(2));
         assert_eq!(a.max_timestamp_skew, Duration::from_secs(900));
-        assert_eq!((a.url_quota, a.dir_quota, a.regex_quota), (10_000, 100, 20));
-        assert_eq!(a.qiniu_keys.len(), 1);
-        assert_eq!(a.qiniu_keys[0].access_key, "testak");
-        assert_eq!(
-            (
-                a.qiniu_url_quota,
-                a.qiniu_dir_quota,
-                a.qiniu_prefetch_quota,
-                a.qiniu_items_per_second
-            ),
-            (500, 10, 100, 240)
-        );
-        assert!(!a.qiniu_dir_refresh_disabled);
-        assert_eq!(a.huawei_keys.len(), 1);
-        assert_eq!(a.huawei_keys[0].access_key, "HWTESTAK");
-        assert_eq!(a.huawei_keys[0].security_token, None);
-        assert_eq!(
-            (
-                a.huawei_file_refresh_quota,
-                a.huawei_dir_refresh_quota,
-                a.huawei_preheat_quota,
-                a.huawei_requests_per_second
-            ),
-            (2_000, 100, 1_000, 30)
-        );
     }
 
     #[test]
-    fn parses_keys_and_faults() {
-        let k: AliyunKey = "id:s3cr3t:tok:with:colons".parse().unwrap();
-        assert_eq!(k.security_token.as_deref(), Some("tok:with:colons"));
-        let shown = format!("{k:?}");
-        assert!(!shown.contains("s3cr3t") && !shown.contains("tok:"));
-        assert!("id".parse::<AliyunKey>().is_err());
-        let q: QiniuKey = "ak:s3cr3t".parse().unwrap();
-        assert_eq!(q.access_key, "ak");
-        assert!(!format!("{q:?}").contains("s3cr3t"));
-        for bad in ["ak", "ak:", ":sk", "ak:sk:x"] {
-            assert!(bad.parse::<QiniuKey>().is_err(), "{bad}");
-        }
-        let h: HuaweiKey = "AK:s3cr3t:tok:en".parse().unwrap();
-        assert_eq!(h.security_token.as_deref(), Some("tok:en"));
-        let shown = format!("{h:?}");
-        assert!(!shown.contains("s3cr3t") && !shown.contains("tok:"));
-        assert_eq!("AK:SK".parse::<HuaweiKey>().unwrap().security_token, None);
-        for bad in ["AK", "AK:", ":SK"] {
-            assert!(bad.parse::<HuaweiKey>().is_err(), "{bad}");
-        }
+    fn every_provider_has_its_knobs() {
+        let a = EmulatorArgs::default();
+        assert_eq!(a.providers.0.len(), super::super::EMULATED.len());
+        // Each provider's flags are its own: two with one id would make clap panic here.
+        let cmd = clap::Command::new("emulator");
+        let cmd = <EmulatorArgs as clap::Args>::augment_args(cmd);
+        cmd.debug_assert();
+    }
 
+    #[test]
+    fn parses_faults() {
         let f: FaultSpec = "drop=1/3".parse().unwrap();
         assert_eq!(f.rate, FaultRate::EveryNth(3));
         let f: FaultSpec = "throttle=0.25".parse().unwrap();

@@ -7,22 +7,47 @@
 //! provider accepted the request, bodies that never end or are huge, redirects, listings
 //! that page forever, requests that arrive late).
 //!
-//! Layout: [`args`] (the knobs), `server` (routing, latency, faults, the stats endpoint;
-//! provider-neutral), `faults` (the answers of the faults every provider shares), `state`
-//! (tasks, quotas, rate windows, nonces, stats), one folder per provider with the same files
-//! (`mod.rs` the wire format, `auth` verifies signatures, `actions` implements the
+//! Layout: the framework, which names no provider: [`args`] (the knobs every provider
+//! shares, and each provider's own added from the declarations), `registry` (what a provider
+//! declares, [`EMULATED`] the list), `server` (routing from the declarations, latency,
+//! faults, the stats endpoint), `faults` (the answers of the faults every provider shares),
+//! `dice` (which request a fault or `--slow` hits), `state` (what the emulator remembers,
+//! each provider's own state kept by type), `stats` (the stats endpoint's JSON), `windows`,
+//! `quota` and `nonces` (the counting a provider's limits and signatures need), `xml` (the
+//! RPC APIs' XML answers). Then one folder per provider with the same files: `mod.rs` (the
+//! wire format and its declaration, `SPEC`: routes, banner lines, checks), `args` (its
+//! knobs), `state` (its tasks and quotas), `auth` (verifies signatures) and `actions` (the
 //! operations): `aliyun` (Alibaba Cloud CDN, RPC on `/`), `qiniu` (Qiniu Fusion CDN,
-//! `/v2/tune/...`) and `huawei` (Huawei Cloud CDN behind its API gateway, `/v1.0/cdn/...`),
-//! and `xml` (the RPC APIs' XML answers).
+//! `/v2/tune/...`) and `huawei` (Huawei Cloud CDN behind its API gateway, `/v1.0/cdn/...`).
 
-mod aliyun;
 pub mod args;
+mod dice;
 mod faults;
-mod huawei;
-mod qiniu;
+mod nonces;
+mod quota;
+mod registry;
 mod server;
 mod state;
+mod stats;
+mod windows;
 mod xml;
+
+/// Every emulated provider, one line each: its folder, and its [`registry::Emulated`]
+/// (`SPEC`) in [`EMULATED`]. The same names, in the same order, as the clients'
+/// `providers::register!`.
+macro_rules! register {
+    ($($name:ident),+ $(,)?) => {
+        $(mod $name;)+
+        /// The emulated providers, in the order the flags, routes and banner list them.
+        pub(crate) static EMULATED: &[&registry::Emulated] = &[$(&$name::SPEC),+];
+    };
+}
+
+register! {
+    aliyun,
+    qiniu,
+    huawei,
+}
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -32,19 +57,17 @@ use anyhow::{Context, bail};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-pub use args::{
-    AliyunKey, EmulatorArgs, FaultKind, FaultRate, FaultSpec, HuaweiKey, QiniuKey, SlowSpec,
-};
-pub use state::{Accepted, Stats};
+use crate::providers::ProviderKind;
+
+pub use args::{EmulatorArgs, FaultKind, FaultRate, FaultSpec, ProviderKnobs, SlowSpec};
+pub use stats::{Accepted, QuotaUsed, Stats};
 
 use server::{App, Conn, KillableListener};
 
-/// The credential accepted when none is given; the only one whose secret the banner shows.
-const DEFAULT_ALIYUN_KEY: (&str, &str) = ("testid", "testsecret");
-/// The Qiniu key pair accepted when none is given (`AK`, `SK`); shown in the banner.
-pub const DEFAULT_QINIU_KEY: (&str, &str) = ("testak", "testsk");
-/// The Huawei Cloud key pair accepted when none is given (`AK`, `SK`); shown in the banner.
-pub const DEFAULT_HUAWEI_KEY: (&str, &str) = ("HWTESTAK", "HWTESTSK");
+/// The key pair (id, secret) the emulator accepts for `provider` when none is given.
+pub fn default_key(provider: ProviderKind) -> Option<(&'static str, &'static str)> {
+    registry::named(provider.name()).map(|e| e.default_key)
+}
 
 /// A running emulator. Dropping it (or [`Running::shutdown`]) stops it.
 pub struct Running {
@@ -101,65 +124,10 @@ impl Running {
     pub fn banner(&self) -> String {
         let url = self.url();
         let args = &self.app.args;
-        let mut lines = vec![
-            format!("listening on {url}"),
-            format!("aliyun: endpoint {url}/ (CDN API 2018-05-10, V1 and V3 signatures)"),
-        ];
-        for key in &args.aliyun_keys {
-            let secret = if (key.id.as_str(), key.secret.as_str()) == DEFAULT_ALIYUN_KEY {
-                format!("secret {}", key.secret)
-            } else {
-                "secret as given with --aliyun-key".to_string()
-            };
-            let token = if key.security_token.is_some() {
-                ", with STS token"
-            } else {
-                ""
-            };
-            lines.push(format!(
-                "aliyun: access key id {} ({secret}{token})",
-                key.id
-            ));
+        let mut lines = vec![format!("listening on {url}")];
+        for e in EMULATED {
+            lines.extend((e.banner)(args, &url));
         }
-        lines.push(format!(
-            "qiniu: endpoint {url} (Fusion CDN /v2/tune/refresh, /v2/tune/prefetch and /list; QBox and Qiniu tokens)"
-        ));
-        for key in &args.qiniu_keys {
-            let secret = if (key.access_key.as_str(), key.secret_key.as_str()) == DEFAULT_QINIU_KEY
-            {
-                format!("secret key {}", key.secret_key)
-            } else {
-                "secret key as given with --qiniu-key".to_string()
-            };
-            lines.push(format!("qiniu: access key {} ({secret})", key.access_key));
-        }
-        lines.push(format!(
-            "huawei: endpoint {url} (CDN /v1.0/cdn/content/refresh-tasks, preheating-tasks, historytasks, quota, contentgateway/url-tasks; SDK-HMAC-SHA256)"
-        ));
-        for key in &args.huawei_keys {
-            let secret = if (key.access_key.as_str(), key.secret_key.as_str()) == DEFAULT_HUAWEI_KEY
-            {
-                format!("secret key {}", key.secret_key)
-            } else {
-                "secret key as given with --huawei-key".to_string()
-            };
-            let token = if key.security_token.is_some() {
-                ", temporary: with X-Security-Token"
-            } else {
-                ""
-            };
-            lines.push(format!(
-                "huawei: access key {} ({secret}{token})",
-                key.access_key
-            ));
-        }
-        lines.push(format!(
-            "huawei: daily quotas file_refresh {}, dir_refresh {}, preheat {}; {} calls per second per API",
-            args.huawei_file_refresh_quota,
-            args.huawei_dir_refresh_quota,
-            args.huawei_preheat_quota,
-            args.huawei_requests_per_second
-        ));
         let domains: Vec<&str> = args.domains.iter().map(|d| d.trim()).collect();
         lines.push(format!("domains: {}", domains.join(", ")));
         lines.push(format!("stats: {url}/_emulator/stats"));
@@ -188,43 +156,5 @@ fn validate(args: &EmulatorArgs) -> anyhow::Result<()> {
     if !args.domains.iter().any(|d| !d.trim().is_empty()) {
         bail!("--domains: give at least one domain");
     }
-    if args.aliyun_keys.is_empty() {
-        bail!("--aliyun-key: give at least one credential");
-    }
-    for (i, key) in args.aliyun_keys.iter().enumerate() {
-        if args.aliyun_keys[..i].iter().any(|k| k.id == key.id) {
-            bail!("--aliyun-key: access key id {} is given twice", key.id);
-        }
-    }
-    if args.qiniu_keys.is_empty() {
-        bail!("--qiniu-key: give at least one key pair");
-    }
-    for (i, key) in args.qiniu_keys.iter().enumerate() {
-        if args.qiniu_keys[..i]
-            .iter()
-            .any(|k| k.access_key == key.access_key)
-        {
-            bail!("--qiniu-key: access key {} is given twice", key.access_key);
-        }
-    }
-    if args.huawei_keys.is_empty() {
-        bail!("--huawei-key: give at least one key pair");
-    }
-    for (i, key) in args.huawei_keys.iter().enumerate() {
-        if args.huawei_keys[..i]
-            .iter()
-            .any(|k| k.access_key == key.access_key)
-        {
-            bail!("--huawei-key: access key {} is given twice", key.access_key);
-        }
-    }
-    for action in &args.deny_actions {
-        if !aliyun::ACTIONS.contains(&action.as_str()) {
-            bail!(
-                "--deny-action {action}: not an emulated action (expected one of {})",
-                aliyun::ACTIONS.join(", ")
-            );
-        }
-    }
-    Ok(())
+    EMULATED.iter().try_for_each(|e| (e.validate)(args))
 }

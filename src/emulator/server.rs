@@ -1,10 +1,10 @@
 //! The HTTP side, provider-neutral: routing by path, the pipeline every API request goes
 //! through (count → `--slow` → latency → fault → provider), and the admin endpoint.
 //!
-//! Each provider lives on its own paths of the one address (Alibaba Cloud RPC on `/`; Qiniu
-//! on `/v2/tune/...`; Huawei on `/v1.0/...`, where its gateway answers unknown paths itself),
-//! so the fault, latency and stats machinery is written once here and a provider only
-//! implements [`Api`].
+//! Each provider lives on its own paths of the one address, which its declaration adds to
+//! the router ([`super::registry::Emulated::routes`], each path served by [`api`]), so the
+//! fault, latency and stats machinery is written once here and a provider only implements
+//! [`Api`].
 //!
 //! Where each fault acts: most replace the answer before the provider sees the request (it
 //! consumes nothing); `lose-answer` lets the provider serve it in full and then drops the
@@ -27,14 +27,15 @@ use axum::extract::connect_info::Connected;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::{MethodRouter, any, get};
 use axum::serve::{IncomingStream, Listener};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::args::{EmulatorArgs, FaultKind};
 use super::faults;
-use super::state::{Inner, Stats};
+use super::state::Inner;
+use super::stats::Stats;
 
 /// Largest request body read (1,000 paths of 1,024 characters, percent-encoded, fit).
 const MAX_BODY: usize = 8 << 20;
@@ -58,7 +59,7 @@ impl App {
             .map(|d| d.trim().to_ascii_lowercase())
             .filter(|d| !d.is_empty())
             .collect();
-        let inner = Inner::new(&args.faults, args.slow, args.fault_seed);
+        let inner = Inner::new(&args);
         let redirect_port = args
             .redirect_port
             .unwrap_or_else(|| addr.port().wrapping_add(1));
@@ -113,17 +114,19 @@ pub(crate) trait Api: Send + Sync + 'static {
     fn handle(app: Arc<App>, call: ApiCall) -> impl Future<Output = Response> + Send;
 }
 
+/// The stats endpoint, every provider's paths as its declaration adds them, and a fallback.
 pub(crate) fn router(app: Arc<App>) -> Router {
-    Router::new()
-        .route("/_emulator/stats", get(stats))
-        .route("/", any(api::<super::aliyun::Aliyun>))
-        .route("/v2/tune/refresh", any(api::<super::qiniu::Qiniu>))
-        .route("/v2/tune/prefetch", any(api::<super::qiniu::Qiniu>))
-        .route("/v2/tune/refresh/list", any(api::<super::qiniu::Qiniu>))
-        .route("/v2/tune/prefetch/list", any(api::<super::qiniu::Qiniu>))
-        .route("/v1.0/{*rest}", any(api::<super::huawei::Huawei>))
+    let router = Router::new().route("/_emulator/stats", get(stats));
+    super::EMULATED
+        .iter()
+        .fold(router, |router, e| (e.routes)(router))
         .fallback(|| async { (StatusCode::NOT_FOUND, "no such endpoint in the emulator\n") })
         .with_state(app)
+}
+
+/// What serves a path of provider `P`: any method, through the [`pipeline`].
+pub(crate) fn api<P: Api>() -> MethodRouter<Arc<App>> {
+    any(pipeline::<P>)
 }
 
 async fn stats(State(app): State<Arc<App>>) -> axum::Json<Stats> {
@@ -132,7 +135,7 @@ async fn stats(State(app): State<Arc<App>>) -> axum::Json<Stats> {
 
 /// The pipeline: count, hold a `--slow` request, wait the configured latency, maybe inject
 /// a fault, else serve.
-async fn api<P: Api>(
+async fn pipeline<P: Api>(
     State(app): State<Arc<App>>,
     ConnectInfo(conn): ConnectInfo<Conn>,
     req: Request,

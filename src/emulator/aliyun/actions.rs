@@ -19,9 +19,10 @@ use axum::http::StatusCode;
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use serde_json::{Map, Value, json};
 
-use super::{ApiError, RpcRequest};
+use super::state::{AliyunState, Progress, Task, TaskPath};
+use super::{ApiError, RpcRequest, knobs};
 use crate::emulator::server::{App, ENDLESS_TOTAL, endless_url};
-use crate::emulator::state::{Inner, Progress, Task, TaskPath};
+use crate::emulator::state::Inner;
 use crate::providers::{BatchKind, ObjectType, Operation, QuotaKind};
 
 /// Longest object path accepted.
@@ -182,17 +183,18 @@ fn parse_bool(req: &RpcRequest<'_>, name: &str) -> Result<bool, ApiError> {
 }
 
 fn quota_limit(app: &App, kind: QuotaKind) -> u64 {
+    let knobs = knobs(app);
     match kind {
-        QuotaKind::RefreshUrl => app.args.url_quota,
-        QuotaKind::RefreshDirectory => app.args.dir_quota,
-        QuotaKind::RefreshRegex => app.args.regex_quota,
-        QuotaKind::RefreshIgnoreParams => app.args.ignore_params_quota,
-        QuotaKind::Prefetch => app.args.preload_quota,
+        QuotaKind::RefreshUrl => knobs.url_quota,
+        QuotaKind::RefreshDirectory => knobs.dir_quota,
+        QuotaKind::RefreshRegex => knobs.regex_quota,
+        QuotaKind::RefreshIgnoreParams => knobs.ignore_params_quota,
+        QuotaKind::Prefetch => knobs.preload_quota,
     }
 }
 
 fn remaining(ctx: &mut Ctx<'_>, kind: QuotaKind) -> u64 {
-    let used = ctx.inner.quota.used(kind, ctx.now.0);
+    let used = ctx.inner.state_mut::<AliyunState>().quota.used(kind, ctx.now.0);
     quota_limit(ctx.app, kind).saturating_sub(used)
 }
 
@@ -209,7 +211,7 @@ fn accept(
         object_type,
     }
     .quota_kind();
-    ctx.inner.quota.add(kind, count as u64, ctx.now.0);
+    ctx.inner.state_mut::<AliyunState>().quota.add(kind, count as u64, ctx.now.0);
     let mut ids = Vec::new();
     for (domain, paths) in groups {
         let raws: Vec<&str> = paths.iter().map(|p| p.raw).collect();
@@ -217,6 +219,7 @@ fn accept(
             && matches!(object_type, ObjectType::File | ObjectType::IgnoreParams)
         {
             ctx.inner
+                .state_mut::<AliyunState>()
                 .per_minute
                 .add(&domain, paths.len() as u64, ctx.now.1);
         }
@@ -234,6 +237,7 @@ fn accept(
             .collect();
         let id = ctx
             .inner
+            .state_mut::<AliyunState>()
             .tasks
             .create(operation, object_type, &domain, task_paths, ctx.now);
         ctx.inner.accept(operation, &raws);
@@ -299,10 +303,10 @@ fn refresh(ctx: &mut Ctx<'_>, req: &RpcRequest<'_>) -> Result<Map<String, Value>
     }
     // The per-minute cap counts URLs (File and IgnoreParams), not directories or patterns.
     let counts_per_minute = matches!(object_type, ObjectType::File | ObjectType::IgnoreParams);
-    let cap = u64::from(ctx.app.args.urls_per_minute_per_domain);
+    let cap = u64::from(knobs(ctx.app).urls_per_minute_per_domain);
     if cap > 0 && counts_per_minute {
         for (domain, paths) in &groups {
-            let used = ctx.inner.per_minute.used(domain, ctx.now.1);
+            let used = ctx.inner.state_mut::<AliyunState>().per_minute.used(domain, ctx.now.1);
             if used + paths.len() as u64 > cap {
                 return Err(ApiError::bad(
                     "QuotaPerMinuteExceeded.Refresh",
@@ -429,7 +433,7 @@ fn describe_by_id(ctx: &mut Ctx<'_>, req: &RpcRequest<'_>) -> Result<Map<String,
                 format!("The specified TaskId {id:?} is invalid."),
             )
         })?;
-        if let Some(task) = ctx.inner.tasks.get(id) {
+        if let Some(task) = ctx.inner.state::<AliyunState>().tasks.get(id) {
             tasks.extend(entries(ctx, task).into_iter().map(|(_, e)| e));
         }
     }
@@ -511,7 +515,7 @@ fn describe_tasks(ctx: &mut Ctx<'_>, req: &RpcRequest<'_>) -> Result<Map<String,
     }
 
     let mut matching = Vec::new();
-    for task in ctx.inner.tasks.newest_first() {
+    for task in ctx.inner.state::<AliyunState>().tasks.newest_first() {
         // What `CreationTime` shows: a task created at 10:00:00.5 is in a range ending at
         // 10:00:00.
         let created = task.created.trunc_subsecs(0);

@@ -14,7 +14,7 @@ use axum::http::StatusCode;
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 use super::{ApiError, RpcRequest};
-use crate::emulator::args::AliyunKey;
+use super::args::AliyunKey;
 use crate::emulator::server::App;
 use crate::emulator::state::Inner;
 use crate::providers::aliyun::sign::{
@@ -186,7 +186,7 @@ fn v3<'a>(
 }
 
 fn find_key<'a>(app: &'a App, id: &str) -> Result<&'a AliyunKey, ApiError> {
-    app.args
+    super::knobs(app)
         .aliyun_keys
         .iter()
         .find(|k| k.id == id)

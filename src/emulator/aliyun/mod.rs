@@ -6,19 +6,94 @@
 //! `Format` (XML when absent, as the real gateway does).
 
 mod actions;
+mod args;
 mod auth;
+mod state;
 
 use std::sync::Arc;
 use std::time::Instant;
 
+use anyhow::bail;
+use axum::Router;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 
-use super::args::FaultKind;
-use super::server::{Api, ApiCall, App};
+use self::args::Knobs;
+use self::state::AliyunState;
+use super::args::{EmulatorArgs, FaultKind};
+use super::registry::{self, Emulated};
+use super::server::{self, Api, ApiCall, App};
 use super::state::Inner;
 use super::xml;
+
+/// What the emulator knows of Alibaba Cloud.
+pub(crate) static SPEC: Emulated = Emulated {
+    name: "aliyun",
+    default_key: DEFAULT_KEY,
+    knobs: registry::Knobs::of::<Knobs>(),
+    validate,
+    routes,
+    banner,
+    state: || Box::new(AliyunState::default()),
+    quota_field: "quota_used",
+};
+
+/// The credential accepted when none is given (`--aliyun-key`'s default).
+const DEFAULT_KEY: (&str, &str) = ("testid", "testsecret");
+
+/// Its knobs, from the emulator's.
+fn knobs(app: &App) -> &Knobs {
+    app.args.knobs()
+}
+
+fn routes(router: Router<Arc<App>>) -> Router<Arc<App>> {
+    router.route("/", server::api::<Aliyun>())
+}
+
+fn banner(args: &EmulatorArgs, url: &str) -> Vec<String> {
+    let mut lines = vec![format!(
+        "aliyun: endpoint {url}/ (CDN API 2018-05-10, V1 and V3 signatures)"
+    )];
+    for key in &args.knobs::<Knobs>().aliyun_keys {
+        let secret = if (key.id.as_str(), key.secret.as_str()) == DEFAULT_KEY {
+            format!("secret {}", key.secret)
+        } else {
+            "secret as given with --aliyun-key".to_string()
+        };
+        let token = if key.security_token.is_some() {
+            ", with STS token"
+        } else {
+            ""
+        };
+        lines.push(format!(
+            "aliyun: access key id {} ({secret}{token})",
+            key.id
+        ));
+    }
+    lines
+}
+
+fn validate(args: &EmulatorArgs) -> anyhow::Result<()> {
+    let knobs = args.knobs::<Knobs>();
+    if knobs.aliyun_keys.is_empty() {
+        bail!("--aliyun-key: give at least one credential");
+    }
+    for (i, key) in knobs.aliyun_keys.iter().enumerate() {
+        if knobs.aliyun_keys[..i].iter().any(|k| k.id == key.id) {
+            bail!("--aliyun-key: access key id {} is given twice", key.id);
+        }
+    }
+    for action in &knobs.deny_actions {
+        if !ACTIONS.contains(&action.as_str()) {
+            bail!(
+                "--deny-action {action}: not an emulated action (expected one of {})",
+                ACTIONS.join(", ")
+            );
+        }
+    }
+    Ok(())
+}
 
 pub(crate) const VERSION: &str = "2018-05-10";
 
@@ -270,7 +345,8 @@ fn process(
         ));
     }
     let caller = auth::verify(app, inner, req, now)?;
-    if app.args.deny_actions.iter().any(|a| a == action) {
+    let knobs = knobs(app);
+    if knobs.deny_actions.iter().any(|a| a == action) {
         let permission = format!("cdn:{action}");
         let mut err = ApiError::new(
             StatusCode::FORBIDDEN,
@@ -289,11 +365,11 @@ fn process(
         return Err(err);
     }
     let qps = match action {
-        "RefreshObjectCaches" => app.args.refresh_qps,
-        "PushObjectCache" => app.args.push_qps,
-        "DescribeRefreshTaskById" => app.args.describe_by_id_qps,
-        "DescribeRefreshQuota" => app.args.quota_qps,
-        _ => app.args.describe_tasks_qps,
+        "RefreshObjectCaches" => knobs.refresh_qps,
+        "PushObjectCache" => knobs.push_qps,
+        "DescribeRefreshTaskById" => knobs.describe_by_id_qps,
+        "DescribeRefreshQuota" => knobs.quota_qps,
+        _ => knobs.describe_tasks_qps,
     };
     let window = format!("aliyun\n{}\n{action}", caller.key_id);
     if !inner.rates.admit(&window, qps, now.1) {

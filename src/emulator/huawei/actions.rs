@@ -64,11 +64,12 @@ use chrono::{DateTime, FixedOffset, TimeDelta, Timelike, Utc};
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use serde_json::{Map, Value, json};
 
-use super::{ApiError, Endpoint, codes};
-use crate::emulator::server::{ApiCall, App, ENDLESS_TOTAL, endless_url};
-use crate::emulator::state::{
-    HUAWEI_TASK_RETENTION, HuaweiProgress, HuaweiTask, HuaweiTaskType, HuaweiUrl, Inner,
+use super::state::{
+    HUAWEI_TASK_RETENTION, HuaweiProgress, HuaweiState, HuaweiTask, HuaweiTaskType, HuaweiUrl,
 };
+use super::{ApiError, Endpoint, codes, knobs};
+use crate::emulator::server::{ApiCall, App, ENDLESS_TOTAL, endless_url};
+use crate::emulator::state::Inner;
 use crate::providers::{Operation, QuotaKind};
 
 pub const MAX_REFRESH_URLS: usize = 1_000;
@@ -248,10 +249,11 @@ fn checked_host(raw: &str, shape: Shape) -> Result<String, String> {
 }
 
 fn quota_limit(app: &App, kind: QuotaKind) -> u64 {
+    let knobs = knobs(app);
     match kind {
-        QuotaKind::RefreshDirectory => app.args.huawei_dir_refresh_quota,
-        QuotaKind::Prefetch => app.args.huawei_preheat_quota,
-        _ => app.args.huawei_file_refresh_quota,
+        QuotaKind::RefreshDirectory => knobs.huawei_dir_refresh_quota,
+        QuotaKind::Prefetch => knobs.huawei_preheat_quota,
+        _ => knobs.huawei_file_refresh_quota,
     }
 }
 
@@ -322,7 +324,7 @@ fn create(
         )));
     }
     let limit = quota_limit(ctx.app, kind);
-    let used = ctx.inner.huawei.quota.used(kind, ctx.now.0);
+    let used = ctx.inner.state_mut::<HuaweiState>().quota.used(kind, ctx.now.0);
     let left = limit.saturating_sub(used);
     if urls.len() as u64 > left {
         return Err(ApiError::new(codes::URL_QUOTA).because(format!(
@@ -352,7 +354,7 @@ fn accept(
     kind: QuotaKind,
 ) -> u64 {
     let now = ctx.now;
-    let tasks = &mut ctx.inner.huawei.tasks;
+    let tasks = &mut ctx.inner.state_mut::<HuaweiState>().tasks;
     let id = tasks.new_task_id();
     let mut task_urls = Vec::with_capacity(urls.len());
     for url in urls {
@@ -389,7 +391,7 @@ fn accept(
     let raw: Vec<&str> = urls.iter().map(String::as_str).collect();
     ctx.inner.accept(operation, &raw);
     ctx.inner.stats.tasks_created += 1;
-    ctx.inner.huawei.quota.add(kind, urls.len() as u64, now.0);
+    ctx.inner.state_mut::<HuaweiState>().quota.add(kind, urls.len() as u64, now.0);
     id
 }
 
@@ -541,7 +543,7 @@ fn history(ctx: &mut Ctx<'_>, query: &[(String, String)]) -> Result<Map<String, 
     };
 
     let mut rows: Vec<Map<String, Value>> = Vec::new();
-    for task in ctx.inner.huawei.tasks.newest_first() {
+    for task in ctx.inner.state::<HuaweiState>().tasks.newest_first() {
         let created = millis(task.created) as u64;
         let row = task_fields(ctx, task);
         let keep = row["file_type"] == file_type
@@ -553,7 +555,11 @@ fn history(ctx: &mut Ctx<'_>, query: &[(String, String)]) -> Result<Map<String, 
             rows.push(row);
         }
     }
-    // Stable: ties keep newest first.
+    // Stable, so ties (tasks of one millisecond, or of one count) keep the order of creation
+    // in the direction asked: newest first when descending, oldest first when ascending.
+    if !descending {
+        rows.reverse();
+    }
     rows.sort_by(|a, b| {
         let ord = compare(&a[order_field], &b[order_field]);
         if descending { ord.reverse() } else { ord }
@@ -624,7 +630,7 @@ fn detail(
             lookback.num_days()
         ))
     };
-    let task = ctx.inner.huawei.tasks.get(id).ok_or_else(not_found)?;
+    let task = ctx.inner.state::<HuaweiState>().tasks.get(id).ok_or_else(not_found)?;
     if now.0 - task.created > lookback {
         return Err(not_found());
     }
@@ -766,7 +772,7 @@ fn url_tasks(
 
     let (now, duration) = (ctx.now.1, ctx.app.args.task_duration);
     let mut rows = Vec::new();
-    for task in ctx.inner.huawei.tasks.newest_first() {
+    for task in ctx.inner.state::<HuaweiState>().tasks.newest_first() {
         let created = u64::try_from(millis(task.created)).unwrap_or(0);
         let keep_task = (start..=end).contains(&created)
             && task_type.is_none_or(|t| t == task.task_type.upper())
@@ -860,7 +866,7 @@ fn quota(ctx: &mut Ctx<'_>) -> Map<String, Value> {
         quotas.push(json!({
             "type": name,
             "quota_limit": quota_limit(ctx.app, kind),
-            "used": ctx.inner.huawei.quota.used(kind, now),
+            "used": ctx.inner.state_mut::<HuaweiState>().quota.used(kind, now),
             "user_domain_id": ACCOUNT_DOMAIN_ID,
         }));
     }

@@ -29,7 +29,7 @@ use axum::http::header;
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 use super::ApiError;
-use crate::emulator::args::HuaweiKey;
+use super::args::HuaweiKey;
 use crate::emulator::server::{ApiCall, App};
 use crate::providers::huawei::sign::{
     CONTENT_SHA256_HEADER, DATE_FORMAT, DATE_HEADER, SigningRequest, UNSIGNED_PAYLOAD,
@@ -125,7 +125,7 @@ pub(crate) fn verify(
 }
 
 fn find_key<'a>(app: &'a App, access_key: &str) -> Result<&'a HuaweiKey, ApiError> {
-    app.args
+    super::knobs(app)
         .huawei_keys
         .iter()
         .find(|k| k.access_key == access_key)

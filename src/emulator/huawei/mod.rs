@@ -33,18 +33,94 @@
 //! `X-Emulator-Reason` header saying what exactly was wrong; the body stays the service's.
 
 mod actions;
+mod args;
 mod auth;
+mod state;
 
 use std::sync::Arc;
 use std::time::Instant;
 
+use anyhow::bail;
+use axum::Router;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 
-use super::args::FaultKind;
+use self::args::Knobs;
+use self::state::HuaweiState;
+use super::args::{EmulatorArgs, FaultKind};
+use super::registry::{self, Emulated};
 use super::server::{self, Api, ApiCall, App};
 use super::state::Inner;
+
+/// What the emulator knows of Huawei Cloud.
+pub(crate) static SPEC: Emulated = Emulated {
+    name: "huawei",
+    default_key: DEFAULT_KEY,
+    knobs: registry::Knobs::of::<Knobs>(),
+    validate,
+    routes,
+    banner,
+    state: || Box::new(HuaweiState::default()),
+    quota_field: "huawei_quota_used",
+};
+
+/// The key pair accepted when none is given (`AK`, `SK`; `--huawei-key`'s default).
+const DEFAULT_KEY: (&str, &str) = ("HWTESTAK", "HWTESTSK");
+
+/// Its knobs, from the emulator's.
+fn knobs(app: &App) -> &Knobs {
+    app.args.knobs()
+}
+
+/// Everything under `/v1.0/`: the gateway answers the paths it does not publish itself.
+fn routes(router: Router<Arc<App>>) -> Router<Arc<App>> {
+    router.route("/v1.0/{*rest}", server::api::<Huawei>())
+}
+
+fn banner(args: &EmulatorArgs, url: &str) -> Vec<String> {
+    let knobs = args.knobs::<Knobs>();
+    let mut lines = vec![format!(
+        "huawei: endpoint {url} (CDN /v1.0/cdn/content/refresh-tasks, preheating-tasks, historytasks, quota, contentgateway/url-tasks; SDK-HMAC-SHA256)"
+    )];
+    for key in &knobs.huawei_keys {
+        let secret = if (key.access_key.as_str(), key.secret_key.as_str()) == DEFAULT_KEY {
+            format!("secret key {}", key.secret_key)
+        } else {
+            "secret key as given with --huawei-key".to_string()
+        };
+        let token = if key.security_token.is_some() {
+            ", temporary: with X-Security-Token"
+        } else {
+            ""
+        };
+        lines.push(format!(
+            "huawei: access key {} ({secret}{token})",
+            key.access_key
+        ));
+    }
+    lines.push(format!(
+        "huawei: daily quotas file_refresh {}, dir_refresh {}, preheat {}; {} calls per second per API",
+        knobs.huawei_file_refresh_quota,
+        knobs.huawei_dir_refresh_quota,
+        knobs.huawei_preheat_quota,
+        knobs.huawei_requests_per_second
+    ));
+    lines
+}
+
+fn validate(args: &EmulatorArgs) -> anyhow::Result<()> {
+    let keys = &args.knobs::<Knobs>().huawei_keys;
+    if keys.is_empty() {
+        bail!("--huawei-key: give at least one key pair");
+    }
+    for (i, key) in keys.iter().enumerate() {
+        if keys[..i].iter().any(|k| k.access_key == key.access_key) {
+            bail!("--huawei-key: access key {} is given twice", key.access_key);
+        }
+    }
+    Ok(())
+}
 
 /// The Huawei Cloud CDN API.
 pub(crate) struct Huawei;
@@ -307,7 +383,7 @@ fn process(
     let mut inner = app.lock();
     // "Single-tenant call frequency": one window per API for the account, whichever key
     // signed. A request the gateway admits counts even if the service then refuses it.
-    let limit = app.args.huawei_requests_per_second;
+    let limit = knobs(app).huawei_requests_per_second;
     let window = format!("huawei\n{}", endpoint.action());
     if !inner.rates.admit(&window, limit, now.1) {
         return Err(ApiError::new(codes::THROTTLED)

@@ -44,9 +44,10 @@ use std::time::Instant;
 use chrono::{DateTime, FixedOffset, NaiveDate, TimeDelta, Utc};
 use serde_json::{Map, Value, json};
 
-use super::{ApiError, Code, Endpoint, codes};
+use super::state::{QiniuProgress, QiniuState, QiniuTask};
+use super::{ApiError, Code, Endpoint, codes, knobs};
 use crate::emulator::server::{App, ENDLESS_TOTAL, endless_url};
-use crate::emulator::state::{Inner, QiniuProgress, QiniuTask};
+use crate::emulator::state::Inner;
 use crate::providers::{Operation, QuotaKind};
 
 pub const MAX_REFRESH_URLS: usize = 60;
@@ -203,7 +204,7 @@ impl Paths<'_> {
         )?;
         let mut seen = HashSet::new();
         let (now, duration) = (ctx.now.1, ctx.app.args.task_duration);
-        let tasks = &ctx.inner.qiniu.tasks;
+        let tasks = &ctx.inner.state::<QiniuState>().tasks;
         fail(
             codes::URL_HAS_EXISTED,
             self.offenders(|p, is_dir| {
@@ -217,11 +218,11 @@ impl Paths<'_> {
 
 /// The per-second item window (step 2).
 fn check_rate(ctx: &mut Ctx<'_>, items: usize) -> Result<(), ApiError> {
-    let limit = u64::from(ctx.app.args.qiniu_items_per_second);
+    let limit = u64::from(knobs(ctx.app).qiniu_items_per_second);
     if limit == 0 {
         return Ok(());
     }
-    let used = ctx.inner.qiniu.items.used(ctx.now.1);
+    let used = ctx.inner.state_mut::<QiniuState>().items.used(ctx.now.1);
     if used + items as u64 > limit {
         return Err(ApiError::code(codes::USER_QPS_LIMITED).because(format!(
             "{items} URLs and directories on top of {used} in the last second: more than {limit} a second"
@@ -231,15 +232,16 @@ fn check_rate(ctx: &mut Ctx<'_>, items: usize) -> Result<(), ApiError> {
 }
 
 fn quota_limit(app: &App, kind: QuotaKind) -> u64 {
+    let knobs = knobs(app);
     match kind {
-        QuotaKind::RefreshDirectory => app.args.qiniu_dir_quota,
-        QuotaKind::Prefetch => app.args.qiniu_prefetch_quota,
-        _ => app.args.qiniu_url_quota,
+        QuotaKind::RefreshDirectory => knobs.qiniu_dir_quota,
+        QuotaKind::Prefetch => knobs.qiniu_prefetch_quota,
+        _ => knobs.qiniu_url_quota,
     }
 }
 
 fn remaining(ctx: &mut Ctx<'_>, kind: QuotaKind) -> u64 {
-    let used = ctx.inner.qiniu.quota.used(kind, ctx.now.0);
+    let used = ctx.inner.state_mut::<QiniuState>().quota.used(kind, ctx.now.0);
     quota_limit(ctx.app, kind).saturating_sub(used)
 }
 
@@ -262,7 +264,7 @@ fn accept(
     paths: &Paths<'_>,
 ) -> (String, Map<String, Value>) {
     let now = ctx.now;
-    let request_id = ctx.inner.qiniu.tasks.new_id(now.0);
+    let request_id = ctx.inner.state_mut::<QiniuState>().tasks.new_id(now.0);
     let mut task_ids = Map::new();
     let items = paths
         .urls
@@ -270,7 +272,7 @@ fn accept(
         .map(|u| (u, false))
         .chain(paths.dirs.iter().map(|d| (d, true)));
     for (path, is_dir) in items {
-        let task_id = ctx.inner.qiniu.tasks.new_id(now.0);
+        let task_id = ctx.inner.state_mut::<QiniuState>().tasks.new_id(now.0);
         task_ids.insert(path.clone(), json!(task_id));
         let fails = ctx
             .app
@@ -278,7 +280,7 @@ fn accept(
             .fail_matching
             .iter()
             .any(|text| path.contains(text.as_str()));
-        ctx.inner.qiniu.tasks.push(QiniuTask {
+        ctx.inner.state_mut::<QiniuState>().tasks.push(QiniuTask {
             request_id: request_id.clone(),
             task_id,
             operation,
@@ -297,8 +299,8 @@ fn accept(
         .map(String::as_str)
         .collect();
     ctx.inner.accept(operation, &all);
-    ctx.inner.qiniu.items.add(all.len() as u64, now.1);
-    let quota = &mut ctx.inner.qiniu.quota;
+    ctx.inner.state_mut::<QiniuState>().items.add(all.len() as u64, now.1);
+    let quota = &mut ctx.inner.state_mut::<QiniuState>().quota;
     match operation {
         Operation::Refresh => {
             quota.add(QuotaKind::RefreshUrl, paths.urls.len() as u64, now.0);
@@ -333,7 +335,7 @@ fn refresh(ctx: &mut Ctx<'_>, body: &Map<String, Value>) -> Result<Map<String, V
             dirs.len()
         )));
     }
-    if !dirs.is_empty() && ctx.app.args.qiniu_dir_refresh_disabled {
+    if !dirs.is_empty() && knobs(ctx.app).qiniu_dir_refresh_disabled {
         return Err(ApiError::code(codes::NO_DIR_AUTHORITY).because(
             "directory refresh is not enabled on this account (--qiniu-dir-refresh-disabled)",
         ));
@@ -511,11 +513,11 @@ fn list(
         Some(_) => return Err(invalid_input("isDir must be yes or no")),
     };
     if let Some(id) = request_id
-        && !ctx.inner.qiniu.tasks.has_request(operation, id)
+        && !ctx.inner.state::<QiniuState>().tasks.has_request(operation, id)
     {
         return Err(ApiError::code(codes::INVALID_REQUEST_ID).because(format!(
             "no {operation} request {id} on record (kept {} days)",
-            crate::emulator::state::QINIU_TASK_RETENTION.num_days()
+            super::state::QINIU_TASK_RETENTION.num_days()
         )));
     }
     let in_range = time_filter(ctx, start_time, end_time)?;
@@ -526,7 +528,7 @@ fn list(
 
     let (now, duration) = (ctx.now.1, ctx.app.args.task_duration);
     let mut items = Vec::new();
-    for task in ctx.inner.qiniu.tasks.newest_first(operation) {
+    for task in ctx.inner.state::<QiniuState>().tasks.newest_first(operation) {
         let progress = task.state(now, duration);
         let state_name = match progress {
             QiniuProgress::Processing => "processing",
@@ -611,7 +613,7 @@ fn endless_list(
     (request_id, task_id, url): (Option<&str>, Option<&str>, Option<&str>),
 ) -> Map<String, Value> {
     let now = format_time(ctx.now.0);
-    let fabricated_request = ctx.inner.qiniu.tasks.new_id(ctx.now.0);
+    let fabricated_request = ctx.inner.state_mut::<QiniuState>().tasks.new_id(ctx.now.0);
     let request = request_id.unwrap_or(&fabricated_request);
     let first = page_no.saturating_mul(page_size);
     let items: Vec<Value> = (first..first.saturating_add(page_size))

@@ -19,7 +19,7 @@ use axum::http::header;
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 use super::ApiError;
-use crate::emulator::args::QiniuKey;
+use super::args::QiniuKey;
 use crate::emulator::server::{ApiCall, App};
 use crate::providers::qiniu::sign::{
     QINIU_DATE_FORMAT, QINIU_DATE_HEADER, QiniuRequest, Scheme, parse_authorization,
@@ -89,7 +89,7 @@ pub(crate) fn verify(app: &App, call: &ApiCall, now: DateTime<Utc>) -> Result<()
 }
 
 fn find_key<'a>(app: &'a App, access_key: &str) -> Result<&'a QiniuKey, ApiError> {
-    app.args
+    super::knobs(app)
         .qiniu_keys
         .iter()
         .find(|k| k.access_key == access_key)

@@ -14,20 +14,88 @@
 //! `X-Emulator-Reason` header saying what exactly was wrong; the body stays the service's.
 
 mod actions;
+mod args;
 mod auth;
+mod state;
 
 use std::sync::Arc;
 use std::time::Instant;
 
+use anyhow::bail;
+use axum::Router;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use base64::Engine;
 use serde_json::{Map, Value, json};
 
-use super::args::FaultKind;
+use self::args::Knobs;
+use self::state::QiniuState;
+use super::args::{EmulatorArgs, FaultKind};
+use super::registry::{self, Emulated};
 use super::server::{self, Api, ApiCall, App};
 use super::state::Inner;
 use crate::providers::Operation;
+
+/// What the emulator knows of Qiniu.
+pub(crate) static SPEC: Emulated = Emulated {
+    name: "qiniu",
+    default_key: DEFAULT_KEY,
+    knobs: registry::Knobs::of::<Knobs>(),
+    validate,
+    routes,
+    banner,
+    state: || Box::new(QiniuState::default()),
+    quota_field: "qiniu_quota_used",
+};
+
+/// The key pair accepted when none is given (`AK`, `SK`; `--qiniu-key`'s default).
+const DEFAULT_KEY: (&str, &str) = ("testak", "testsk");
+
+/// Its knobs, from the emulator's.
+fn knobs(app: &App) -> &Knobs {
+    app.args.knobs()
+}
+
+fn routes(router: Router<Arc<App>>) -> Router<Arc<App>> {
+    [
+        "/v2/tune/refresh",
+        "/v2/tune/prefetch",
+        "/v2/tune/refresh/list",
+        "/v2/tune/prefetch/list",
+    ]
+    .into_iter()
+    .fold(router, |router, path| {
+        router.route(path, server::api::<Qiniu>())
+    })
+}
+
+fn banner(args: &EmulatorArgs, url: &str) -> Vec<String> {
+    let mut lines = vec![format!(
+        "qiniu: endpoint {url} (Fusion CDN /v2/tune/refresh, /v2/tune/prefetch and /list; QBox and Qiniu tokens)"
+    )];
+    for key in &args.knobs::<Knobs>().qiniu_keys {
+        let secret = if (key.access_key.as_str(), key.secret_key.as_str()) == DEFAULT_KEY {
+            format!("secret key {}", key.secret_key)
+        } else {
+            "secret key as given with --qiniu-key".to_string()
+        };
+        lines.push(format!("qiniu: access key {} ({secret})", key.access_key));
+    }
+    lines
+}
+
+fn validate(args: &EmulatorArgs) -> anyhow::Result<()> {
+    let keys = &args.knobs::<Knobs>().qiniu_keys;
+    if keys.is_empty() {
+        bail!("--qiniu-key: give at least one key pair");
+    }
+    for (i, key) in keys.iter().enumerate() {
+        if keys[..i].iter().any(|k| k.access_key == key.access_key) {
+            bail!("--qiniu-key: access key {} is given twice", key.access_key);
+        }
+    }
+    Ok(())
+}
 
 /// The Qiniu Fusion CDN API.
 pub(crate) struct Qiniu;
