@@ -258,8 +258,10 @@ pub fn endpoint(text: &str) -> Result<url::Url, (String, String)> {
         .ok_or_else(|| {
             (
                 format!("`{text}` is not an http(s) URL"),
-                "give a base URL such as https://cdn.aliyuncs.com or http://127.0.0.1:PORT"
-                    .to_string(),
+                format!(
+                    "give a base URL such as {} or http://127.0.0.1:PORT",
+                    ProviderKind::default_kind().default_endpoint()
+                ),
             )
         })
 }

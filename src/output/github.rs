@@ -72,7 +72,7 @@ pub fn add_mask(value: &str) -> Command {
 /// The masks for `secrets`: each value as it is first, then the other forms the log may
 /// show it in. The runner matches a mask within one line (it ends lines at CR and LF), so a
 /// value with a line break is also masked line by line; and a value may be echoed encoded:
-/// percent-encoded as Alibaba Cloud V1 encodes (RFC 3986 unreserved kept), that encoding
+/// percent-encoded as request signing encodes (RFC 3986 unreserved kept), that encoding
 /// twice (the V1 string to sign, which `SignatureDoesNotMatch` echoes, encodes the encoded
 /// query again: an STS token `a/b+c=` shows as `a%252Fb%252Bc%253D`), and form-encoded.
 /// Each form is issued once, and only when it differs from every value.
@@ -82,8 +82,8 @@ pub fn add_masks(secrets: &[String]) -> Command {
         let lines = secret
             .split(['\r', '\n'])
             .filter(|l| !l.trim().is_empty() && l.len() < secret.len());
-        let once = crate::providers::aliyun::sign::percent_encode(secret);
-        let twice = crate::providers::aliyun::sign::percent_encode(&once);
+        let once = rfc3986_encode(secret);
+        let twice = rfc3986_encode(&once);
         let form = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
         for form in lines.map(str::to_string).chain([once, twice, form]) {
             if !secrets.contains(&form) && !forms.contains(&form) {
@@ -92,6 +92,18 @@ pub fn add_masks(secrets: &[String]) -> Command {
         }
     }
     secrets.iter().chain(&forms).map(|s| add_mask(s)).collect()
+}
+
+/// RFC 3986 percent-encoding, unreserved characters kept, as request signing encodes (Alibaba
+/// Cloud V1, AWS SigV4): the form a provider's error may echo a signed value in.
+fn rfc3986_encode(s: &str) -> String {
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+    const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    utf8_percent_encode(s, UNRESERVED).to_string()
 }
 
 /// Opens a folded section of the log (groups do not nest).
