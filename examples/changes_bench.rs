@@ -4,7 +4,7 @@
 //! cargo run --release --example changes_bench -- REPO BASE HEAD [ours|libgit2|libgit2-similar]
 //! ```
 //!
-//! `ours` is `cdn_refresh::changes::diff`. `libgit2` is libgit2's own
+//! `ours` is `cdn_refresh::plan::changes::diff`. `libgit2` is libgit2's own
 //! `git_diff_tree_to_tree` (no renames) and `libgit2-similar` adds its `find_similar`
 //! rename detection: the alternatives `changes` was measured against (with the same
 //! libgit2 options: strict hash verification off).
@@ -17,7 +17,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use cdn_refresh::changes;
+use cdn_refresh::plan::changes;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -11,7 +11,7 @@ use crate::plan::{Plan, TaskMode};
 use crate::providers::registry::{Connect, Credentials, ProviderOptions};
 use crate::providers::{ObjectType, ProviderKind};
 use crate::report::Report;
-use crate::run::{self, RunOptions};
+use crate::send::run::{self, RunOptions};
 
 /// The site the demo refreshes and warms.
 pub const DEMO_URLS: &[&str] = &[

@@ -1,22 +1,14 @@
 //! cdn-refresh: refresh (purge) and prefetch (warm) CDN caches for exactly what a deploy changed.
 pub mod app;
-pub mod changes;
 #[cfg(feature = "emulator")]
 pub mod demo;
 pub mod echo;
 #[cfg(feature = "emulator")]
 pub mod emulator;
-pub mod fanout;
 pub mod http;
 pub mod input;
 pub mod output;
 pub mod plan;
 pub mod providers;
-pub mod quota_ledger;
-pub mod rate_limit;
 pub mod report;
-pub mod resume;
-pub mod rules;
-pub mod run;
-pub mod schedule;
-pub mod wait;
+pub mod send;

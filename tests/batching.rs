@@ -5,8 +5,8 @@
 use std::collections::{HashMap, HashSet};
 
 use cdn_refresh::input::url_list::host;
+use cdn_refresh::plan::batching::{batch_capacity, batches};
 use cdn_refresh::providers::{Batch, BatchKind, Limits, ObjectType};
-use cdn_refresh::schedule::{batch_capacity, batches};
 use proptest::prelude::*;
 
 fn alibaba_like() -> Limits {

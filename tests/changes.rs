@@ -8,7 +8,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use cdn_refresh::changes::{
+use cdn_refresh::plan::changes::{
     self, BaseChoice, BaseSource, Change, ChangeKind, Changes, ChangesError, MissingBase, Resolved,
     ZERO_SHA,
 };

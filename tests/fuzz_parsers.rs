@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 
 use cdn_refresh::input::config::Config;
 use cdn_refresh::input::url_list::{self, Rules};
+use cdn_refresh::plan::rules::{IndexUrl, MapOptions, RuleSet};
 use cdn_refresh::providers::ObjectType;
-use cdn_refresh::rules::{IndexUrl, MapOptions, RuleSet};
 use parser_checks::*;
 use proptest::prelude::*;
 use proptest::sample::select;

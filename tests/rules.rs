@@ -9,9 +9,9 @@ use cdn_refresh::input::cli::RunArgs;
 use cdn_refresh::input::config::{Config, ConfigError, OnMissingBase};
 use cdn_refresh::input::options::{FailOn, Options};
 use cdn_refresh::plan::TaskMode;
+use cdn_refresh::plan::rules::{IndexUrl, MapOptions, Mapping, RuleError, RuleSet};
 use cdn_refresh::providers::ObjectType;
 use cdn_refresh::providers::registry::OptionValue;
-use cdn_refresh::rules::{IndexUrl, MapOptions, Mapping, RuleError, RuleSet};
 
 fn rules(text: &str) -> RuleSet {
     rules_with(text, &MapOptions::default())

@@ -5,7 +5,7 @@
 #[path = "../../tests/parser_checks/mod.rs"]
 mod parser_checks;
 
-use cdn_refresh::rules::{IndexUrl, MapOptions};
+use cdn_refresh::plan::rules::{IndexUrl, MapOptions};
 use libfuzzer_sys::fuzz_target;
 use parser_checks::*;
 

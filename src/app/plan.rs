@@ -5,14 +5,14 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::changes::Change;
-use crate::fanout;
 use crate::input::cli::Format;
 use crate::input::settings::{Settings, Target};
 use crate::output::text;
+use crate::plan::changes::Change;
 use crate::plan::{Plan, TaskMode};
 use crate::providers::{Limits, ObjectType, Operation, ProviderKind, QuotaKind};
 use crate::report::GitReport;
+use crate::send::targets;
 
 /// What `plan` prints: text, or one of the JSON shapes (one provider's, or a part per
 /// target), borrowing the settings' plan.
@@ -164,7 +164,7 @@ pub fn render(settings: &Settings, format: Format) -> Rendered<'_> {
     let parts: Vec<(&Target, Cow<'_, Plan>)> = settings
         .targets
         .iter()
-        .map(|t| (t, fanout::plan_for(&settings.plan, t)))
+        .map(|t| (t, targets::plan_for(&settings.plan, t)))
         .collect();
     match format {
         Format::Text => {

@@ -3,7 +3,6 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::fanout;
 use crate::input::cli::Env;
 use crate::input::settings::{InputError, Settings};
 use crate::output::ci::Ci;
@@ -11,8 +10,9 @@ use crate::output::{console, text};
 use crate::plan::Plan;
 use crate::providers::{Operation, ProviderKind};
 use crate::report::{GitReport, MultiReport, Report, RunStatus, UrlStatus};
-use crate::resume::Prior;
-use crate::run::{self, PhaseObserver, RunOptions};
+use crate::send::resume::Prior;
+use crate::send::run::{self, PhaseObserver, RunOptions};
+use crate::send::targets;
 
 use super::connect;
 use super::exit::{self, Error, SUCCESS};
@@ -62,7 +62,7 @@ pub fn resume_from(path: &Path, settings: &mut Settings) -> Result<(), InputErro
         };
         let prior = Prior::of(
             own,
-            &fanout::plan_for(plan, target),
+            &targets::plan_for(plan, target),
             target.connection.provider,
             target.name.as_deref(),
         )
@@ -132,7 +132,7 @@ pub async fn run(settings: &mut Settings, env: &Env, ci: &Ci) -> Result<(Outcome
     let mut ready = Vec::new();
     for target in &settings.targets {
         let provider = connect::client(target, env, only, named)?;
-        ready.push(fanout::Ready { target, provider });
+        ready.push(targets::Ready { target, provider });
     }
     let names: Vec<&str> = settings
         .targets
@@ -153,7 +153,7 @@ pub async fn run(settings: &mut Settings, env: &Env, ci: &Ci) -> Result<(Outcome
     let collapses = git.as_mut().map_or(&mut no_collapses, |g| &mut g.collapses);
     let folding = Folding(ci);
     let phases: &dyn PhaseObserver = if named { &() } else { &folding };
-    let reports = fanout::send_all(ready, &settings.plan, collapses, phases).await;
+    let reports = targets::send_all(ready, &settings.plan, collapses, phases).await;
     if named {
         console::print(ci.end("cdn_refresh_targets"));
     }
@@ -212,7 +212,7 @@ fn each_target(
         .targets
         .iter()
         .map(|t| {
-            let plan = fanout::plan_for(&settings.plan, t);
+            let plan = targets::plan_for(&settings.plan, t);
             let mut report = make(t.connection.provider, &plan, &t.run, t.name.as_deref());
             report.target = t.name.clone();
             report

@@ -17,7 +17,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::providers::{ErrorClass, ProviderError};
+use super::error::{ErrorClass, ProviderError};
 
 /// What calls in flight get after the deadline or an interrupt.
 pub const GRACE: Duration = Duration::from_secs(5);

@@ -5,11 +5,12 @@
 //! request, its token headers or its signed body, to another host), and a body is read only
 //! up to [`MAX_BODY`], so an endless or enormous answer cannot take the memory.
 pub mod bounds;
+pub mod error;
 pub mod retry;
 
 use std::time::Duration;
 
-use crate::providers::{ErrorClass, ProviderError};
+use self::error::{ErrorClass, ProviderError};
 
 /// The largest answer read from a provider API. The largest real answers (a status page of
 /// 1,000 URLs) are well under 1 MiB.

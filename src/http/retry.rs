@@ -9,7 +9,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use super::bounds::Bounds;
-use crate::providers::{ErrorClass, ProviderError};
+use super::error::{ErrorClass, ProviderError};
 
 /// Whether an error of this class can succeed on a later attempt.
 pub fn is_retryable(class: ErrorClass) -> bool {

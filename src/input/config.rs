@@ -41,9 +41,9 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde_saphyr::Spanned;
 
 use crate::input::options::{self, Options};
+use crate::plan::rules::{self, IndexUrl, MapOptions, RuleError, RuleSet, WHOLE_SITE};
 use crate::providers::ProviderKind;
 use crate::providers::registry::{OptionKind, OptionValue, lookup};
-use crate::rules::{self, IndexUrl, MapOptions, RuleError, RuleSet, WHOLE_SITE};
 
 /// The default file name, read when present and `--config` is not given.
 pub const DEFAULT_FILE: &str = ".cdn-refresh.yml";
@@ -52,7 +52,7 @@ pub const DEFAULT_FILE: &str = ".cdn-refresh.yml";
 pub const VERSION: u32 = 1;
 
 /// What to do when the diff base cannot be found: the policy of `--on-missing-base`.
-pub use crate::changes::MissingBase as OnMissingBase;
+pub use crate::plan::changes::MissingBase as OnMissingBase;
 
 /// The names of the environment variables that hold a target's credentials; unset ones
 /// are the provider's standard variables.

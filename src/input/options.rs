@@ -9,10 +9,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::changes::MissingBase;
 use crate::input::InputError;
 use crate::input::cli::RunArgs;
 use crate::plan::TaskMode;
+use crate::plan::changes::MissingBase;
 use crate::providers::registry::{self, OptionValue};
 use crate::providers::{ObjectType, ProviderKind};
 

@@ -15,19 +15,19 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use crate::changes::{self, Change, MissingBase, Resolved};
 use crate::input::cli::{Env, RunArgs};
 use crate::input::config::{self, Config, CredentialVars, TargetConfig};
 pub use crate::input::error::InputError;
 use crate::input::options::{self, Options};
 pub use crate::input::options::{DirRefreshDenied, FailOn};
 use crate::input::url_list;
+use crate::plan::changes::{self, Change, MissingBase, Resolved};
+use crate::plan::rules::RuleSet;
 use crate::plan::{Plan, TaskMode, TooLong};
 use crate::providers::registry::{Credentials, ProviderOptions};
 use crate::providers::{ObjectType, ProviderKind};
 use crate::report::{GitReport, MissingBaseReport};
-use crate::rules::RuleSet;
-use crate::run::RunOptions;
+use crate::send::run::RunOptions;
 
 /// Which provider account to talk to, and how: all that `quota` and `status` need.
 #[derive(Debug, Clone)]

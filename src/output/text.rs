@@ -6,7 +6,7 @@ use crate::input::url_list;
 use crate::plan::Plan;
 use crate::providers::{Limits, Operation, Quota, TaskState};
 use crate::report::{Report, UrlStatus};
-use crate::run::Shortfall;
+use crate::send::run::Shortfall;
 
 /// How many failed or pending URLs the summary lists before pointing at the report.
 const LISTED: usize = 20;
@@ -127,7 +127,7 @@ pub fn plan(plan: &Plan, limits: &Limits, batch_size: Option<usize>) -> String {
             i + 1,
             b.kind,
             plural(b.urls.len(), "path", "paths"),
-            crate::schedule::batch_capacity(b.kind, limits, batch_size),
+            crate::plan::batching::batch_capacity(b.kind, limits, batch_size),
             hosts.join(",")
         );
     }

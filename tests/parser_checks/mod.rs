@@ -17,8 +17,8 @@ use cdn_refresh::input::cli::RunArgs;
 use cdn_refresh::input::config::Config;
 use cdn_refresh::input::settings;
 use cdn_refresh::input::url_list::{self, Rules};
+use cdn_refresh::plan::rules::{Mapped, Mapping, RuleSet};
 use cdn_refresh::providers::{ObjectType, ProviderError, aliyun, huawei, qiniu};
-use cdn_refresh::rules::{Mapped, Mapping, RuleSet};
 
 /// The most of one input line (or value) a message should echo: the longest URL a provider
 /// accepts. Today's messages echo lines in full; see [`strict`].
@@ -210,7 +210,7 @@ pub const MAPPED_DIRECTORY: Rules = Rules {
 };
 
 /// Parses rules and, when they parse, maps `paths` with them.
-pub fn check_rules(text: &str, options: &cdn_refresh::rules::MapOptions, paths: &[&str]) {
+pub fn check_rules(text: &str, options: &cdn_refresh::plan::rules::MapOptions, paths: &[&str]) {
     match RuleSet::parse(text, options) {
         Ok(set) => check_rule_set(&set, paths),
         Err(errors) => {

@@ -7,8 +7,16 @@
 //! the rules ([`Plan::from_changes`]); [`Plan::merge`] combines them without duplicates.
 //! Directory collapse is decided here from the changes alone (more than N changed paths with
 //! a refreshed URL directly in one directory URL); whether the day's directory quota covers
-//! it needs the network, so `main` checks that before the run and calls
-//! [`Plan::uncollapse`] when it does not.
+//! it needs the network, so the run decides it with the quota it reads
+//! ([`crate::send::run`]), calling [`Plan::uncollapse`] when it does not. The plan carries its
+//! collapses through the run; the report copies them at the end.
+//!
+//! Beside the plan: [`changes`] (the git diff and the base of a deploy), [`rules`] (changed
+//! paths → URLs) and [`batching`] (a plan's URLs → requests within the provider's limits).
+
+pub mod batching;
+pub mod changes;
+pub mod rules;
 
 use std::collections::BTreeMap;
 
@@ -18,10 +26,10 @@ use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use serde::{Deserialize, Serialize};
 
-use crate::changes::{Change, ChangeKind};
+use self::batching::BatchRef;
+use crate::plan::changes::{Change, ChangeKind};
+use crate::plan::rules::{Mapped, RuleSet};
 use crate::providers::{Batch, BatchKind, Limits, ObjectType, QuotaKind};
-use crate::rules::{Mapped, RuleSet};
-use crate::schedule::{self, BatchRef};
 
 /// Which operations a run performs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -125,7 +133,7 @@ impl Plan {
         self.refresh
             .iter()
             .flat_map(|(t, urls)| {
-                schedule::batch_refs_within_rates(BatchKind::refresh(*t), urls, limits, batch_size)
+                batching::batch_refs_within_rates(BatchKind::refresh(*t), urls, limits, batch_size)
             })
             .collect()
     }
@@ -136,7 +144,7 @@ impl Plan {
         limits: &Limits,
         batch_size: Option<usize>,
     ) -> Vec<Batch> {
-        schedule::batches(BatchKind::PREFETCH, urls, limits, batch_size)
+        batching::batches(BatchKind::PREFETCH, urls, limits, batch_size)
     }
 
     /// [`Plan::prefetch_batches`], borrowing `urls`.
@@ -145,7 +153,7 @@ impl Plan {
         limits: &Limits,
         batch_size: Option<usize>,
     ) -> Vec<BatchRef<'a>> {
-        schedule::batch_refs(BatchKind::PREFETCH, urls, limits, batch_size)
+        batching::batch_refs(BatchKind::PREFETCH, urls, limits, batch_size)
     }
 
     /// How much of each daily quota the plan uses.

@@ -21,11 +21,11 @@ use crate::providers::{
     Batch, BatchKind, ErrorClass, ObjectType, Operation, Provider, ProviderError, Quota, QuotaKind,
     TaskId, TaskState, TaskStatus,
 };
-use crate::quota_ledger::{QuotaLedger, Reservation};
-use crate::rate_limit::{Api, ApiRates, Permit};
 use crate::report::{self, Calls, Counts, Report, Stop, TaskRecord, UrlResult, UrlStatus};
-use crate::resume::Prior;
-use crate::wait::{Check, PollSchedule, poll_until};
+use crate::send::quota_ledger::{QuotaLedger, Reservation};
+use crate::send::rate_limit::{Api, ApiRates, Permit};
+use crate::send::resume::Prior;
+use crate::send::wait::{Check, PollSchedule, poll_until};
 
 #[derive(Clone, Debug)]
 pub struct RunOptions {
@@ -144,7 +144,7 @@ impl PhaseWork {
             return urls.to_vec();
         };
         self.look_first = true;
-        let split = crate::resume::split(prior, kind, urls);
+        let split = crate::send::resume::split(prior, kind, urls);
         self.recorded.extend(
             split
                 .accepted

@@ -15,7 +15,7 @@ use crate::input::settings::Target;
 use crate::plan::Plan;
 use crate::providers::Provider;
 use crate::report::{Collapse, Report, RunStatus};
-use crate::run::{self, PhaseObserver};
+use crate::send::run::{self, PhaseObserver};
 
 /// The part of `plan` that `target` serves: the URLs of its sites, and the fallbacks of
 /// the directories among them.
@@ -116,7 +116,7 @@ mod tests {
     use crate::input::config::CredentialVars;
     use crate::plan::TaskMode;
     use crate::providers::{ObjectType, ProviderKind};
-    use crate::run::RunOptions;
+    use crate::send::run::RunOptions;
 
     fn target(sites: &[&str]) -> Target {
         Target {
