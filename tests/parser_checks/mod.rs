@@ -361,7 +361,7 @@ pub fn check_config(text: &str, mapping_flag: Option<&str>) {
         .into_iter()
         .flatten()
     {
-        let text = humantime::format_duration(*value).to_string();
+        let text = format!("{}ns", value.as_nanos());
         let (timeout, _) = durations(Some(&text), None);
         assert!(
             timeout.is_ok(),
