@@ -15,6 +15,7 @@ use cdn_refresh::app::{self, plan::Rendered, run::Outcome};
 use cdn_refresh::http::bounds::{GRACE, Interrupt, Signal};
 use cdn_refresh::input::cli::{self, Cli, Command, Env, RunArgs};
 use cdn_refresh::input::settings::{self, FailOn, InputError, Settings};
+use cdn_refresh::input::{credentials, targets};
 use cdn_refresh::output::ci::Ci;
 use cdn_refresh::output::{console, github, json, text};
 
@@ -44,7 +45,7 @@ fn main() -> ExitCode {
     };
     // Masks next: nothing printed later, by us or by a library, can show a secret.
     if github {
-        mask(&settings::secret_values(&env));
+        mask(&credentials::secret_values(&env));
     }
     init_logging(&env);
     // `plan` awaits nothing, so it runs on this thread without tokio: starting the runtime
@@ -235,10 +236,10 @@ fn fail(e: &app::Error) -> u8 {
 
 /// The targets of `quota` and `status`, their secrets masked before any call.
 fn selected(args: &RunArgs, env: &Env) -> Result<Vec<settings::Target>, u8> {
-    let targets = settings::selected_targets(args, env).map_err(|e| fail(&app::Error::Input(e)))?;
+    let targets = targets::selected_targets(args, env).map_err(|e| fail(&app::Error::Input(e)))?;
     if env.get("GITHUB_ACTIONS") == Some("true") {
         // As in a run: the targets' own credential variables, masked before any call.
-        mask(&settings::target_secret_values(env, &targets));
+        mask(&credentials::target_secret_values(env, &targets));
     }
     Ok(targets)
 }
@@ -292,7 +293,7 @@ async fn run_command(args: &RunArgs, env: &Env, interrupt: Interrupt) -> u8 {
     }
     if env.get("GITHUB_ACTIONS") == Some("true") {
         // The targets' own credential variables are known only now that the config is read.
-        mask(&settings::target_secret_values(env, &settings.targets));
+        mask(&credentials::target_secret_values(env, &settings.targets));
     }
     if settings.report_path.is_none() {
         settings.report_path = ci.default_report_path();

@@ -1,7 +1,8 @@
 //! A provider client for a target: its credentials, then its provider's factory.
 
 use crate::input::cli::Env;
-use crate::input::settings::{self, CredentialSource, Target};
+use crate::input::credentials::{self, CredentialSource};
+use crate::input::settings::Target;
 use crate::providers::Provider;
 use crate::providers::registry::Connect;
 
@@ -21,7 +22,7 @@ pub fn client(
     };
     let connection = &target.connection;
     let source = CredentialSource::of_target(env, target, only);
-    let credentials = settings::credentials(connection.provider, &source)
+    let credentials = credentials::credentials(connection.provider, &source)
         .map_err(|e| fail(ClientProblem::Credentials(e)))?;
     (connection.provider.spec().connect)(Connect {
         endpoint: connection.endpoint.clone(),

@@ -6,9 +6,12 @@
 
 pub mod cli;
 pub mod config;
+pub mod credentials;
 pub mod error;
+pub mod git;
 pub mod options;
 pub mod settings;
+pub mod targets;
 pub mod url_list;
 
 pub use error::InputError;
