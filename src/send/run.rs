@@ -5,6 +5,7 @@
 //! running when the wait ended. Provider calls go through the shared rate limiter and
 //! retry policy; nothing here knows a provider's wire format.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -272,27 +273,7 @@ pub async fn execute_observed(
     let prior = opts.resume.as_deref();
     let mut refresh_work = PhaseWork::default();
     let mut prefetch_work = PhaseWork::default();
-    let resumed_plan;
-    let send_plan = match prior {
-        None => plan,
-        Some(_) => {
-            let refresh = plan
-                .refresh
-                .iter()
-                .map(|(t, urls)| (*t, refresh_work.resume(prior, BatchKind::refresh(*t), urls)))
-                .filter(|(_, urls)| !urls.is_empty())
-                .collect();
-            let prefetch = prefetch_work.resume(prior, BatchKind::PREFETCH, &plan.prefetch);
-            resumed_plan = Plan {
-                refresh,
-                prefetch,
-                prefetch_after_refresh: plan.prefetch_after_refresh,
-                collapses: plan.collapses.clone(),
-                fallback_to_files: plan.fallback_to_files,
-            };
-            &resumed_plan
-        }
-    };
+    let send_plan = resumed(plan, prior, &mut refresh_work, &mut prefetch_work);
 
     if let Some(quota) = &quota {
         let short = shortfalls(&send_plan.quota_needs(), quota);
@@ -308,133 +289,31 @@ pub async fn execute_observed(
         runner.ledger().observe(quota);
     }
 
-    let mut urls = Vec::new();
-    let mut tasks = Vec::new();
     let limits = provider.limits();
-
-    // Refresh.
-    refresh_work.batches = send_plan.refresh_batches(limits, opts.batch_size);
     let wait_refresh = opts.wait || plan.prefetch_after_refresh;
-    let refresh = runner
+    refresh_work.batches = send_plan.refresh_batches(limits, opts.batch_size);
+    let mut done = runner
         .observed(phases, Operation::Refresh, refresh_work, wait_refresh)
         .await;
-    tasks.extend(refresh.tasks);
-    urls.extend(refresh.urls);
-
-    // Directory refresh refused: the files the directories stood for go out instead.
-    let refused: HashSet<String> =
-        std::mem::take(&mut *runner.refused_dirs.lock().expect("not poisoned"))
-            .into_iter()
-            .collect();
-    if !refused.is_empty() {
-        urls.retain(|u| !(u.object_type == ObjectType::Directory && refused.contains(&u.url)));
-        let planned: HashSet<&String> = plan.refresh.values().flatten().collect();
-        let mut files = Vec::new();
-        let mut seen = HashSet::new();
-        for dir in plan
-            .refresh
-            .get(&ObjectType::Directory)
-            .into_iter()
-            .flatten()
-        {
-            if !refused.contains(dir) {
-                continue;
-            }
-            for f in &runner.fallback[dir] {
-                if !planned.contains(f) && seen.insert(f.clone()) {
-                    files.push(f.clone());
-                }
-            }
-        }
-        tracing::warn!(
-            "{} directories refused: refreshing their {} files instead",
-            refused.len(),
-            files.len()
-        );
-        let fallback = Plan {
-            refresh: BTreeMap::from([(ObjectType::File, files)]),
-            ..Plan::default()
-        };
-        let extra = PhaseWork {
-            batches: fallback.refresh_batches(limits, opts.batch_size),
-            look_first: prior.is_some(),
-            ..PhaseWork::default()
-        };
-        let extra = runner
-            .observed(phases, Operation::Refresh, extra, wait_refresh)
-            .await;
-        tasks.extend(extra.tasks);
-        urls.extend(extra.urls);
-    }
-
-    // Prefetch: after a refresh, only what it completed.
-    let mut prefetch_urls = Vec::new();
-    if plan.prefetch_after_refresh {
-        let refreshed: HashMap<String, UrlStatus> = urls
-            .iter()
-            .filter(|u| u.operation == Operation::Refresh)
-            .map(|u| (u.url.clone(), u.status))
-            .collect();
-        for url in &send_plan.prefetch {
-            match refreshed.get(url.as_str()) {
-                Some(UrlStatus::Complete) | None => prefetch_urls.push(url.clone()),
-                Some(status) => urls.push(UrlResult {
-                    url: url.clone(),
-                    operation: Operation::Prefetch,
-                    object_type: crate::providers::ObjectType::File,
-                    status: if *status == UrlStatus::Pending {
-                        UrlStatus::Pending
-                    } else {
-                        UrlStatus::Rejected
-                    },
-                    task_id: None,
-                    reason: Some(format!(
-                        "not prefetched: its refresh ended {}",
-                        serde_json::to_value(status)
-                            .unwrap_or_default()
-                            .as_str()
-                            .unwrap_or("?")
-                    )),
-                }),
-            }
-        }
-    } else {
-        prefetch_urls = send_plan.prefetch.clone();
-    }
+    let refused = runner
+        .refresh_refused_directories(plan, &mut done, phases, wait_refresh)
+        .await;
+    let prefetch_urls = prefetch_urls(&send_plan, &mut done.urls);
     prefetch_work.batches = Plan::prefetch_batches(&prefetch_urls, limits, opts.batch_size);
     let prefetch = runner
         .observed(phases, Operation::Prefetch, prefetch_work, opts.wait)
         .await;
+    let Phase {
+        mut tasks,
+        mut urls,
+    } = done;
     tasks.extend(prefetch.tasks);
     urls.extend(prefetch.urls);
+    drop(send_plan);
 
     let finished = chrono::Utc::now();
-    let interrupted = opts.interrupt.raised().map(|(signal, _)| Stop {
-        code: "Interrupted".into(),
-        message: format!(
-            "{} received: nothing more was sent; the accepted URLs are `submitted` with their task ids, the rest `rejected`",
-            signal.name()
-        ),
-        hint: Some("run the same command again with --resume REPORT to wait for those tasks and send only the rest".into()),
-    });
-    let stopped = runner
-        .stop
-        .lock()
-        .expect("not poisoned")
-        .take()
-        .map(|e| Stop {
-            code: e.code,
-            message: e.message,
-            hint: e.hint,
-        })
-        .or(interrupted);
-    let directories_refused = {
-        let mut dirs: Vec<String> = refused.into_iter().collect();
-        dirs.sort();
-        dirs
-    };
     for c in &mut plan.collapses {
-        if directories_refused.contains(&c.directory) {
+        if refused.contains(&c.directory) {
             c.not_applied = Some(
                 "the provider refused the directory refresh: the changed files were refreshed instead"
                     .into(),
@@ -452,13 +331,78 @@ pub async fn execute_observed(
         counts: Counts::of(&urls),
         quota_before: quota,
         quota_after: Some(runner.ledger().snapshot()),
-        directories_refused,
-        stopped,
+        directories_refused: refused,
+        stopped: runner.stopped_by(),
         calls: runner.calls.snapshot(),
         tasks,
         urls,
         git: None,
     }
+}
+
+/// The part of `plan` a resumed run still sends (all of it without an earlier run); what
+/// the earlier run got accepted goes into the phases' work, to be waited on.
+fn resumed<'p>(
+    plan: &'p Plan,
+    prior: Option<&Prior>,
+    refresh_work: &mut PhaseWork,
+    prefetch_work: &mut PhaseWork,
+) -> Cow<'p, Plan> {
+    if prior.is_none() {
+        return Cow::Borrowed(plan);
+    }
+    let refresh = plan
+        .refresh
+        .iter()
+        .map(|(t, urls)| (*t, refresh_work.resume(prior, BatchKind::refresh(*t), urls)))
+        .filter(|(_, urls)| !urls.is_empty())
+        .collect();
+    let prefetch = prefetch_work.resume(prior, BatchKind::PREFETCH, &plan.prefetch);
+    Cow::Owned(Plan {
+        refresh,
+        prefetch,
+        prefetch_after_refresh: plan.prefetch_after_refresh,
+        collapses: plan.collapses.clone(),
+        fallback_to_files: plan.fallback_to_files,
+    })
+}
+
+/// The URLs to prefetch: after a refresh, only those it completed (or never refreshed);
+/// the others get their prefetch result here, `pending` or `rejected` with the reason.
+fn prefetch_urls(plan: &Plan, urls: &mut Vec<UrlResult>) -> Vec<String> {
+    if !plan.prefetch_after_refresh {
+        return plan.prefetch.clone();
+    }
+    let refreshed: HashMap<String, UrlStatus> = urls
+        .iter()
+        .filter(|u| u.operation == Operation::Refresh)
+        .map(|u| (u.url.clone(), u.status))
+        .collect();
+    let mut send = Vec::new();
+    for url in &plan.prefetch {
+        match refreshed.get(url.as_str()) {
+            Some(UrlStatus::Complete) | None => send.push(url.clone()),
+            Some(status) => urls.push(UrlResult {
+                url: url.clone(),
+                operation: Operation::Prefetch,
+                object_type: ObjectType::File,
+                status: if *status == UrlStatus::Pending {
+                    UrlStatus::Pending
+                } else {
+                    UrlStatus::Rejected
+                },
+                task_id: None,
+                reason: Some(format!(
+                    "not prefetched: its refresh ended {}",
+                    serde_json::to_value(status)
+                        .unwrap_or_default()
+                        .as_str()
+                        .unwrap_or("?")
+                )),
+            }),
+        }
+    }
+    send
 }
 
 /// Directory collapses go out only if the day's directory quota covers every directory of
@@ -545,6 +489,85 @@ impl Runner<'_> {
     fn falls_back(&self, batch: &Batch) -> bool {
         batch.kind.object_type == ObjectType::Directory
             && batch.urls.iter().all(|u| self.fallback.contains_key(u))
+    }
+
+    /// When the provider refused directory refresh: the refused directories leave the
+    /// results, and the files they stood for are refreshed instead, into `done`. Returns
+    /// the refused directories, sorted.
+    async fn refresh_refused_directories(
+        &self,
+        plan: &Plan,
+        done: &mut Phase,
+        phases: &dyn PhaseObserver,
+        wait: bool,
+    ) -> Vec<String> {
+        let refused: HashSet<String> =
+            std::mem::take(&mut *self.refused_dirs.lock().expect("not poisoned"))
+                .into_iter()
+                .collect();
+        if refused.is_empty() {
+            return Vec::new();
+        }
+        done.urls
+            .retain(|u| !(u.object_type == ObjectType::Directory && refused.contains(&u.url)));
+        let planned: HashSet<&String> = plan.refresh.values().flatten().collect();
+        let mut files = Vec::new();
+        let mut seen = HashSet::new();
+        for dir in plan
+            .refresh
+            .get(&ObjectType::Directory)
+            .into_iter()
+            .flatten()
+            .filter(|dir| refused.contains(*dir))
+        {
+            for f in &self.fallback[dir] {
+                if !planned.contains(f) && seen.insert(f.clone()) {
+                    files.push(f.clone());
+                }
+            }
+        }
+        tracing::warn!(
+            "{} directories refused: refreshing their {} files instead",
+            refused.len(),
+            files.len()
+        );
+        let fallback = Plan {
+            refresh: BTreeMap::from([(ObjectType::File, files)]),
+            ..Plan::default()
+        };
+        let extra = PhaseWork {
+            batches: fallback.refresh_batches(self.provider.limits(), self.opts.batch_size),
+            look_first: self.opts.resume.is_some(),
+            ..PhaseWork::default()
+        };
+        let extra = self.observed(phases, Operation::Refresh, extra, wait).await;
+        done.tasks.extend(extra.tasks);
+        done.urls.extend(extra.urls);
+        let mut dirs: Vec<String> = refused.into_iter().collect();
+        dirs.sort();
+        dirs
+    }
+
+    /// Why the run stopped early, if it did: the error that stopped it, else the signal.
+    fn stopped_by(&self) -> Option<Stop> {
+        let interrupted = self.opts.interrupt.raised().map(|(signal, _)| Stop {
+            code: "Interrupted".into(),
+            message: format!(
+                "{} received: nothing more was sent; the accepted URLs are `submitted` with their task ids, the rest `rejected`",
+                signal.name()
+            ),
+            hint: Some("run the same command again with --resume REPORT to wait for those tasks and send only the rest".into()),
+        });
+        self.stop
+            .lock()
+            .expect("not poisoned")
+            .take()
+            .map(|e| Stop {
+                code: e.code,
+                message: e.message,
+                hint: e.hint,
+            })
+            .or(interrupted)
     }
 
     /// The report of a run stopped before anything was sent: every URL `rejected` with
