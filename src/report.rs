@@ -57,6 +57,8 @@ pub enum RunStatus {
     Failed,
     Skipped,
     DryRun,
+    /// Nothing failed and nothing finished: every URL still running when the wait ended.
+    Pending,
 }
 
 impl RunStatus {
@@ -67,6 +69,7 @@ impl RunStatus {
             RunStatus::Failed => "failed",
             RunStatus::Skipped => "skipped",
             RunStatus::DryRun => "dry-run",
+            RunStatus::Pending => "pending",
         }
     }
 }
@@ -243,6 +246,11 @@ pub fn overall_status(statuses: impl IntoIterator<Item = RunStatus>) -> RunStatu
         RunStatus::Success
     } else if all(RunStatus::Failed) {
         RunStatus::Failed
+    } else if statuses
+        .iter()
+        .all(|s| matches!(s, RunStatus::Pending | RunStatus::Skipped))
+    {
+        RunStatus::Pending
     } else {
         RunStatus::Partial
     }
@@ -270,25 +278,20 @@ impl Counts {
     }
 }
 
-/// The overall status of a run that sent (or tried to send) requests.
+/// The overall status of a run that sent (or tried to send) requests, as its counts say:
+/// `success` when every URL is done, `pending` when nothing failed and nothing finished
+/// (every URL still running when the wait ended), `failed` when something failed and nothing
+/// finished, `partial` when some finished and others did not.
 pub fn run_status(urls: &[UrlResult]) -> RunStatus {
-    let done = urls
-        .iter()
-        .filter(|u| matches!(u.status, UrlStatus::Complete | UrlStatus::Submitted))
-        .count();
-    let bad = urls
-        .iter()
-        .filter(|u| {
-            matches!(
-                u.status,
-                UrlStatus::Failed | UrlStatus::Rejected | UrlStatus::Pending
-            )
-        })
-        .count();
-    match (done, bad) {
-        (0, 0) => RunStatus::Skipped,
-        (_, 0) => RunStatus::Success,
-        (0, _) => RunStatus::Failed,
+    let count = |f: &dyn Fn(UrlStatus) -> bool| urls.iter().filter(|u| f(u.status)).count();
+    let done = count(&|s| matches!(s, UrlStatus::Complete | UrlStatus::Submitted));
+    let failed = count(&|s| matches!(s, UrlStatus::Failed | UrlStatus::Rejected));
+    let pending = count(&|s| s == UrlStatus::Pending);
+    match (done, failed, pending) {
+        (0, 0, 0) => RunStatus::Skipped,
+        (_, 0, 0) => RunStatus::Success,
+        (0, 0, _) => RunStatus::Pending,
+        (0, _, _) => RunStatus::Failed,
         _ => RunStatus::Partial,
     }
 }
@@ -362,7 +365,12 @@ mod tests {
         );
         assert_eq!(run_status(&urls), RunStatus::Partial);
         assert_eq!(run_status(&urls[..2]), RunStatus::Success);
-        assert_eq!(run_status(&urls[2..]), RunStatus::Failed);
+        assert_eq!(
+            run_status(&urls[2..]),
+            RunStatus::Failed,
+            "failed and pending"
+        );
+        assert_eq!(run_status(&urls[3..]), RunStatus::Pending);
         assert_eq!(run_status(&[]), RunStatus::Skipped);
     }
 }

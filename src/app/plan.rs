@@ -183,7 +183,10 @@ pub fn render(settings: &Settings, format: Format) -> Rendered<'_> {
                     let why = match (&t.name, settings.skip) {
                         (Some(_), _) => String::new(),
                         (None, true) => " (skipped)".into(),
-                        (None, false) => " (no mapped change)".into(),
+                        (None, false) => match super::run::empty_lists(settings) {
+                            Some(lists) => format!(" ({lists})"),
+                            None => " (no mapped change)".into(),
+                        },
                     };
                     out.push_str(&format!("plan: nothing to send{why}\n"));
                 } else {

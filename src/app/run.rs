@@ -103,14 +103,18 @@ pub async fn run(settings: &mut Settings, env: &Env, ci: &Ci) -> Result<(Outcome
         console::print(ci.end("cdn_refresh_plan"));
     }
     let named = settings.named();
-    if settings.skip || (settings.git.is_some() && settings.plan.is_empty()) {
-        // Git mode with nothing to send: a skipped missing base, or no mapped change.
+    if settings.skip || settings.plan.is_empty() {
+        // Nothing to send: a skipped missing base, no mapped change, or URL lists that hold
+        // no URL (a deploy that changed nothing).
         let status = if settings.skip {
             RunStatus::Skipped
         } else {
             RunStatus::Success
         };
-        console::print(format!("nothing to send ({})\n", status.as_str()));
+        match empty_lists(settings) {
+            Some(lists) => console::print(format!("nothing to send: {lists} (success)\n")),
+            None => console::print(format!("nothing to send ({})\n", status.as_str())),
+        }
         let reports = each_target(settings, |kind, _, _, _| {
             Report::without_tasks(kind, status, Vec::new(), None, None)
         });
@@ -177,6 +181,16 @@ pub async fn run(settings: &mut Settings, env: &Env, ci: &Ci) -> Result<(Outcome
         return Ok((outcome, code));
     }
     Ok((outcome(reports, git, named), code))
+}
+
+/// The URL lists that held no URL, as a phrase (`e.txt holds no URL`), when that is why
+/// there is nothing to send.
+pub fn empty_lists(settings: &Settings) -> Option<String> {
+    match settings.empty_lists.as_slice() {
+        [] => None,
+        [one] => Some(format!("{one} holds no URL")),
+        many => Some(format!("{} hold no URL", many.join(" and "))),
+    }
 }
 
 /// Says on stderr why a provider refused a run before anything was sent (quota, credentials).

@@ -50,6 +50,9 @@ pub struct Settings {
     pub git: Option<GitInfo>,
     /// `--on-missing-base skip` applied and no URL list was given: send nothing, exit 0.
     pub skip: bool,
+    /// The URL lists given (`stdin`, a file, `--urls`) when none held a URL and git mode is
+    /// off: nothing to send, exit 0.
+    pub empty_lists: Vec<String>,
     /// The CDNs the plan goes to, at least one: the config file's `targets:` (as
     /// `--target` selects them), or one unnamed target made of the flags.
     pub targets: Vec<Target>,
@@ -278,7 +281,9 @@ pub fn settings(
     let mut seen = std::collections::HashSet::new();
     let mut duplicates = 0;
     let mut errors = Vec::new();
-    for (source, text) in read_url_sources(args, read_stdin)? {
+    let sources = read_url_sources(args, read_stdin)?;
+    let source_names: Vec<String> = sources.iter().map(|(name, _)| name.clone()).collect();
+    for (source, text) in sources {
         match url_list::parse(&text, &rules) {
             Ok(parsed) => {
                 duplicates += parsed.duplicates;
@@ -296,7 +301,7 @@ pub fn settings(
     if let Some(first) = errors.into_iter().next() {
         return Err(first);
     }
-    if urls.is_empty() && mapping.is_none() {
+    if urls.is_empty() && mapping.is_none() && source_names.is_empty() {
         return Err(InputError::new(
             "URLs",
             "there is nothing to refresh: no URL was given",
@@ -306,6 +311,13 @@ pub fn settings(
 
     let run = run_options(&opts);
 
+    // A list that holds no URL (an empty file, only comments, nothing on stdin) is a deploy
+    // that changed nothing: nothing to send, and a success.
+    let empty_lists = if urls.is_empty() && mapping.is_none() {
+        source_names
+    } else {
+        Vec::new()
+    };
     let listed = !urls.is_empty();
     let mut plan = Plan::from_urls(urls, task, object_type);
     let mut git = None;
@@ -350,6 +362,7 @@ pub fn settings(
         fail_on: opts.fail_on.unwrap_or(FailOn::Failed),
         git,
         skip,
+        empty_lists,
         targets,
     })
 }

@@ -210,12 +210,20 @@ pub fn annotations(report: &Report, report_path: Option<&Path>) -> Command {
         ));
     }
     if report.counts.pending > 0 {
+        // Counted once per URL: a refresh still running leaves its prefetch pending too.
+        let pending: std::collections::HashSet<&str> = report
+            .urls
+            .iter()
+            .filter(|u| u.status == UrlStatus::Pending)
+            .map(|u| u.url.as_str())
+            .collect();
+        let n = pending.len();
         out.push(annotation(
             Level::Warning,
             &format!("{who} pending"),
             &format!(
-                "{} URLs were still pending when the wait ended (raise --timeout to wait longer){see}",
-                report.counts.pending
+                "{n} URL{} still pending when the wait ended: raise the action's `timeout` input (--timeout) to wait longer, or run `cdn-refresh status` with the task ids later{see}",
+                if n == 1 { " was" } else { "s were" }
             ),
         ));
     }

@@ -1,0 +1,109 @@
+//! What a user meets first (issue 14): exit codes that mean what they say, and messages that
+//! name the input. Each case is the binary against the built-in emulator.
+
+mod common;
+
+use common::*;
+
+/// A URL list that holds no URL is a deploy that changed nothing: success, exit 0, and no
+/// request to the provider, from a file, from stdin, or a file of comments only.
+#[tokio::test]
+async fn a_list_without_urls_is_nothing_to_send() {
+    let emu = emulator(&[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("e.txt");
+    std::fs::write(&empty, "").unwrap();
+    let comments = dir.path().join("c.txt");
+    std::fs::write(&comments, "# nothing changed\n\n   \n").unwrap();
+    for (args, stdin, named) in [
+        (
+            vec!["-r", empty.to_str().unwrap()],
+            None,
+            "e.txt holds no URL",
+        ),
+        (
+            vec!["-r", comments.to_str().unwrap()],
+            None,
+            "c.txt holds no URL",
+        ),
+        (vec!["-r", "-"], Some(""), "stdin holds no URL"),
+    ] {
+        let out = run_with_stdin(&emu, &args, &[], stdin).await;
+        assert_eq!(out.code, 0, "{args:?}\n{}", out.all());
+        assert!(
+            out.stdout.contains("nothing to send") && out.stdout.contains(named),
+            "{}",
+            out.all()
+        );
+        assert_eq!(out.report()["status"], "success", "{}", out.all());
+        assert_eq!(out.report()["counts"]["urls"], 0);
+    }
+    assert_eq!(emu.stats().await.total_requests(), 0, "nothing was sent");
+    // No list at all is still a mistake in the command.
+    let out = run(&emu, &[], &[]).await;
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stderr.contains("no URL was given"), "{}", out.all());
+}
+
+/// `plan` says the same of an empty list.
+#[tokio::test]
+async fn plan_of_an_empty_list_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("e.txt");
+    std::fs::write(&empty, "# only a comment\n").unwrap();
+    let out = binary(&["plan", "-r", empty.to_str().unwrap()], &[], false)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert_eq!(
+        stdout,
+        format!("plan: nothing to send ({} holds no URL)\n", empty.display())
+    );
+}
+
+/// A run whose URLs are all still running when the wait ends says `pending` everywhere (the
+/// report, the step output, the summary), exits 0 under `--fail-on failed` and 1 under
+/// `--fail-on pending`, and its warning counts each URL once and names the action's input.
+#[tokio::test]
+async fn a_run_left_pending_says_pending() {
+    let emu = emulator(&["--task-duration", "1h"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("output");
+    let summary = dir.path().join("summary.md");
+    let github = [
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_OUTPUT", output.to_str().unwrap()),
+        ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap()),
+    ];
+    let url = "https://www.example.com/pending.html";
+    let args = ["--urls", url, "-t", "both", "--timeout", "1s"];
+    let out = run(&emu, &args, &github).await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(out.report()["status"], "pending", "{}", out.all());
+    assert_eq!(out.report()["counts"]["failed"], 0);
+    let outputs = std::fs::read_to_string(&output).unwrap();
+    assert!(outputs.contains("\npending\n"), "{outputs}");
+    assert!(!outputs.contains("\nfailed\n"), "{outputs}");
+    let summary = std::fs::read_to_string(&summary).unwrap();
+    assert!(summary.contains("pending"), "{summary}");
+    let warning = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("::warning") && l.contains("pending"))
+        .unwrap_or_else(|| panic!("a pending warning\n{}", out.stdout));
+    assert!(
+        warning.contains("1 URL was still pending") && warning.contains("`timeout` input"),
+        "{warning}"
+    );
+
+    let out = run(
+        &emu,
+        &["--urls", url, "--timeout", "1s", "--fail-on", "pending"],
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert_eq!(out.report()["status"], "pending");
+}
