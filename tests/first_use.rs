@@ -107,3 +107,73 @@ async fn a_run_left_pending_says_pending() {
     assert_eq!(out.code, 1, "{}", out.all());
     assert_eq!(out.report()["status"], "pending");
 }
+
+/// An endpoint where nothing answers: said with the endpoint, the cause and the fix, after
+/// three attempts (not eight), with the calls and the time counted, and exit 1 (URLs that did
+/// not go out), not 3 (which says the provider refused).
+#[tokio::test]
+async fn an_unreachable_endpoint_says_where_and_how_to_fix_it() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("r.json");
+    let out = binary(
+        &[
+            "--urls",
+            "https://www.example.com/a",
+            "--endpoint",
+            &endpoint,
+            "--report",
+            report.to_str().unwrap(),
+        ],
+        &[],
+        false,
+    )
+    .output()
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "error: nothing was sent: cannot connect to {endpoint}"
+        )) && stderr.contains("Connection refused")
+            && stderr.contains("fix: check --endpoint"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("quota check failed"), "{stderr}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(report["calls"]["quota"], 3, "{report}");
+    assert_eq!(report["calls"]["retries"], 2, "{report}");
+    assert_eq!(report["status"], "failed");
+    assert_eq!(report["urls"][0]["status"], "rejected");
+}
+
+/// A host the account does not have is named, and the stop is worded from where it
+/// happened: the submit, not the quota check (which passed).
+#[tokio::test]
+async fn a_foreign_domain_is_named_and_not_blamed_on_the_quota_check() {
+    let emu = emulator(&[]).await;
+    let out = run(
+        &emu,
+        &["--urls", "https://www.example.com/a\nhttps://other.org/b"],
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, 3, "{}", out.all());
+    assert!(
+        out.stderr
+            .contains("the provider refused the request, so nothing was sent")
+            && out
+                .stderr
+                .contains("hosts in the request: www.example.com, other.org"),
+        "{}",
+        out.all()
+    );
+    assert!(!out.stderr.contains("quota check failed"), "{}", out.all());
+}

@@ -3,7 +3,8 @@
 use std::fmt;
 
 use crate::input::settings::{FailOn, InputError};
-use crate::report::{Report, UrlStatus};
+use crate::providers::ProviderError;
+use crate::report::{Report, Stop, UrlStatus};
 
 /// Every URL ended as `--fail-on` accepts.
 pub const SUCCESS: u8 = 0;
@@ -75,10 +76,19 @@ impl fmt::Display for Error {
     }
 }
 
+/// Whether a run stopped because the provider could not be reached at all (connection
+/// refused, no route): not a refusal by the provider, but URLs that failed to go out, which a
+/// later run may send.
+pub fn unreachable(stop: &Stop) -> bool {
+    stop.code == ProviderError::CONNECT
+}
+
 /// The exit code a finished run's report earns.
 pub fn of_report(report: &Report, fail_on: FailOn) -> u8 {
-    if report.stopped.is_some() {
-        return REFUSED;
+    match &report.stopped {
+        Some(stop) if unreachable(stop) => return URLS_FAILED,
+        Some(_) => return REFUSED,
+        None => {}
     }
     let failed = report
         .urls

@@ -203,8 +203,17 @@ fn refused_before_sending(report: &Report) {
         .as_deref()
         .map(|t| format!("target {t}: "))
         .unwrap_or_default();
+    // Worded from where the run stopped: the quota check, the connection, or a submit.
     if stop.code == "QuotaShortfall" {
         errln!("error: {who}{}", stop.message);
+    } else if exit::unreachable(stop) {
+        errln!("error: {who}nothing was sent: {}", stop.message);
+    } else if report.calls.submit > 0 {
+        errln!(
+            "error: {who}the provider refused the request, so nothing was sent: {}: {}",
+            stop.code,
+            stop.message
+        );
     } else {
         errln!(
             "error: {who}the quota check failed, so nothing was sent: {}: {}",

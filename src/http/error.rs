@@ -95,6 +95,30 @@ impl ProviderError {
         } else {
             "connection"
         };
+        if err.is_connect() {
+            // Nothing reached the provider: say where, why (the innermost cause, such as
+            // "Connection refused"), and what to check. Only the origin is shown, never a
+            // path or query.
+            let origin = err
+                .url()
+                .map(|u| u.origin().ascii_serialization())
+                .unwrap_or_else(|| "the endpoint".into());
+            let mut cause = std::error::Error::source(err);
+            let mut innermost = None;
+            while let Some(c) = cause {
+                innermost = Some(c.to_string());
+                cause = c.source();
+            }
+            let why = innermost.unwrap_or_else(|| "no connection".into());
+            return ProviderError::new(
+                ErrorClass::Transport,
+                Self::CONNECT,
+                format!("cannot connect to {origin}: {why}"),
+            )
+            .with_hint(format!(
+                "check --endpoint (the `endpoint` input) and the network: nothing answers at {origin}; for the emulator, start `cdn-refresh emulator` and pass the URL its first line prints"
+            ));
+        }
         // reqwest's Display never includes headers or bodies, so no secret can leak here.
         let mut message = err.to_string();
         let mut source = std::error::Error::source(err);

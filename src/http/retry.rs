@@ -79,6 +79,17 @@ impl RetryPolicy {
     }
 }
 
+/// Attempts for an error: a connection refused before any byte left is tried 3 times in all
+/// (a blip in a CI network passes in that time; a wrong endpoint does not get better), every
+/// other retryable error the policy's number.
+fn attempts_for(policy: &RetryPolicy, err: &ProviderError) -> u32 {
+    if err.code == ProviderError::CONNECT {
+        policy.max_attempts.min(3)
+    } else {
+        policy.max_attempts
+    }
+}
+
 /// Calls `call` until it succeeds, fails with an error that is not retryable, the attempts
 /// run out, or the bounds end it. `on_retry` sees every error that will be retried (for logs
 /// and counts). No attempt starts after the deadline or an interrupt, each attempt is cut
@@ -117,7 +128,7 @@ where
         }
         match bounds.run(call()).await {
             Ok(value) => return Ok(value),
-            Err(err) if retryable(&err) && attempt < policy.max_attempts => {
+            Err(err) if retryable(&err) && attempt < attempts_for(policy, &err) => {
                 let delay = policy.delay(attempt, &err);
                 let fits = tokio::time::Instant::now()
                     .checked_add(delay)

@@ -294,8 +294,12 @@ fn after_help() -> String {
         text.push_str(&format!("  {}: {}\n", kind.name(), vars.join(", ")));
     }
     text.push_str(
-        "\nExit codes: 0 success; 1 some URLs failed (or pending, per --fail-on); 2 bad input or config, nothing sent;\n\
-         3 the provider refused the run (credentials, quota, permissions).\n\n\
+        "\nExit codes:\n  \
+         0  success, or nothing to send\n  \
+         1  some URLs failed (or pending, per --fail-on), or the provider could not be reached\n  \
+         2  bad input or config; nothing was sent\n  \
+         3  the provider refused the run (credentials, quota, permissions, a domain not on the account)\n  \
+         130, 143  interrupted (SIGINT, SIGTERM); --resume REPORT finishes the run\n\n\
          Try it without credentials: cdn-refresh demo",
     );
     text

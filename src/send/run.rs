@@ -258,7 +258,11 @@ pub async fn execute_observed(
                     message: e.message.clone(),
                     hint: e.hint.clone(),
                 };
-                let reason = format!("the quota check failed; nothing was sent: {e}");
+                let reason = if e.code == ProviderError::CONNECT {
+                    format!("nothing was sent: {}", e.message)
+                } else {
+                    format!("the quota check failed; nothing was sent: {e}")
+                };
                 return runner.refused(plan, None, stop, &reason, started, clock);
             }
         }
@@ -740,7 +744,29 @@ impl Runner<'_> {
             }
             Err((rest, err)) => (rest, err),
         };
-        let err = result;
+        let mut err = result;
+        if err.class == ErrorClass::Domain {
+            // Name the hosts: the provider's message often does not say which one it means.
+            let mut hosts: Vec<&str> = Vec::new();
+            for u in &rest.urls {
+                let host = url_list::host(u);
+                if !hosts.contains(&host) {
+                    hosts.push(host);
+                }
+            }
+            let more = hosts.len().saturating_sub(10);
+            hosts.truncate(10);
+            err.message = format!(
+                "{} (hosts in the request: {}{})",
+                err.message,
+                hosts.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            );
+        }
         if reservation == Reservation::Granted {
             // Only the URLs that were not accepted give their share back.
             self.ledger().refund(kind, rest.urls.len() as u64);
