@@ -177,3 +177,80 @@ async fn a_foreign_domain_is_named_and_not_blamed_on_the_quota_check() {
     );
     assert!(!out.stderr.contains("quota check failed"), "{}", out.all());
 }
+
+/// A key pasted into the config where a variable name belongs is called what it looks like
+/// and never shown: not on stderr, not in the GitHub annotation.
+#[tokio::test]
+async fn a_credential_pasted_into_the_config_is_never_echoed() {
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = [
+        "LTAI5tQf3x9XcVb8kJm2Rz7W",
+        "aB3dE5gH7jK9mN1pQ3sT5vX7zA9cE1gH",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    ];
+    for secret in secrets {
+        let config = dir.path().join("c.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "targets:\n  - name: cn\n    provider: aliyun\n    credentials:\n      access_key_id: {secret}\n"
+            ),
+        )
+        .unwrap();
+        let out = binary(
+            &[
+                "plan",
+                "--config",
+                config.to_str().unwrap(),
+                "--urls",
+                "https://www.example.com/a",
+            ],
+            &[("GITHUB_ACTIONS", "true")],
+            false,
+        )
+        .output()
+        .await
+        .unwrap();
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(2), "{all}");
+        assert!(!all.contains(secret), "{secret} echoed:\n{all}");
+        assert!(
+            all.contains("targets[0].credentials.access_key_id") && all.contains("::error"),
+            "{all}"
+        );
+        if !secret.contains('/') {
+            assert!(all.contains("looks like a credential"), "{all}");
+        }
+    }
+    // A variable's name is still taken as it is.
+    let config = dir.path().join("ok.yml");
+    std::fs::write(
+        &config,
+        "targets:\n  - name: cn\n    provider: aliyun\n    credentials:\n      access_key_id: MAINLAND_AK\n",
+    )
+    .unwrap();
+    let out = binary(
+        &[
+            "plan",
+            "--config",
+            config.to_str().unwrap(),
+            "--urls",
+            "https://www.example.com/a",
+        ],
+        &[],
+        false,
+    )
+    .output()
+    .await
+    .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -466,6 +466,20 @@ impl Config {
     }
 }
 
+/// Whether a value where a variable name belongs looks like a key or a secret instead: a
+/// provider key prefix (Alibaba Cloud `LTAI`, STS `STS.`, AWS `AKIA`/`ASIA`), or a long run
+/// of mixed letters and digits without the underscores of a variable name.
+pub fn looks_like_credential(v: &str) -> bool {
+    let prefixed = ["LTAI", "STS.", "AKIA", "ASIA"]
+        .iter()
+        .any(|p| v.starts_with(p) && v.len() >= 16);
+    let has = |f: fn(&char) -> bool| v.chars().any(|c| f(&c));
+    let mixed = has(char::is_ascii_lowercase) && has(char::is_ascii_uppercase);
+    let long_run = !v.contains('_') && v.len() >= 16 && has(char::is_ascii_digit) && mixed;
+    let not_a_name = v.len() >= 20 && has(|c| matches!(c, '+' | '/' | '=' | '-'));
+    prefixed || long_run || not_a_name || (v.len() >= 32 && !v.contains('_'))
+}
+
 /// Turns a YAML or type error into one that names the key and the line.
 fn yaml_error(file: &str, path: &str, error: &serde_saphyr::Error) -> ConfigError {
     let location = error.location();
@@ -927,15 +941,21 @@ impl Validator<'_> {
                     let v = value.value.trim();
                     let ok = v.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
                         && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-                    if !ok {
-                        return Err(self.invalid(
-                            Some(line_of(&value)),
-                            &at(&format!("credentials.{key}")),
-                            format!("`{v}` is not the name of an environment variable"),
-                            "give the NAME of the variable that holds the credential (such as MAINLAND_AK), never the credential itself",
-                        ));
-                    }
-                    Ok(Some(v.to_string()))
+                    // The value is never shown: what stands where a name belongs may well be
+                    // the credential itself, pasted in.
+                    let problem = if looks_like_credential(v) {
+                        "this looks like a credential, not the name of an environment variable (its value is not shown)"
+                    } else if !ok {
+                        "is not the name of an environment variable (its value is not shown)"
+                    } else {
+                        return Ok(Some(v.to_string()));
+                    };
+                    Err(self.invalid(
+                        Some(line_of(&value)),
+                        &at(&format!("credentials.{key}")),
+                        problem,
+                        "give the NAME of the variable that holds the credential (such as MAINLAND_AK), never the credential itself; if a key was pasted here, rotate it, since the file is in the repository",
+                    ))
                 };
                 let mut vars = CredentialVars {
                     access_key_id: var("access_key_id", c.access_key_id)?,
