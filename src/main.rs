@@ -251,6 +251,13 @@ fn print_sections<T>(sections: Vec<app::Section<T>>, show: impl Fn(&T) -> String
         if let Some(name) = &section.target {
             console::print(format!("target {name} ({}):\n", section.provider));
         }
+        for id in &section.unknown {
+            errln!(
+                "error: task id `{}` is not known to {}\n  fix: check the id (a run's task-ids output has them), the account (credentials, --target) and its age: providers keep tasks for a limited time",
+                cdn_refresh::echo::cap(id, cdn_refresh::echo::VALUE),
+                section.provider
+            );
+        }
         match &section.found {
             app::Found::Value(value) => console::print(show(value)),
             app::Found::InAnswers => console::print(format!(

@@ -254,3 +254,54 @@ async fn a_credential_pasted_into_the_config_is_never_echoed() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `status` of an id the provider does not know: the same on every provider, the id named,
+/// exit 2; the ids it knows are still shown.
+#[tokio::test]
+async fn status_of_an_unknown_id_is_the_same_everywhere() {
+    let emu = emulator(&["--task-duration", "0s"]).await;
+    let cases: [(&str, &str, Vec<(&str, &str)>); 3] = [
+        ("aliyun", "987654", vec![]),
+        (
+            "qiniu",
+            "0123456789abcdef01234567",
+            vec![
+                ("QINIU_ACCESS_KEY", "testak"),
+                ("QINIU_SECRET_KEY", "testsk"),
+            ],
+        ),
+        (
+            "huawei",
+            "123456789012345",
+            vec![
+                ("HUAWEICLOUD_SDK_AK", "HWTESTAK"),
+                ("HUAWEICLOUD_SDK_SK", "HWTESTSK"),
+            ],
+        ),
+    ];
+    for (provider, id, env) in cases {
+        let out = run(&emu, &["status", id, "--provider", provider], &env).await;
+        assert_eq!(out.code, 2, "{provider}\n{}", out.all());
+        assert!(
+            out.stderr
+                .contains(&format!("task id `{id}` is not known to {provider}")),
+            "{provider}\n{}",
+            out.all()
+        );
+    }
+    // A known id beside an unknown one is still shown.
+    let sent = run(&emu, &["--urls", "https://www.example.com/k"], &[]).await;
+    assert_eq!(sent.code, 0, "{}", sent.all());
+    let known = sent.report()["tasks"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = run(&emu, &["status", &known, "987654"], &[]).await;
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stdout.contains(&known), "{}", out.all());
+    assert!(
+        out.stderr.contains("`987654` is not known"),
+        "{}",
+        out.all()
+    );
+}

@@ -23,6 +23,9 @@ pub struct Section<T> {
     pub target: Option<String>,
     pub provider: crate::providers::ProviderKind,
     pub found: Found<T>,
+    /// Task ids the provider does not know (`status`): mistyped, another account's, or
+    /// older than the provider keeps tasks.
+    pub unknown: Vec<String>,
 }
 
 pub enum Found<T> {

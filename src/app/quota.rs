@@ -42,6 +42,7 @@ pub async fn quota(
             target: name,
             provider: provider.kind(),
             found,
+            unknown: Vec::new(),
         });
     }
     Ok(Sections { sections, code })

@@ -4,9 +4,9 @@ use crate::http::bounds::{Bounds, Interrupt};
 use crate::http::retry::with_retry;
 use crate::input::cli::Env;
 use crate::input::settings::{InputError, Target};
-use crate::providers::{TaskId, TaskState};
+use crate::providers::{ErrorClass, TaskId, TaskState};
 
-use super::exit::{Error, REFUSED, SUCCESS};
+use super::exit::{BAD_INPUT, Error, REFUSED, SUCCESS};
 use super::{Found, Section, Sections, connect};
 
 /// The states of the tasks `ids` names. A run with several targets writes its ids
@@ -49,9 +49,11 @@ pub async fn status(
             continue;
         }
         let bounds = Bounds::new(target.run.timeout, interrupt.clone());
-        let mut states = Vec::new();
+        let mut states: Vec<TaskState> = Vec::new();
         let mut refused = None;
-        for chunk in ids.chunks(provider.limits().status_ids_per_query) {
+        let mut unknown = Vec::new();
+        let per_query = provider.limits().status_ids_per_query;
+        for chunk in ids.chunks(per_query) {
             match with_retry(
                 &target.run.retry,
                 &bounds,
@@ -60,12 +62,36 @@ pub async fn status(
             )
             .await
             {
-                Ok(found) => states.extend(found),
+                Ok(found) => {
+                    // An id the answer says nothing of is not the provider's.
+                    for id in chunk {
+                        if !found.iter().any(|s| s.task_id == *id) {
+                            unknown.push(id.0.clone());
+                        }
+                    }
+                    states.extend(found);
+                }
+                // A provider that answers one id a query refuses an id it does not know
+                // with an error about the request (Qiniu 400036) or its domain (Huawei
+                // CDN.0108): that id is unknown, the others are still asked.
+                Err(error)
+                    if per_query == 1
+                        && matches!(
+                            error.class,
+                            ErrorClass::InvalidRequest | ErrorClass::Domain
+                        ) =>
+                {
+                    tracing::debug!("status of {}: {error}", chunk[0]);
+                    unknown.push(chunk[0].0.clone());
+                }
                 Err(error) => {
                     refused = Some(error);
                     break;
                 }
             }
+        }
+        if !unknown.is_empty() {
+            code = code.max(BAD_INPUT);
         }
         let found = match refused {
             None => Found::Value(states),
@@ -81,6 +107,7 @@ pub async fn status(
             target: name,
             provider: provider.kind(),
             found,
+            unknown,
         });
     }
     Ok(Sections { sections, code })
