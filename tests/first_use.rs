@@ -260,7 +260,8 @@ async fn a_credential_pasted_into_the_config_is_never_echoed() {
 #[tokio::test]
 async fn status_of_an_unknown_id_is_the_same_everywhere() {
     let emu = emulator(&["--task-duration", "0s"]).await;
-    let cases: [(&str, &str, Vec<(&str, &str)>); 3] = [
+    type Env<'a> = Vec<(&'a str, &'a str)>;
+    let cases: [(&str, &str, Env); 3] = [
         ("aliyun", "987654", vec![]),
         (
             "qiniu",
