@@ -306,3 +306,59 @@ async fn status_of_an_unknown_id_is_the_same_everywhere() {
         out.all()
     );
 }
+
+/// A bad value that came from the environment names the variable (and the action's input),
+/// not a flag the user never typed; one typed on the command line still names the flag.
+#[tokio::test]
+async fn errors_name_the_input_the_value_came_from() {
+    for (env, expected) in [
+        (
+            ("INPUT_PROVIDER", "cloudflare"),
+            "error: the `provider` input (INPUT_PROVIDER): `cloudflare` is not a valid value",
+        ),
+        (
+            ("INPUT_TASK", "wipe"),
+            "error: the `task` input (INPUT_TASK): unknown task `wipe`",
+        ),
+        (
+            ("CDN_REFRESH_TIMEOUT", "soon"),
+            "error: CDN_REFRESH_TIMEOUT: `soon` is not a duration",
+        ),
+        (
+            ("INPUT_AREA", "mars"),
+            "error: the `area` input (INPUT_AREA): unknown area `mars`",
+        ),
+    ] {
+        let out = binary(
+            &["plan", "--urls", "https://www.example.com/a"],
+            &[env],
+            false,
+        )
+        .output()
+        .await
+        .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{env:?}\n{stderr}");
+        assert!(stderr.starts_with(expected), "{env:?}\n{stderr}");
+        assert!(stderr.contains("fix:"), "{stderr}");
+    }
+    let out = binary(
+        &[
+            "plan",
+            "--urls",
+            "https://www.example.com/a",
+            "--task",
+            "wipe",
+        ],
+        &[("INPUT_TASK", "both")],
+        false,
+    )
+    .output()
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("error: --task: unknown task `wipe`"),
+        "{stderr}"
+    );
+}

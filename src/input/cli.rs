@@ -41,6 +41,11 @@ impl Env {
 
     /// The env fallback of option `name` (kebab-case), in order of precedence.
     pub fn input(&self, name: &str) -> Option<&str> {
+        self.input_var(name).and_then(|var| self.get(&var))
+    }
+
+    /// The variable that holds option `name`'s env fallback, if one does.
+    pub fn input_var(&self, name: &str) -> Option<String> {
         let upper = name.to_ascii_uppercase().replace(' ', "_");
         let underscored = upper.replace('-', "_");
         [
@@ -48,8 +53,8 @@ impl Env {
             format!("INPUT_{underscored}"),
             format!("CDN_REFRESH_{underscored}"),
         ]
-        .iter()
-        .find_map(|n| self.get(n))
+        .into_iter()
+        .find(|n| self.get(n).is_some())
     }
 
     pub fn is_set(&self, name: &str) -> bool {
@@ -213,6 +218,11 @@ pub struct RunArgs {
     #[arg(skip)]
     pub provider_options: BTreeMap<String, String>,
 
+    /// The options whose value came from the environment, not the command line: long flag
+    /// → the variable (`INPUT_TASK`), so an error names what the user set.
+    #[arg(skip)]
+    pub from_env: BTreeMap<String, String>,
+
     /// Not supported: the seed script's AccessKey id flag (credentials come from the environment).
     #[arg(short = 'i', hide = true, value_name = "KEY")]
     pub seed_key_id: Option<String>,
@@ -355,6 +365,85 @@ fn provider_options_of(matches: &ArgMatches) -> BTreeMap<String, String> {
     out
 }
 
+/// How an error names option `long` (`task`): the flag, or the variable it came from in
+/// the words of the job that set it (`the \`task\` input (INPUT_TASK)`).
+pub fn input_name(from_env: &BTreeMap<String, String>, long: &str) -> String {
+    match from_env.get(long) {
+        Some(var) if var.starts_with("INPUT_") => format!("the `{long}` input ({var})"),
+        Some(var) => var.clone(),
+        None => format!("--{long}"),
+    }
+}
+
+impl RunArgs {
+    /// [`input_name`] of this command line.
+    pub fn input_name(&self, long: &str) -> String {
+        input_name(&self.from_env, long)
+    }
+}
+
+/// The options of `matches` whose value is the env fallback (a hidden default).
+fn from_env_of(matches: &ArgMatches, cmd: &clap::Command, env: &Env) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for arg in cmd.get_arguments() {
+        let (Some(long), id) = (arg.get_long(), arg.get_id().as_str()) else {
+            continue;
+        };
+        let defaulted = matches.try_contains_id(id).is_ok_and(|present| present)
+            && matches.value_source(id) == Some(clap::parser::ValueSource::DefaultValue);
+        if let (true, Some(var)) = (defaulted, env.input_var(long)) {
+            out.insert(long.to_string(), var);
+        }
+    }
+    out
+}
+
+/// A clap error about a value that came from the environment, reworded to name the
+/// variable (and the action's input) instead of a flag the user never typed.
+fn from_env_error(e: clap::Error, argv: &[OsString], env: &Env) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if !matches!(
+        e.kind(),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation
+    ) {
+        return e;
+    }
+    let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) else {
+        return e;
+    };
+    let Some(long) = arg
+        .split_whitespace()
+        .next()
+        .and_then(|f| f.strip_prefix("--"))
+        .map(str::to_string)
+    else {
+        return e;
+    };
+    let typed = argv
+        .iter()
+        .filter_map(|a| a.to_str())
+        .any(|a| a == format!("--{long}") || a.starts_with(&format!("--{long}=")));
+    if typed || env.input_var(&long).is_none() {
+        return e;
+    }
+    let value = match e.get(ContextKind::InvalidValue) {
+        Some(ContextValue::String(v)) => crate::echo::cap(v, crate::echo::VALUE).into_owned(),
+        _ => String::new(),
+    };
+    let fix = match e.get(ContextKind::ValidValue) {
+        Some(ContextValue::Strings(valid)) => format!("use one of: {}", valid.join(", ")),
+        _ => format!("see `cdn-refresh --help` for --{long}"),
+    };
+    let named = input_name(
+        &BTreeMap::from([(long.clone(), env.input_var(&long).unwrap_or_default())]),
+        &long,
+    );
+    clap::Error::raw(
+        ErrorKind::InvalidValue,
+        format!("{named}: `{value}` is not a valid value\n  fix: {fix}\n"),
+    )
+}
+
 /// The subcommands that take [`RunArgs`].
 const RUN_COMMANDS: [&str; 4] = ["run", "plan", "quota", "status"];
 
@@ -365,16 +454,29 @@ pub fn parse(args: impl IntoIterator<Item = OsString>, env: &Env) -> Result<Cli,
     for sub in RUN_COMMANDS {
         cmd = cmd.mut_subcommand(sub, |sc| with_env_defaults(with_provider_options(sc), env));
     }
-    let matches = cmd.try_get_matches_from(args)?;
+    let argv: Vec<OsString> = args.into_iter().collect();
+    let matches = cmd
+        .clone()
+        .try_get_matches_from(argv.iter().cloned())
+        .map_err(|e| from_env_error(e, &argv, env))?;
     let mut cli = Cli::from_arg_matches(&matches)?;
     cli.run.provider_options = provider_options_of(&matches);
-    if let Some((_, sub)) = matches.subcommand() {
+    cli.run.from_env = from_env_of(&matches, &cmd, env);
+    if let Some((name, sub)) = matches.subcommand() {
         let options = provider_options_of(sub);
-        match &mut cli.command {
-            Some(Command::Run(run) | Command::Quota(run)) => run.provider_options = options,
-            Some(Command::Plan(plan)) => plan.run.provider_options = options,
-            Some(Command::Status(status)) => status.run.provider_options = options,
-            _ => {}
+        let from_env = cmd
+            .find_subcommand(name)
+            .map(|sc| from_env_of(sub, sc, env))
+            .unwrap_or_default();
+        let run = match &mut cli.command {
+            Some(Command::Run(run) | Command::Quota(run)) => Some(run),
+            Some(Command::Plan(plan)) => Some(&mut plan.run),
+            Some(Command::Status(status)) => Some(&mut status.run),
+            _ => None,
+        };
+        if let Some(run) = run {
+            run.provider_options = options;
+            run.from_env = from_env;
         }
     }
     Ok(cli)

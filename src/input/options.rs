@@ -133,24 +133,36 @@ impl Options {
         let mut provider_options = BTreeMap::new();
         for (key, text) in &a.provider_options {
             let spec = ProviderKind::any_option(key).expect("clap takes declared options only");
-            provider_options.insert(spec.key, registry::parse_value(spec, text)?);
+            let value = registry::parse_value(spec, text).map_err(|mut m| {
+                m.input = a.input_name(&spec.flag());
+                m
+            })?;
+            provider_options.insert(spec.key, value);
         }
         Ok(Options {
             provider: a.provider,
-            task: a.task.as_deref().map(parse_task).transpose()?,
-            object_type: a.object_type.as_deref().map(parse_object_type).transpose()?,
+            task: a
+                .task
+                .as_deref()
+                .map(|s| parse_task(&a.input_name("task"), s))
+                .transpose()?,
+            object_type: a
+                .object_type
+                .as_deref()
+                .map(|s| parse_object_type(&a.input_name("object-type"), s))
+                .transpose()?,
             dry_run: a.dry_run,
             wait: a.wait,
-            timeout: flag_duration("--timeout", &a.timeout)?,
-            poll_interval: flag_duration("--poll-interval", &a.poll_interval)?,
+            timeout: flag_duration(&a.input_name("timeout"), &a.timeout)?,
+            poll_interval: flag_duration(&a.input_name("poll-interval"), &a.poll_interval)?,
             endpoint: a
                 .endpoint
                 .as_deref()
-                .map(|s| endpoint(s).map_err(|(problem, fix)| InputError::new("--endpoint", problem, fix)))
+                .map(|s| endpoint(s).map_err(|(problem, fix)| InputError::new(&a.input_name("endpoint"), problem, fix)))
                 .transpose()?,
-            qps: positive("--qps", a.qps)?,
-            concurrency: positive("--concurrency", a.concurrency)?,
-            batch_size: positive("--batch-size", a.batch_size)?,
+            qps: positive(&a.input_name("qps"), a.qps)?,
+            concurrency: positive(&a.input_name("concurrency"), a.concurrency)?,
+            batch_size: positive(&a.input_name("batch-size"), a.batch_size)?,
             report: a.report.clone(),
             fail_on: a
                 .fail_on
@@ -158,7 +170,7 @@ impl Options {
                 .map(|s| {
                     lookup(FAIL_ON, s).ok_or_else(|| {
                         InputError::new(
-                            "--fail-on",
+                            &a.input_name("fail-on"),
                             format!("unknown value `{s}`"),
                             "use failed, pending or never",
                         )
@@ -171,7 +183,7 @@ impl Options {
                 .map(|s| {
                     lookup(DIR_REFRESH_DENIED, s).ok_or_else(|| {
                         InputError::new(
-                            "--on-dir-refresh-denied",
+                            &a.input_name("on-dir-refresh-denied"),
                             format!("unknown value `{s}`"),
                             "use files (refresh the changed files instead) or fail",
                         )
@@ -184,33 +196,33 @@ impl Options {
                 .map(|s| {
                     s.parse::<MissingBase>().map_err(|e| {
                         InputError::new(
-                            "--on-missing-base",
+                            &a.input_name("on-missing-base"),
                             e,
                             "use fail (exit 2), all (refresh every mapped root) or skip (send nothing)",
                         )
                     })
                 })
                 .transpose()?,
-            collapse_threshold: positive("--collapse-threshold", a.collapse_threshold)?,
+            collapse_threshold: positive(&a.input_name("collapse-threshold"), a.collapse_threshold)?,
             provider_options,
         })
     }
 }
 
-fn parse_task(s: &str) -> Result<TaskMode, InputError> {
+fn parse_task(input: &str, s: &str) -> Result<TaskMode, InputError> {
     lookup(TASKS, s).ok_or_else(|| {
         InputError::new(
-            "--task",
+            input,
             format!("unknown task `{s}`"),
             "use refresh, prefetch or both (the seed script's clear and push also work)",
         )
     })
 }
 
-fn parse_object_type(s: &str) -> Result<ObjectType, InputError> {
+fn parse_object_type(input: &str, s: &str) -> Result<ObjectType, InputError> {
     lookup(OBJECT_TYPES, s).ok_or_else(|| {
         InputError::new(
-            "--object-type",
+            input,
             format!("unknown object type `{s}`"),
             "use file, directory, regex or ignore-params (File and Directory also work)",
         )
