@@ -63,9 +63,11 @@ pub async fn status(
             .await
             {
                 Ok(found) => {
-                    // An id the answer says nothing of is not the provider's.
+                    // An id the answer says nothing of is not the provider's (an answer to a
+                    // query of one id is that id's, whatever the id it carries).
+                    let alone = chunk.len() == 1 && !found.is_empty();
                     for id in chunk {
-                        if !found.iter().any(|s| s.task_id == *id) {
+                        if !alone && !found.iter().any(|s| s.task_id == *id) {
                             unknown.push(id.0.clone());
                         }
                     }
