@@ -362,3 +362,46 @@ async fn errors_name_the_input_the_value_came_from() {
         "{stderr}"
     );
 }
+
+/// A long send is never silent: a line at least every 10 s says how many batches went out
+/// and where the run stands against its deadline; every status check says so too. (13
+/// batches at one request a second take 12 s: the line must come before they are done.)
+#[tokio::test]
+async fn long_phases_show_progress_against_the_deadline() {
+    let emu = emulator(&["--task-duration", "0s"]).await;
+    let urls: Vec<String> = (0..13)
+        .map(|i| format!("https://www.example.com/p/{i}.html"))
+        .collect();
+    let out = run(
+        &emu,
+        &[
+            "--urls",
+            &urls.join("\n"),
+            "--batch-size",
+            "1",
+            "--qps",
+            "1",
+            "--timeout",
+            "10m",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    let heartbeat = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("batches sent, the rest waiting their turn"))
+        .unwrap_or_else(|| panic!("no progress line\n{}", out.stderr));
+    assert!(
+        heartbeat.contains("/13 batches sent") && heartbeat.contains("left of --timeout 10m"),
+        "{heartbeat}"
+    );
+    assert!(
+        out.stderr
+            .lines()
+            .any(|l| l.contains("tasks finished;") && l.contains("elapsed")),
+        "{}",
+        out.stderr
+    );
+}

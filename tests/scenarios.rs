@@ -1031,6 +1031,7 @@ fn normalise(text: &str, dirs: &[&str], emulator: &str) -> String {
     t = mask_after(&t, " in ", is_seconds, "<secs>s");
     t = mask_after(&t, "section_start:", is_number, "<unix>");
     t = mask_after(&t, "section_end:", is_number, "<unix>");
+    t = mask_clock(&t);
     // Random tokens: request ids, GitHub's heredoc delimiters and stop-commands tokens.
     t = mask_shape(&t, "hhhhhhhh-hhhh-hhhh-hhhh-hhhhhhhhhhhh", "<uuid>");
     t = mask_words(&t, |w| w.len() == 32 && is_hex(w), |_| "<hex32>".into());
@@ -1051,6 +1052,21 @@ fn normalise(text: &str, dirs: &[&str], emulator: &str) -> String {
         },
     );
     escape_controls(&t)
+}
+
+/// `; 12s elapsed, 9m 48s left of --timeout 10m` (the progress lines) → `; <clock> left of
+/// --timeout 10m`: where a run stands against its deadline changes from run to run.
+fn mask_clock(text: &str) -> String {
+    text.split_inclusive('\n')
+        .map(|line| {
+            let (Some(at), Some(end)) = (line.find(" elapsed, "), line.find(" left of --timeout"))
+            else {
+                return line.to_string();
+            };
+            let start = line[..at].rfind("; ").map_or(0, |i| i + 2);
+            format!("{}<clock>{}", &line[..start], &line[end..])
+        })
+        .collect()
 }
 
 fn is_number(r: &str) -> bool {

@@ -166,6 +166,9 @@ struct Sent {
     rest: Option<Batch>,
 }
 
+/// How long a phase may go without a line in the log.
+const HEARTBEAT: Duration = Duration::from_secs(10);
+
 struct Runner<'a> {
     provider: &'a dyn Provider,
     opts: &'a RunOptions,
@@ -651,6 +654,40 @@ impl Runner<'_> {
         )
     }
 
+    /// `12s elapsed, 9m48s left of --timeout 10m`: where the run stands against its deadline.
+    fn clock(&self) -> String {
+        let left = self
+            .bounds
+            .deadline
+            .saturating_duration_since(Instant::now());
+        let elapsed = self.opts.timeout.saturating_sub(left);
+        let short =
+            |d: Duration| humantime::format_duration(Duration::from_secs(d.as_secs())).to_string();
+        format!(
+            "{} elapsed, {} left of --timeout {}",
+            short(elapsed),
+            short(left),
+            short(self.opts.timeout)
+        )
+    }
+
+    /// Runs `work`, saying `what` (and [`Runner::clock`]) every [`HEARTBEAT`] until it ends.
+    async fn with_heartbeat<T>(
+        &self,
+        work: impl std::future::Future<Output = T>,
+        what: impl Fn() -> String,
+    ) -> T {
+        tokio::pin!(work);
+        loop {
+            tokio::select! {
+                out = &mut work => return out,
+                _ = tokio::time::sleep(HEARTBEAT) => {
+                    tracing::info!("  {}; {}", what(), self.clock());
+                }
+            }
+        }
+    }
+
     /// Waits for the batch's turn under every rate window, within the deadline and until an
     /// interrupt; the permit holds its places until the answer is in.
     async fn turn(&self, batch: &Batch) -> Result<Permit<'_>, String> {
@@ -1059,7 +1096,8 @@ impl Runner<'_> {
         }
         let look_first = work.look_first;
         let done = AtomicU64::new(0);
-        let sent: Vec<Vec<(Batch, BatchOutcome)>> = futures::stream::iter(batches)
+        let operation = batches.first().map(|b| b.kind.operation);
+        let sending = futures::stream::iter(batches)
             .map(|batch| {
                 let done = &done;
                 async move {
@@ -1079,7 +1117,17 @@ impl Runner<'_> {
                 }
             })
             .buffer_unordered(self.opts.concurrency.max(1))
-            .collect()
+            .collect::<Vec<Vec<(Batch, BatchOutcome)>>>();
+        // A long send (batches held back by the provider's rate limits, such as a per-domain
+        // minute cap) says how far it is, so a CI log is never silent for long.
+        let sent = self
+            .with_heartbeat(sending, || {
+                let n = done.load(Ordering::Relaxed);
+                let op = operation.map_or_else(String::new, |o| o.to_string());
+                format!(
+                    "{op}: {n}/{total} batches sent, the rest waiting their turn under the provider's rate limits"
+                )
+            })
             .await;
         let mut sent: Vec<(Batch, BatchOutcome)> = sent.into_iter().flatten().collect();
         let recorded_from = sent.len();
@@ -1213,7 +1261,10 @@ impl Runner<'_> {
                 .iter()
                 .filter(|id| states.get(*id).is_some_and(|s| finished(s)))
                 .count();
-            tracing::info!("  waiting: {finished_count}/{total} tasks finished");
+            tracing::info!(
+                "  waiting: {finished_count}/{total} tasks finished; {}",
+                self.clock()
+            );
             if finished_count == total || fatal.lock().expect("not poisoned").is_some() {
                 Check::Done(())
             } else {
