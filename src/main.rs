@@ -179,7 +179,16 @@ async fn dispatch(cli: Cli, env: Env, interrupt: Interrupt) -> u8 {
                 Rendered::Json(json) => json::print_pretty(&json),
                 Rendered::Targets(json) => json::print_pretty(&json),
             }
-            SUCCESS
+            // `--report` writes what `--dry-run --report` would: every URL `planned`.
+            let Some(path) = settings.report_path.as_deref() else {
+                return SUCCESS;
+            };
+            match app::run::dry_run_report(&settings) {
+                Outcome::One(report) => write_report(&report, Some(path)),
+                Outcome::Several(report) => write_report(&report, Some(path)),
+            }
+            .err()
+            .unwrap_or(SUCCESS)
         }
         Some(Command::Quota(args)) => {
             let targets = match selected(&args, &env) {

@@ -405,3 +405,51 @@ async fn long_phases_show_progress_against_the_deadline() {
         out.stderr
     );
 }
+
+/// `plan --report` writes the report `--dry-run --report` writes (it used to write nothing).
+#[tokio::test]
+async fn plan_writes_the_report_a_dry_run_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let urls = "https://www.example.com/a\nhttps://www.example.com/b";
+    let mut reports = Vec::new();
+    for args in [vec!["plan"], vec!["run", "--dry-run"]] {
+        let path = dir.path().join(format!("{}.json", args.len()));
+        let mut all = args.clone();
+        all.extend(["--urls", urls, "--report", path.to_str().unwrap()]);
+        let out = binary(&all, &[], false).output().await.unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        let mut report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        for key in ["started_at", "finished_at"] {
+            report[key] = serde_json::Value::Null;
+        }
+        reports.push(report);
+    }
+    assert_eq!(reports[0]["status"], "dry-run");
+    assert_eq!(reports[0]["urls"].as_array().unwrap().len(), 2);
+    assert_eq!(reports[0], reports[1]);
+}
+
+/// `--help` names every provider's credential variables and the defaults that depend on the
+/// provider, from the providers' declarations.
+#[tokio::test]
+async fn help_names_every_provider_and_its_defaults() {
+    let out = binary(&["--help"], &[], false).output().await.unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0));
+    for needle in [
+        "QINIU_ACCESS_KEY",
+        "HUAWEICLOUD_SDK_AK",
+        "ALIBABA_CLOUD_ACCESS_KEY_ID",
+        "[default: aliyun]",
+        "https://fusion.qiniuapi.com",
+        "[default: refresh]",
+        "submit rate: aliyun 50",
+        "130, 143",
+    ] {
+        assert!(
+            help.contains(needle),
+            "{needle} missing from --help:\n{help}"
+        );
+    }
+}

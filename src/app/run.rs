@@ -193,6 +193,25 @@ pub fn empty_lists(settings: &Settings) -> Option<String> {
     }
 }
 
+/// The report of a dry run (`--dry-run`, and `plan --report`): every URL `planned`, per
+/// target.
+pub fn dry_run_report(settings: &Settings) -> Outcome {
+    // As a run would end: nothing to send is `skipped` or `success`, as `--dry-run` says.
+    let status = if settings.skip {
+        RunStatus::Skipped
+    } else if settings.plan.is_empty() {
+        RunStatus::Success
+    } else {
+        RunStatus::DryRun
+    };
+    let reports = each_target(settings, |kind, plan, _, _| {
+        let urls = run::listed(plan, UrlStatus::Planned, None);
+        Report::without_tasks(kind, status, urls, None, None)
+    });
+    let git = settings.git.as_ref().map(|g| g.report.clone());
+    outcome(reports, git, settings.named())
+}
+
 /// Says on stderr why a provider refused a run before anything was sent (quota, credentials).
 fn refused_before_sending(report: &Report) {
     let Some(stop) = report.stopped.as_ref().filter(|_| report.tasks.is_empty()) else {

@@ -101,7 +101,7 @@ pub struct RunArgs {
     pub provider: Option<ProviderKind>,
 
     /// refresh, prefetch or both (refresh, then prefetch what it completed). The seed script's
-    /// `clear` and `push` mean refresh and prefetch.
+    /// `clear` and `push` mean refresh and prefetch [default: refresh].
     #[arg(short = 't', long, value_name = "TASK")]
     pub task: Option<String>,
 
@@ -315,6 +315,37 @@ fn after_help() -> String {
     text
 }
 
+/// The help of the options whose defaults are the providers': the default provider, each
+/// provider's endpoint, rate and batch size, from the declarations.
+fn with_provider_defaults(cmd: clap::Command) -> clap::Command {
+    let each = |f: &dyn Fn(ProviderKind) -> String| {
+        ProviderKind::all()
+            .map(|k| format!("{k} {}", f(k)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let endpoints = each(&|k| k.default_endpoint().to_string());
+    let rates = each(&|k| k.limits().submit_per_second.to_string());
+    let sizes = each(&|k| k.limits().refresh_urls_per_request.to_string());
+    let default = ProviderKind::default_kind();
+    cmd.mut_arg("provider", |a| a.help(format!("CDN provider [default: {default}]")))
+        .mut_arg("endpoint", |a| {
+            a.help(format!(
+                "API base URL (the emulator, a private or regional endpoint) [default: the provider's: {endpoints}]"
+            ))
+        })
+        .mut_arg("qps", |a| {
+            a.help(format!(
+                "Requests per second per API, below the provider's rate (never above it) [default: the provider's submit rate: {rates}]"
+            ))
+        })
+        .mut_arg("batch_size", |a| {
+            a.help(format!(
+                "Paths per request, below the provider's maximum (never above it) [default: the provider's maximum; URL refresh: {sizes}]"
+            ))
+        })
+}
+
 /// Adds every provider's own options to a command that takes [`RunArgs`], under a heading
 /// per provider.
 fn with_provider_options(mut cmd: clap::Command) -> clap::Command {
@@ -449,10 +480,15 @@ const RUN_COMMANDS: [&str; 4] = ["run", "plan", "quota", "status"];
 
 /// Parses the command line with the environment fallbacks.
 pub fn parse(args: impl IntoIterator<Item = OsString>, env: &Env) -> Result<Cli, clap::Error> {
-    let mut cmd =
-        with_env_defaults(with_provider_options(Cli::command()), env).after_help(after_help());
+    let mut cmd = with_env_defaults(
+        with_provider_defaults(with_provider_options(Cli::command())),
+        env,
+    )
+    .after_help(after_help());
     for sub in RUN_COMMANDS {
-        cmd = cmd.mut_subcommand(sub, |sc| with_env_defaults(with_provider_options(sc), env));
+        cmd = cmd.mut_subcommand(sub, |sc| {
+            with_env_defaults(with_provider_defaults(with_provider_options(sc)), env)
+        });
     }
     let argv: Vec<OsString> = args.into_iter().collect();
     let matches = cmd
