@@ -453,3 +453,40 @@ async fn help_names_every_provider_and_its_defaults() {
         );
     }
 }
+
+/// A misspelt config key gets the nearest known one; a one-URL run says "1 URL".
+#[tokio::test]
+async fn small_words_are_right() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c.yml");
+    std::fs::write(&config, "version: 1\ncolapse_threshold: 3\n").unwrap();
+    let out = binary(
+        &[
+            "plan",
+            "--config",
+            config.to_str().unwrap(),
+            "--urls",
+            "https://www.example.com/a",
+        ],
+        &[],
+        false,
+    )
+    .output()
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("did you mean `collapse_threshold`?"),
+        "{stderr}"
+    );
+
+    let emu = emulator(&["--task-duration", "0s"]).await;
+    let out = run(&emu, &["--urls", "https://www.example.com/one"], &[]).await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.stderr.contains("refresh: sending 1 URL in 1 batch"),
+        "{}",
+        out.stderr
+    );
+}

@@ -520,8 +520,16 @@ fn yaml_error(file: &str, path: &str, error: &serde_saphyr::Error) -> ConfigErro
             .split_once(", expected")
             .map_or(problem.clone(), |(head, _)| head.to_string())
             .replacen("unknown field", "unknown key", 1);
-        if snake != key && known.split(", ").any(|k| k == snake) {
+        let names: Vec<&str> = known.split(", ").map(|k| k.trim_matches('`')).collect();
+        let nearest = names
+            .iter()
+            .map(|k| (strsim::levenshtein(k, &snake), *k))
+            .filter(|(d, _)| *d <= 2)
+            .min();
+        if snake != key && names.contains(&snake.as_str()) {
             format!("write `{snake}`: keys are spelled with underscores")
+        } else if let Some((_, near)) = nearest {
+            format!("did you mean `{near}`? (known keys: {known})")
         } else {
             format!("use one of the known keys: {known} (docs/mapping.md describes each)")
         }

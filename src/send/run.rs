@@ -1089,8 +1089,9 @@ impl Runner<'_> {
         let url_total: usize = batches.iter().map(|b| b.urls.len()).sum();
         if let Some(first) = batches.first() {
             tracing::info!(
-                "{}: sending {url_total} URLs in {total} batch{}",
+                "{}: sending {url_total} URL{} in {total} batch{}",
                 first.kind.operation,
+                if url_total == 1 { "" } else { "s" },
                 if total == 1 { "" } else { "es" }
             );
         }
