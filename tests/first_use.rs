@@ -490,3 +490,42 @@ async fn small_words_are_right() {
         out.stderr
     );
 }
+
+/// `--on-missing-base all`, applied, does not advise setting `--on-missing-base all`.
+#[tokio::test]
+async fn an_applied_missing_base_policy_gives_no_stale_advice() {
+    let dir = tempfile::tempdir().unwrap();
+    git(dir.path(), &["init", "-q"]);
+    std::fs::create_dir_all(dir.path().join("public")).unwrap();
+    std::fs::write(dir.path().join("public/a.html"), "a").unwrap();
+    git(dir.path(), &["add", "."]);
+    git(dir.path(), &["commit", "-qm", "one"]);
+    for policy in ["all", "skip"] {
+        let out = binary(
+            &[
+                "plan",
+                "--repo",
+                dir.path().to_str().unwrap(),
+                "--base",
+                "0000000000000000000000000000000000000000",
+                "--mapping",
+                "public/** => https://www.example.com/{path}",
+                "--on-missing-base",
+                policy,
+            ],
+            &[],
+            false,
+        )
+        .output()
+        .await
+        .unwrap();
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(0), "{all}");
+        assert!(all.contains(&format!("on-missing-base {policy}")), "{all}");
+        assert!(!all.contains("set --on-missing-base"), "{all}");
+    }
+}

@@ -19,7 +19,7 @@ use clap::Parser;
 #[derive(clap::Args, Clone, Debug)]
 pub struct EmulatorArgs {
     /// Address to listen on; port 0 picks a free port (printed on the first line).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0", value_parser = listen_addr)]
     pub listen: SocketAddr,
 
     /// Accelerated domains of the emulated account (comma-separated).
@@ -88,6 +88,20 @@ pub struct EmulatorArgs {
     /// Qiniu `X-Qiniu-Date`, Huawei `X-Sdk-Date`) and the emulator's clock.
     #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = humantime::parse_duration)]
     pub max_timestamp_skew: Duration,
+}
+
+/// `HOST:PORT`, the host a name (`localhost:0`) or an address.
+fn listen_addr(text: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    text.to_socket_addrs()
+        .map_err(|e| {
+            format!("`{text}` is not HOST:PORT ({e}); for example 127.0.0.1:0 or localhost:8080")
+        })?
+        .next()
+        .ok_or_else(|| format!("`{text}` resolves to no address"))
 }
 
 impl EmulatorArgs {
@@ -315,6 +329,15 @@ impl FromStr for SlowSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listen_takes_a_host_name() {
+        let a = EmulatorArgs::from_flags(&["--listen", "localhost:0"]).unwrap();
+        assert!(a.listen.ip().is_loopback(), "{}", a.listen);
+        assert_eq!(a.listen.port(), 0);
+        let e = EmulatorArgs::from_flags(&["--listen", "nohost"]).unwrap_err();
+        assert!(e.to_string().contains("is not HOST:PORT"), "{e}");
+    }
 
     #[test]
     fn defaults_are_the_flag_defaults() {

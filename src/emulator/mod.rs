@@ -105,7 +105,13 @@ pub async fn start(args: EmulatorArgs) -> anyhow::Result<Running> {
 /// serves until Ctrl-C.
 pub async fn run_cli(args: EmulatorArgs) -> anyhow::Result<()> {
     let running = start(args).await?;
-    println!("{}", running.banner());
+    {
+        // A reader that stops after the first line (`| head -1`) closes the pipe: the
+        // emulator goes on serving, it does not panic.
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", running.banner()).and_then(|_| out.flush());
+    }
     tokio::signal::ctrl_c()
         .await
         .context("cannot wait for Ctrl-C")?;

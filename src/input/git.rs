@@ -132,7 +132,17 @@ pub(crate) fn git_plan(
                 base_source: kebab(missing.source),
                 missing_base: Some(MissingBaseReport {
                     policy: kebab(policy),
-                    reason: missing.reason.clone(),
+                    // The policy was applied: the fix that names the policies is not advice
+                    // any more (it told an `all` run to set `all`).
+                    reason: match policy {
+                        MissingBase::Fail => missing.reason.clone(),
+                        _ => missing
+                            .reason
+                            .split("\n  fix:")
+                            .next()
+                            .unwrap_or_default()
+                            .to_string(),
+                    },
                 }),
                 ..GitReport::default()
             };
