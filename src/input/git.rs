@@ -136,12 +136,12 @@ pub(crate) fn git_plan(
                     // any more (it told an `all` run to set `all`).
                     reason: match policy {
                         MissingBase::Fail => missing.reason.clone(),
-                        _ => missing
-                            .reason
-                            .split("\n  fix:")
-                            .next()
-                            .unwrap_or_default()
-                            .to_string(),
+                        _ => match missing.reason.find(" or set --on-missing-base") {
+                            Some(at) => missing.reason[..at]
+                                .trim_end_matches([';', ',', ' '])
+                                .to_string(),
+                            None => missing.reason.clone(),
+                        },
                     },
                 }),
                 ..GitReport::default()
