@@ -162,6 +162,12 @@ pub struct GitReport {
     pub unmapped: usize,
     /// Changed paths an exclude rule matches: not refreshed.
     pub excluded: usize,
+    /// The first 100 unmapped paths (all are counted in `unmapped`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unmapped_paths: Vec<String>,
+    /// The first 100 excluded paths (all are counted in `excluded`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excluded_paths: Vec<String>,
     /// Directories refreshed instead of the files under them (`--collapse-threshold`).
     pub collapses: Vec<Collapse>,
     /// Set when there was no base to diff against: the policy applied and why.

@@ -529,3 +529,63 @@ async fn an_applied_missing_base_policy_gives_no_stale_advice() {
         assert!(!all.contains("set --on-missing-base"), "{all}");
     }
 }
+
+/// What git mode leaves out is listed, not only counted: in the text plan and the JSON
+/// (the report's `git` object), and a run warns of paths that map to no URL.
+#[tokio::test]
+async fn unmapped_and_excluded_paths_are_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    git(dir.path(), &["init", "-q"]);
+    std::fs::create_dir_all(dir.path().join("public")).unwrap();
+    std::fs::write(dir.path().join("public/a.html"), "a").unwrap();
+    git(dir.path(), &["add", "."]);
+    git(dir.path(), &["commit", "-qm", "one"]);
+    std::fs::write(dir.path().join("public/a.html"), "b").unwrap();
+    std::fs::write(dir.path().join("public/a.map"), "m").unwrap();
+    std::fs::write(dir.path().join("NOTES.txt"), "n").unwrap();
+    git(dir.path(), &["add", "."]);
+    git(dir.path(), &["commit", "-qm", "two"]);
+    let repo = dir.path().to_str().unwrap();
+    let rules = "!public/**/*.map\npublic/** => https://www.example.com/{path}";
+    let args = [
+        "plan",
+        "--repo",
+        repo,
+        "--base",
+        "HEAD~1",
+        "--mapping",
+        rules,
+    ];
+    let out = binary(&args, &[], false).output().await.unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("unmapped (no rule matches): NOTES.txt"),
+        "{text}"
+    );
+    assert!(text.contains("excluded: public/a.map"), "{text}");
+    let json_args = [&args[..], &["--format", "json"]].concat();
+    let out = binary(&json_args, &[], false).output().await.unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        json["git"]["unmapped_paths"],
+        serde_json::json!(["NOTES.txt"])
+    );
+    assert_eq!(
+        json["git"]["excluded_paths"],
+        serde_json::json!(["public/a.map"])
+    );
+
+    let emu = emulator(&["--task-duration", "0s"]).await;
+    let out = run(&emu, &args[1..], &[]).await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.stderr.contains("1 changed path maps to no URL"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        out.report()["git"]["unmapped_paths"],
+        serde_json::json!(["NOTES.txt"])
+    );
+}

@@ -139,6 +139,29 @@ pub fn git_summary(g: &GitReport) -> String {
         ),
         None => format!("git: no base for head {} ({})\n", g.head, g.base_source),
     };
+    for (what, count, paths) in [
+        ("unmapped (no rule matches)", g.unmapped, &g.unmapped_paths),
+        ("excluded", g.excluded, &g.excluded_paths),
+    ] {
+        if paths.is_empty() {
+            continue;
+        }
+        let shown: Vec<String> = paths
+            .iter()
+            .take(10)
+            .map(|p| crate::echo::cap(p, crate::echo::VALUE).into_owned())
+            .collect();
+        let more = count.saturating_sub(shown.len());
+        out.push_str(&format!(
+            "  {what}: {}{}\n",
+            shown.join(", "),
+            if more > 0 {
+                format!(" and {more} more (the report's `git` lists up to 100)")
+            } else {
+                String::new()
+            }
+        ));
+    }
     if let Some(m) = &g.missing_base {
         out.push_str(&format!("  on-missing-base {}: {}\n", m.policy, m.reason));
     }

@@ -101,6 +101,18 @@ pub async fn run(settings: &mut Settings, env: &Env, ci: &Ci) -> Result<(Outcome
         console::print(ci.begin("cdn_refresh_plan", "cdn-refresh: git changes"));
         console::print(ci.verbatim(&super::plan::git_summary(g)));
         console::print(ci.end("cdn_refresh_plan"));
+        if g.unmapped > 0 {
+            tracing::warn!(
+                "{} changed {} to no URL and {} not refreshed (listed above): add a rule for them, or exclude them with `!GLOB` to say they need none",
+                g.unmapped,
+                if g.unmapped == 1 {
+                    "path maps"
+                } else {
+                    "paths map"
+                },
+                if g.unmapped == 1 { "is" } else { "are" }
+            );
+        }
     }
     let named = settings.named();
     if settings.skip || settings.plan.is_empty() {

@@ -485,12 +485,18 @@ pub fn parse(args: impl IntoIterator<Item = OsString>, env: &Env) -> Result<Cli,
         env,
     )
     .after_help(after_help());
-    for sub in RUN_COMMANDS {
-        cmd = cmd.mut_subcommand(sub, |sc| {
-            with_env_defaults(with_provider_defaults(with_provider_options(sc)), env)
-        });
-    }
     let argv: Vec<OsString> = args.into_iter().collect();
+    // Only the subcommand named (or all, for `help`) gets the providers' options: building
+    // them for every subcommand was most of the start-up of `--version`. Flags of the run
+    // at the top level cannot stand before a subcommand, so its name is the first argument.
+    let first = argv.get(1).and_then(|a| a.to_str());
+    for sub in RUN_COMMANDS {
+        if first.is_some_and(|f| f == sub || f == "help") {
+            cmd = cmd.mut_subcommand(sub, |sc| {
+                with_env_defaults(with_provider_defaults(with_provider_options(sc)), env)
+            });
+        }
+    }
     let matches = cmd
         .clone()
         .try_get_matches_from(argv.iter().cloned())

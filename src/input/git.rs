@@ -115,6 +115,8 @@ pub(crate) fn git_plan(
                 skipped_submodules: diff.skipped_submodules.clone(),
                 unmapped: git.unmapped,
                 excluded: git.excluded,
+                unmapped_paths: git.unmapped_paths.clone(),
+                excluded_paths: git.excluded_paths.clone(),
                 // A copy for `plan` and the report; the plan is the collapses' home.
                 collapses: git.plan.collapses.clone(),
                 missing_base: None,
@@ -185,6 +187,8 @@ pub(crate) fn git_plan(
                             .map_err(too_long)?;
                         report.unmapped = git.unmapped;
                         report.excluded = git.excluded;
+                        report.unmapped_paths = git.unmapped_paths;
+                        report.excluded_paths = git.excluded_paths;
                         plan = git.plan;
                     }
                 }

@@ -205,7 +205,13 @@ pub struct GitPlan {
     pub unmapped: usize,
     /// Distinct changed paths an exclude rule matched.
     pub excluded: usize,
+    /// The first [`MAX_LISTED_PATHS`] of each, so a user sees what was left out.
+    pub unmapped_paths: Vec<String>,
+    pub excluded_paths: Vec<String>,
 }
+
+/// How many unmapped or excluded paths a plan lists (it counts them all).
+pub const MAX_LISTED_PATHS: usize = 100;
 
 /// The directory URL a file URL sits in: everything up to its last `/` (before any query).
 fn parent_dir(url: &str) -> &str {
@@ -303,6 +309,17 @@ impl Plan {
             .iter()
             .filter(|(m, _)| *m == Mapped::Excluded)
             .count();
+        let listed = |kind: Mapped| -> Vec<String> {
+            paths
+                .iter()
+                .zip(&mappings)
+                .filter(|(_, (m, _))| *m == kind)
+                .take(MAX_LISTED_PATHS)
+                .map(|(p, _)| (*p).to_string())
+                .collect()
+        };
+        let (unmapped_paths, excluded_paths) =
+            (listed(Mapped::Unmatched), listed(Mapped::Excluded));
 
         // Two paths can map to one URL: each URL's index is that of its first copy, so that
         // the lists below are deduplicated with a flag per URL, not a hash set each.
@@ -443,6 +460,8 @@ impl Plan {
             plan,
             unmapped,
             excluded,
+            unmapped_paths,
+            excluded_paths,
         })
     }
 
