@@ -18,6 +18,10 @@ subtrees is what counts.
 It measures; it asserts nothing. Usage:
 
     python3 benches/changes.py [--files 100000] [--changes 20000] [--runs 3] [--keep DIR]
+                               [--shape default|folders] [--mix all|modified]
+
+--shape folders generates the second shape instead (see `generate` and benches/plan.py:
+100,000 files in 2,000 folders of 50, 25,000 changes spread over every folder).
 """
 import argparse
 import json
@@ -46,7 +50,29 @@ def path(i):
     return f"site/s{i // 10000:02d}/d{(i // 100) % 100:02d}/page-{i}.html"
 
 
-def generate(repo, files, changes):
+FOLDER_SIZE = 50  # files per folder in the "folders" shape
+
+
+def folder(i):
+    """The folder of file i in the "folders" shape: site/f0000 … site/f1999 for 100,000 files."""
+    return f"site/f{i // FOLDER_SIZE:04d}"
+
+
+def generate(repo, files, changes, shape="default", mix="all"):
+    """Writes the repository: tag `base`, branch `main` (the head) and branch `one-change`.
+
+    shape "default": files under site/sNN/dNN/ (100 a folder); the changed files are every
+    stride-th one from the start, the kinds in runs (modified first); renamed files go to
+    site/moved/ and site/moved-edited/, added ones to site/new/.
+    shape "folders": the files in folders of FOLDER_SIZE directly under site/ (2,000 folders
+    for 100,000); the changed files are spread evenly over all the folders, the kinds
+    interleaved, and added and renamed files stay in their folder, so every folder changes.
+    mix "all": 60% modified, 10% each added, deleted, renamed, renamed with an edit;
+    mix "modified": every change a modification (shape "folders" only).
+    """
+    if shape not in ("default", "folders") or mix not in ("all", "modified") or \
+            (shape == "default" and mix != "all"):
+        sys.exit(f"no shape {shape!r} with mix {mix!r}")
     subprocess.run(["git", "init", "-q", "-b", "main", repo], check=True)
     fi = subprocess.Popen(["git", "-C", repo, "fast-import", "--quiet"], stdin=subprocess.PIPE)
     out = fi.stdin
@@ -64,17 +90,23 @@ def generate(repo, files, changes):
         out.write(data)
         out.write(b"\n")
 
+    where = path if shape == "default" else lambda i: f"{folder(i)}/page-{i}.html"
+
     def base():
         for i in range(files):
-            put(path(i), page(i))
+            put(where(i), page(i))
 
     # Split the changes: 60% modified, 10% each added, deleted, renamed, renamed+edited.
-    n_mod = changes * 6 // 10
-    n_add = n_del = n_ren = n_ren_edit = changes // 10
-    stride = max(1, files // (n_mod + n_del + n_ren + n_ren_edit))
-    picked = iter(range(0, files, stride))
+    if mix == "all":
+        n_mod = changes * 6 // 10
+        n_add = n_del = n_ren = n_ren_edit = changes // 10
+    else:
+        n_mod, n_add, n_del, n_ren, n_ren_edit = changes, 0, 0, 0, 0
+    n_picked = n_mod + n_del + n_ren + n_ren_edit
 
-    def head():
+    def head_default():
+        stride = max(1, files // n_picked)
+        picked = iter(range(0, files, stride))
         for _ in range(n_mod):
             i = next(picked)
             put(path(i), page(i, rev=1))
@@ -90,19 +122,50 @@ def generate(repo, files, changes):
         for k in range(n_add):
             put(f"site/new/page-{files + k}.html", page(files + k))
 
+    def head_folders():
+        # The picked files are spread evenly over all the files, so over every folder (11 or
+        # 12 of each 50 for 22,500 of 100,000); their kinds cycle through the same 6:1:1:1
+        # split as the counts (the last cycle may be cut short), so each folder has a mix.
+        # Added files go round the folders, one folder after the other.
+        cycle = ["mod"] * 6 + ["del", "ren", "ren_edit"] if mix == "all" else ["mod"]
+        left = {"mod": n_mod, "del": n_del, "ren": n_ren, "ren_edit": n_ren_edit}
+        kinds = []
+        while len(kinds) < n_picked:
+            for kind in cycle:
+                if left[kind] and len(kinds) < n_picked:
+                    left[kind] -= 1
+                    kinds.append(kind)
+        for j, kind in enumerate(kinds):
+            i = j * files // n_picked
+            if kind == "mod":
+                put(where(i), page(i, rev=1))
+            elif kind == "del":
+                out.write(f"D {where(i)}\n".encode())
+            elif kind == "ren":
+                out.write(f"R {where(i)} {folder(i)}/moved-{i}.html\n".encode())
+            else:
+                out.write(f"D {where(i)}\n".encode())
+                put(f"{folder(i)}/moved-edited-{i}.html", page(i, rev=2))
+        n_folders = -(-files // FOLDER_SIZE)
+        for k in range(n_add):
+            put(f"{folder((k % n_folders) * FOLDER_SIZE)}/new-{files + k}.html",
+                page(files + k))
+
     commit(1, None, "base", base)
-    commit(2, 1, "head", head)
+    commit(2, 1, "head", head_default if shape == "default" else head_folders)
     out.close()
     if fi.wait() != 0:
         sys.exit("git fast-import failed")
     subprocess.run(["git", "-C", repo, "tag", "base", "main~1"], check=True)
     # A third commit on its own branch that adds one file to main's tree.
+    one = "site/s05/d50/one-change.html" if shape == "default" else \
+        f"{folder(files // 2)}/one-change.html"
     blob = subprocess.run(["git", "-C", repo, "hash-object", "-w", "--stdin"], input=b"one",
                           capture_output=True, check=True).stdout.decode().strip()
     env = dict(os.environ, GIT_INDEX_FILE=os.path.join(repo, ".git", "bench-index"))
     subprocess.run(["git", "-C", repo, "read-tree", "main"], env=env, check=True)
     subprocess.run(["git", "-C", repo, "update-index", "--add", "--cacheinfo",
-                    f"100644,{blob},site/s05/d50/one-change.html"], env=env, check=True)
+                    f"100644,{blob},{one}"], env=env, check=True)
     tree = subprocess.run(["git", "-C", repo, "write-tree"], env=env, capture_output=True,
                           check=True).stdout.decode().strip()
     commit = subprocess.run(["git", "-C", repo, "commit-tree", tree, "-p", "main", "-m", "one"],
@@ -167,10 +230,16 @@ def measure(cmd, runs):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--files", type=int, default=100_000)
-    ap.add_argument("--changes", type=int, default=20_000)
+    ap.add_argument("--changes", type=int, help="default: 20000, or 25000 with --shape folders")
+    ap.add_argument("--shape", choices=["default", "folders"], default="default")
+    ap.add_argument("--mix", choices=["all", "modified"], default="all")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--keep", help="generate into (or reuse) this directory")
     args = ap.parse_args()
+    if args.changes is None:
+        args.changes = 25_000 if args.shape == "folders" else 20_000
+    if args.mix != "all" and args.shape != "folders":
+        ap.error("--mix modified needs --shape folders")
 
     subprocess.run(["cargo", "build", "--quiet", "--release", "--example", "changes_bench"],
                    cwd=ROOT, check=True)
@@ -184,8 +253,8 @@ def main():
     try:
         if not os.path.isdir(os.path.join(repo, ".git")):
             start = time.perf_counter()
-            generate(repo, args.files, args.changes)
-            print(f"generated {args.files} files, {args.changes} changes "
+            generate(repo, args.files, args.changes, args.shape, args.mix)
+            print(f"generated {args.files} files, {args.changes} changes, shape {args.shape} "
                   f"in {time.perf_counter() - start:.1f} s ({repo})")
 
         for title, base, head in [

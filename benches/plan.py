@@ -16,11 +16,21 @@ median of the runs, and the ratio of each. One extra run of the binary,
 outside the timing, prints what the plan holds: its change count counts a rename once,
 where `git diff --no-renames` prints a deletion and an addition.
 
+--shape folders uses a second repository shape instead: 100,000 files in 2,000 folders of 50
+directly under `site/`, the head changing 25,000 of them spread evenly over every folder
+(11 or 12 changed files in each, the kinds interleaved; added and renamed files stay in
+their folder), in the default's proportions: 15,000 modified, 2,500 each added, deleted,
+renamed, renamed with an edit. --mix modified makes every change a modification instead.
+The one-change head adds one file to a folder in the middle.
+
 It builds the binary (`cargo build --release`) unless --binary names one, and measures; it
 asserts nothing. Usage:
 
     python3 benches/plan.py [--files 100000] [--changes 20000] [--runs 5] [--keep DIR]
-                            [--binary PATH]
+                            [--binary PATH] [--shape default|folders] [--mix all|modified]
+
+(--changes defaults to 25000 with --shape folders. A --keep directory holds the shape it was
+generated with: give each shape its own.)
 """
 import argparse
 import json
@@ -109,11 +119,19 @@ def main():
     global BINARY
     ap = argparse.ArgumentParser()
     ap.add_argument("--files", type=int, default=100_000)
-    ap.add_argument("--changes", type=int, default=20_000)
+    ap.add_argument("--changes", type=int, help="default: 20000, or 25000 with --shape folders")
+    ap.add_argument("--shape", choices=["default", "folders"], default="default",
+                    help="folders: 2,000 folders of 50, changes spread over every folder")
+    ap.add_argument("--mix", choices=["all", "modified"], default="all",
+                    help="modified: only modifications (with --shape folders)")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--keep", help="generate into (or reuse) this directory")
     ap.add_argument("--binary", help="the cdn-refresh to time (default: build it)")
     args = ap.parse_args()
+    if args.changes is None:
+        args.changes = 25_000 if args.shape == "folders" else 20_000
+    if args.mix != "all" and args.shape != "folders":
+        ap.error("--mix modified needs --shape folders")
 
     if args.binary:
         BINARY = os.path.abspath(args.binary)
@@ -132,10 +150,11 @@ def main():
     try:
         if not os.path.isdir(os.path.join(repo, ".git")):
             start = time.perf_counter()
-            changes.generate(repo, args.files, args.changes)
-            print(f"generated {args.files} files, {args.changes} changes "
+            changes.generate(repo, args.files, args.changes, args.shape, args.mix)
+            print(f"generated {args.files} files, {args.changes} changes, shape {args.shape}, "
+                  f"mix {args.mix} "
                   f"in {time.perf_counter() - start:.1f} s ({repo})")
-        print(f"{args.runs} runs each")
+        print(f"{args.runs} runs each, {BINARY}")
         for title, base, head in [
             (f"{args.changes} changes", "base", "main"),
             ("1 change", "main", "one-change"),
