@@ -5,6 +5,29 @@ mod common;
 
 use common::*;
 
+/// What a run of the binary without the emulator showed.
+struct Ran {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Ran {
+    fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+/// The binary with `args` and `env` (and the default credentials), no endpoint.
+async fn exec(args: &[&str], env: &[(&str, &str)]) -> Ran {
+    let out = binary(args, env, false).output().await.unwrap();
+    Ran {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
 /// A URL list that holds no URL is a deploy that changed nothing: success, exit 0, and no
 /// request to the provider, from a file, from stdin, or a file of comments only.
 #[tokio::test]
@@ -51,14 +74,11 @@ async fn plan_of_an_empty_list_names_it() {
     let dir = tempfile::tempdir().unwrap();
     let empty = dir.path().join("e.txt");
     std::fs::write(&empty, "# only a comment\n").unwrap();
-    let out = binary(&["plan", "-r", empty.to_str().unwrap()], &[], false)
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let out = exec(&["plan", "-r", empty.to_str().unwrap()], &[]).await;
+    let stdout = &out.stdout;
+    assert_eq!(out.code, Some(0), "{stdout}");
     assert_eq!(
-        stdout,
+        *stdout,
         format!("plan: nothing to send ({} holds no URL)\n", empty.display())
     );
 }
@@ -121,7 +141,7 @@ async fn an_unreachable_endpoint_says_where_and_how_to_fix_it() {
     let endpoint = format!("http://127.0.0.1:{port}");
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("r.json");
-    let out = binary(
+    let out = exec(
         &[
             "--urls",
             "https://www.example.com/a",
@@ -131,13 +151,10 @@ async fn an_unreachable_endpoint_says_where_and_how_to_fix_it() {
             report.to_str().unwrap(),
         ],
         &[],
-        false,
     )
-    .output()
-    .await
-    .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    .await;
+    let stderr = &out.stderr;
+    assert_eq!(out.code, Some(1), "{stderr}");
     assert!(
         stderr.contains(&format!(
             "error: nothing was sent: cannot connect to {endpoint}"
@@ -197,7 +214,7 @@ async fn a_credential_pasted_into_the_config_is_never_echoed() {
             ),
         )
         .unwrap();
-        let out = binary(
+        let out = exec(
             &[
                 "plan",
                 "--config",
@@ -206,17 +223,10 @@ async fn a_credential_pasted_into_the_config_is_never_echoed() {
                 "https://www.example.com/a",
             ],
             &[("GITHUB_ACTIONS", "true")],
-            false,
         )
-        .output()
-        .await
-        .unwrap();
-        let all = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(out.status.code(), Some(2), "{all}");
+        .await;
+        let all = out.all();
+        assert_eq!(out.code, Some(2), "{all}");
         assert!(!all.contains(secret), "{secret} echoed:\n{all}");
         assert!(
             all.contains("targets[0].credentials.access_key_id") && all.contains("::error"),
@@ -233,7 +243,7 @@ async fn a_credential_pasted_into_the_config_is_never_echoed() {
         "targets:\n  - name: cn\n    provider: aliyun\n    credentials:\n      access_key_id: MAINLAND_AK\n",
     )
     .unwrap();
-    let out = binary(
+    let out = exec(
         &[
             "plan",
             "--config",
@@ -242,17 +252,9 @@ async fn a_credential_pasted_into_the_config_is_never_echoed() {
             "https://www.example.com/a",
         ],
         &[],
-        false,
     )
-    .output()
-    .await
-    .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    .await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
 }
 
 /// `status` of an id the provider does not know: the same on every provider, the id named,
@@ -329,20 +331,13 @@ async fn errors_name_the_input_the_value_came_from() {
             "error: the `area` input (INPUT_AREA): unknown area `mars`",
         ),
     ] {
-        let out = binary(
-            &["plan", "--urls", "https://www.example.com/a"],
-            &[env],
-            false,
-        )
-        .output()
-        .await
-        .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{env:?}\n{stderr}");
+        let out = exec(&["plan", "--urls", "https://www.example.com/a"], &[env]).await;
+        let stderr = &out.stderr;
+        assert_eq!(out.code, Some(2), "{env:?}\n{stderr}");
         assert!(stderr.starts_with(expected), "{env:?}\n{stderr}");
         assert!(stderr.contains("fix:"), "{stderr}");
     }
-    let out = binary(
+    let out = exec(
         &[
             "plan",
             "--urls",
@@ -351,12 +346,9 @@ async fn errors_name_the_input_the_value_came_from() {
             "wipe",
         ],
         &[("INPUT_TASK", "both")],
-        false,
     )
-    .output()
-    .await
-    .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    .await;
+    let stderr = &out.stderr;
     assert!(
         stderr.starts_with("error: --task: unknown task `wipe`"),
         "{stderr}"
@@ -416,8 +408,8 @@ async fn plan_writes_the_report_a_dry_run_writes() {
         let path = dir.path().join(format!("{}.json", args.len()));
         let mut all = args.clone();
         all.extend(["--urls", urls, "--report", path.to_str().unwrap()]);
-        let out = binary(&all, &[], false).output().await.unwrap();
-        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        let out = exec(&all, &[]).await;
+        assert_eq!(out.code, Some(0), "{args:?}");
         let mut report: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         for key in ["started_at", "finished_at"] {
@@ -434,9 +426,9 @@ async fn plan_writes_the_report_a_dry_run_writes() {
 /// provider, from the providers' declarations.
 #[tokio::test]
 async fn help_names_every_provider_and_its_defaults() {
-    let out = binary(&["--help"], &[], false).output().await.unwrap();
-    let help = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0));
+    let out = exec(&["--help"], &[]).await;
+    let help = &out.stdout;
+    assert_eq!(out.code, Some(0));
     for needle in [
         "QINIU_ACCESS_KEY",
         "HUAWEICLOUD_SDK_AK",
@@ -460,7 +452,7 @@ async fn small_words_are_right() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("c.yml");
     std::fs::write(&config, "version: 1\ncolapse_threshold: 3\n").unwrap();
-    let out = binary(
+    let out = exec(
         &[
             "plan",
             "--config",
@@ -469,13 +461,10 @@ async fn small_words_are_right() {
             "https://www.example.com/a",
         ],
         &[],
-        false,
     )
-    .output()
-    .await
-    .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    .await;
+    let stderr = &out.stderr;
+    assert_eq!(out.code, Some(2), "{stderr}");
     assert!(
         stderr.contains("did you mean `collapse_threshold`?"),
         "{stderr}"
@@ -501,7 +490,7 @@ async fn an_applied_missing_base_policy_gives_no_stale_advice() {
     git(dir.path(), &["add", "."]);
     git(dir.path(), &["commit", "-qm", "one"]);
     for policy in ["all", "skip"] {
-        let out = binary(
+        let out = exec(
             &[
                 "plan",
                 "--repo",
@@ -514,17 +503,10 @@ async fn an_applied_missing_base_policy_gives_no_stale_advice() {
                 policy,
             ],
             &[],
-            false,
         )
-        .output()
-        .await
-        .unwrap();
-        let all = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(out.status.code(), Some(0), "{all}");
+        .await;
+        let all = out.all();
+        assert_eq!(out.code, Some(0), "{all}");
         assert!(all.contains(&format!("on-missing-base {policy}")), "{all}");
         assert!(!all.contains("set --on-missing-base"), "{all}");
     }
@@ -556,17 +538,17 @@ async fn unmapped_and_excluded_paths_are_listed() {
         "--mapping",
         rules,
     ];
-    let out = binary(&args, &[], false).output().await.unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{text}");
+    let out = exec(&args, &[]).await;
+    let text = &out.stdout;
+    assert_eq!(out.code, Some(0), "{text}");
     assert!(
         text.contains("unmapped (no rule matches): NOTES.txt"),
         "{text}"
     );
     assert!(text.contains("excluded: public/a.map"), "{text}");
     let json_args = [&args[..], &["--format", "json"]].concat();
-    let out = binary(&json_args, &[], false).output().await.unwrap();
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = exec(&json_args, &[]).await;
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(
         json["git"]["unmapped_paths"],
         serde_json::json!(["NOTES.txt"])

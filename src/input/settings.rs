@@ -235,12 +235,7 @@ pub fn settings(
 ) -> Result<Settings, InputError> {
     let (opts, config) = with_config(args)?;
     let mapping = git_rules(args, config.as_ref())?;
-    let targets = targets(
-        args,
-        &opts,
-        config.as_ref().map_or(&[][..], |c| &c.targets),
-        env,
-    )?;
+    let targets = targets(args, &opts, config.as_ref(), env)?;
     // A run of the flags alone is one unnamed target.
     let unnamed = match targets.is_empty() {
         true => Some(connection(&opts)?),

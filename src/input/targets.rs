@@ -3,7 +3,7 @@
 
 use crate::input::InputError;
 use crate::input::cli::{Env, RunArgs};
-use crate::input::config::{CredentialVars, TargetConfig};
+use crate::input::config::{Config, CredentialVars, TargetConfig};
 use crate::input::options::Options;
 use crate::input::settings::{Target, connection, run_options, with_config};
 use crate::input::url_list;
@@ -16,9 +16,10 @@ use crate::providers::ProviderKind;
 pub(crate) fn targets(
     args: &RunArgs,
     opts: &Options,
-    configured: &[TargetConfig],
+    config: Option<&Config>,
     env: &Env,
 ) -> Result<Vec<Target>, InputError> {
+    let configured: &[TargetConfig] = config.map_or(&[], |c| &c.targets);
     if configured.is_empty() {
         if let Some(names) = &args.target {
             return Err(InputError::new(
@@ -142,12 +143,7 @@ fn warn_shared_accounts(targets: &[&TargetConfig]) {
 /// that `--target` selects, or the one unnamed target of the flags.
 pub fn selected_targets(args: &RunArgs, env: &Env) -> Result<Vec<Target>, InputError> {
     let (opts, config) = with_config(args)?;
-    let targets = targets(
-        args,
-        &opts,
-        config.as_ref().map_or(&[][..], |c| &c.targets),
-        env,
-    )?;
+    let targets = targets(args, &opts, config.as_ref(), env)?;
     if !targets.is_empty() {
         return Ok(targets);
     }
