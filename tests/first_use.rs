@@ -66,6 +66,11 @@ async fn a_list_without_urls_is_nothing_to_send() {
     let out = run(&emu, &[], &[]).await;
     assert_eq!(out.code, 2, "{}", out.all());
     assert!(out.stderr.contains("no URL was given"), "{}", out.all());
+    assert!(
+        out.stderr.contains("cdn-refresh --help") && out.stderr.contains("cdn-refresh demo"),
+        "bare use says where to start\n{}",
+        out.all()
+    );
 }
 
 /// `plan` says the same of an empty list.

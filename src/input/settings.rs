@@ -300,7 +300,7 @@ pub fn settings(
         return Err(InputError::new(
             "URLs",
             "there is nothing to refresh: no URL was given",
-            "give a file with -r FILE (or -r - for stdin), or URLs with --urls",
+            "give a file with -r FILE (or -r - for stdin), URLs with --urls, or git mode with --base REV and --mapping RULES; `cdn-refresh --help` lists every option, and `cdn-refresh demo` runs the whole job without credentials",
         ));
     }
 
