@@ -576,3 +576,35 @@ async fn unmapped_and_excluded_paths_are_listed() {
         serde_json::json!(["NOTES.txt"])
     );
 }
+
+/// The text plan lists the URLs it would send (the first 10 of each batch) and the least time
+/// the provider's limits allow (here the per-domain minute cap: 2,500 URLs of one host at
+/// 1,000 a minute go out at 0, 60 and 120 s).
+#[tokio::test]
+async fn the_text_plan_lists_urls_and_the_least_time() {
+    let urls: Vec<String> = (0..2500)
+        .map(|i| format!("https://www.example.com/{i}.html"))
+        .collect();
+    let out = exec(&["plan", "--urls", &urls.join("\n")], &[]).await;
+    assert_eq!(out.code, Some(0), "{}", out.all());
+    assert!(
+        out.stdout
+            .contains("\n    https://www.example.com/0.html\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("… and 490 more (plan --format json lists every URL)"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("sending takes at least 120s (then the tasks' own time)"),
+        "{}",
+        out.stdout
+    );
+    let small = exec(&["plan", "--urls", "https://www.example.com/a"], &[]).await;
+    assert!(!small.stdout.contains("at least"), "{}", small.stdout);
+}

@@ -130,6 +130,25 @@ pub fn plan(plan: &Plan, limits: &Limits, batch_size: Option<usize>) -> String {
             crate::plan::batching::batch_capacity(b.kind, limits, batch_size),
             hosts.join(",")
         );
+        // What would go out, not only how much: the first URLs of each batch.
+        for u in b.urls.iter().take(LISTED_PER_BATCH) {
+            let _ = writeln!(out, "    {}", crate::echo::cap(u, crate::echo::SERVER));
+        }
+        if b.urls.len() > LISTED_PER_BATCH {
+            let _ = writeln!(
+                out,
+                "    … and {} more (plan --format json lists every URL)",
+                b.urls.len() - LISTED_PER_BATCH
+            );
+        }
+    }
+    let floor = minimum_time(&batches, limits);
+    if floor >= 1.0 {
+        let _ = writeln!(
+            out,
+            "  at the provider's limits, sending takes at least {}s (then the tasks' own time)",
+            floor.ceil() as u64
+        );
     }
     if plan.prefetch_after_refresh {
         let _ = writeln!(
@@ -141,6 +160,34 @@ pub fn plan(plan: &Plan, limits: &Limits, batch_size: Option<usize>) -> String {
     let needs: Vec<String> = needs.iter().map(|(k, n)| format!("{k} {n}")).collect();
     let _ = writeln!(out, "  daily quota needed: {}", needs.join(", "));
     out
+}
+
+/// URLs of each batch the text plan shows.
+const LISTED_PER_BATCH: usize = 10;
+
+/// The shortest time the provider's limits allow for sending `batches`, in seconds: requests
+/// per second, items per second (Qiniu), and refreshed URLs per host per minute.
+fn minimum_time(batches: &[crate::plan::batching::BatchRef<'_>], limits: &Limits) -> f64 {
+    use std::collections::HashMap;
+    let requests = batches.len() as f64;
+    let by_rate = (requests - 1.0).max(0.0) / f64::from(limits.submit_per_second.max(1));
+    let items: usize = batches.iter().map(|b| b.urls.len()).sum();
+    let by_items = limits.items_per_second.map_or(0.0, |n| {
+        (items as f64 - f64::from(n)).max(0.0) / f64::from(n.max(1))
+    });
+    let mut per_host: HashMap<(&str, u32), u64> = HashMap::new();
+    for b in batches {
+        if let Some(cap) = limits.minute_cap(b.kind) {
+            for u in &b.urls {
+                *per_host.entry((url_list::host(u), cap)).or_default() += 1;
+            }
+        }
+    }
+    let by_minute = per_host
+        .iter()
+        .map(|((_, cap), n)| (n.saturating_sub(1) / u64::from((*cap).max(1))) as f64 * 60.0)
+        .fold(0.0, f64::max);
+    by_rate.max(by_items).max(by_minute)
 }
 
 /// The day's quotas.
