@@ -167,7 +167,7 @@ async fn dispatch(cli: Cli, env: Env, interrupt: Interrupt) -> u8 {
         None => run_command(&cli.run, &env, interrupt).await,
         Some(Command::Run(args)) => run_command(&args, &env, interrupt).await,
         Some(Command::Plan(plan)) => {
-            let settings = match load(&plan.run, &env) {
+            let settings = match load(&plan.run, &env, None) {
                 Ok(s) => s,
                 Err(code) => return code,
             };
@@ -223,17 +223,23 @@ async fn dispatch(cli: Cli, env: Env, interrupt: Interrupt) -> u8 {
     }
 }
 
-fn load(args: &RunArgs, env: &Env) -> Result<Settings, u8> {
+/// The settings of `args`; an error is reported as [`bad_input`] (published to `ci` in a run).
+fn load(args: &RunArgs, env: &Env, ci: Option<&Ci>) -> Result<Settings, u8> {
     settings::settings(args, env, &mut || {
         cdn_refresh::input::url_list::read_capped(std::io::stdin().lock())
     })
-    .map_err(|e| bad_input(env, &e))
+    .map_err(|e| bad_input(env, &e, ci))
 }
 
 /// An input error before the run: an annotation in a GitHub job, the message on stderr.
-fn bad_input(env: &Env, e: &InputError) -> u8 {
+/// In a run (`ci` given), the outputs and the summary are written even so: later steps and
+/// the run's page see what happened.
+fn bad_input(env: &Env, e: &InputError, ci: Option<&Ci>) -> u8 {
     console::print(Ci::detect(env, None).error("cdn-refresh: bad input", &e.to_string()));
     errln!("error: {e}");
+    if let Some(Err(why)) = ci.map(|ci| ci.publish_bad_input(&e.to_string())) {
+        errln!("error: {why}");
+    }
     BAD_INPUT
 }
 
@@ -300,7 +306,7 @@ fn write_report(report: &impl serde::Serialize, path: Option<&std::path::Path>) 
 
 async fn run_command(args: &RunArgs, env: &Env, interrupt: Interrupt) -> u8 {
     let ci = Ci::detect(env, args.dotenv.clone());
-    let mut settings = match load(args, env) {
+    let mut settings = match load(args, env, Some(&ci)) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -318,14 +324,14 @@ async fn run_command(args: &RunArgs, env: &Env, interrupt: Interrupt) -> u8 {
     if let Some(path) = &settings.report_path
         && let Err(e) = settings::writable_report(path)
     {
-        return bad_input(env, &e);
+        return bad_input(env, &e, Some(&ci));
     }
     if let Some(Err(e)) = args
         .resume
         .as_ref()
         .map(|p| app::run::resume_from(p, &mut settings))
     {
-        return bad_input(env, &e);
+        return bad_input(env, &e, Some(&ci));
     }
     let (outcome, code) = match app::run::run(&mut settings, env, &ci).await {
         Ok(done) => done,

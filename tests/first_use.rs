@@ -608,3 +608,53 @@ async fn the_text_plan_lists_urls_and_the_least_time() {
     let small = exec(&["plan", "--urls", "https://www.example.com/a"], &[]).await;
     assert!(!small.stdout.contains("at least"), "{}", small.stdout);
 }
+
+/// A run that ends on bad input in a GitHub job still writes its outputs (`status` `failed`,
+/// counts 0) and a job summary with the message, so later steps and the run's page say why.
+#[tokio::test]
+async fn bad_input_in_a_github_job_writes_outputs_and_a_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("output");
+    let summary = dir.path().join("summary.md");
+    let env = [
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_OUTPUT", output.to_str().unwrap()),
+        ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap()),
+    ];
+    let out = exec(
+        &["--urls", "https://www.example.com/a", "--task", "wipe"],
+        &env,
+    )
+    .await;
+    assert_eq!(out.code, Some(2), "{}", out.all());
+    let outputs = std::fs::read_to_string(&output).unwrap();
+    assert!(
+        outputs.starts_with("status<<") && outputs.contains("\nfailed\n"),
+        "{outputs}"
+    );
+    assert!(outputs.contains("urls-count<<"), "{outputs}");
+    let summary = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        summary.contains("bad input, nothing was sent") && summary.contains("unknown task"),
+        "{summary}"
+    );
+    // `plan` publishes nothing: it is not a step's run.
+    let plan_output = dir.path().join("plan-output");
+    let env = [
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_OUTPUT", plan_output.to_str().unwrap()),
+    ];
+    let out = exec(
+        &[
+            "plan",
+            "--urls",
+            "https://www.example.com/a",
+            "--task",
+            "wipe",
+        ],
+        &env,
+    )
+    .await;
+    assert_eq!(out.code, Some(2));
+    assert!(!plan_output.exists());
+}

@@ -153,6 +153,17 @@ impl Ci {
         )
     }
 
+    /// Publishes a run that ended on bad input: outputs (`status` `failed`, counts 0) and,
+    /// on GitHub, a job summary with the message, so a workflow's later steps and the run's
+    /// page say what happened (the annotation is printed apart).
+    pub fn publish_bad_input(&self, message: &str) -> Result<Printable, String> {
+        self.write(
+            &super::bad_input_outputs(),
+            || github::bad_input_summary(message),
+            || github::Command::new(String::new()),
+        )
+    }
+
     fn write(
         &self,
         values: &[(&str, String)],

@@ -39,7 +39,7 @@ fn escape_property(s: &str) -> String {
 pub struct Command(Cow<'static, str>);
 
 impl Command {
-    fn new(text: String) -> Self {
+    pub(crate) fn new(text: String) -> Self {
         Command(Cow::Owned(text))
     }
 }
@@ -269,6 +269,16 @@ fn severity(s: UrlStatus) -> u8 {
         UrlStatus::Submitted | UrlStatus::Planned => 2,
         UrlStatus::Complete => 3,
     }
+}
+
+/// The job summary of a run that ended on bad input: the message, as text (no Markdown or
+/// HTML of its own: every line is escaped as a table cell is), and that nothing was sent.
+pub fn bad_input_summary(message: &str) -> String {
+    let lines: Vec<String> = message.lines().map(|l| format!("> {}", cell(l))).collect();
+    format!(
+        "## CDN refresh: bad input, nothing was sent\n\n{}\n\nFix the input and run again; the exit code is 2.\n",
+        lines.join("\n")
+    )
 }
 
 /// A table cell: no line breaks, no column breaks, no HTML.

@@ -26,6 +26,12 @@ pub fn outputs(report: &Report, report_path: Option<&Path>) -> Vec<(&'static str
     )
 }
 
+/// The outputs of a run that ended on bad input, before anything was sent: `failed`, every
+/// count 0, no task ids, no report.
+pub fn bad_input_outputs() -> Vec<(&'static str, String)> {
+    contract("failed", |_| String::new(), &Counts::default(), None)
+}
+
 /// The contract's ten outputs from a status, the task ids of an operation (all with `None`),
 /// the counts and the report path.
 fn contract(
