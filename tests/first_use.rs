@@ -658,3 +658,27 @@ async fn bad_input_in_a_github_job_writes_outputs_and_a_summary() {
     assert_eq!(out.code, Some(2));
     assert!(!plan_output.exists());
 }
+
+/// A near miss of the rule arrow (`->`) is named and the rule shown written right.
+#[tokio::test]
+async fn a_mistyped_rule_arrow_is_named() {
+    let out = exec(
+        &[
+            "plan",
+            "--base",
+            "HEAD",
+            "--mapping",
+            "public/** -> https://www.example.com/{path}",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, Some(2), "{}", out.all());
+    assert!(
+        out.stderr.contains(
+            "The rule's arrow is `->`, not `=>`; write `public/** => https://www.example.com/{path}`."
+        ),
+        "{}",
+        out.stderr
+    );
+}

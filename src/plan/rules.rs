@@ -711,6 +711,20 @@ fn parse_rule(text: &str) -> Result<Rule, String> {
         });
     }
     let Some((glob, templates)) = text.split_once("=>") else {
+        // A near miss of the arrow (`->`, `= >`, `⇒`): say so, with the rule written right.
+        for near in ["->", "= >", "=>>", "==>", "⇒", "→", " > "] {
+            if let Some((glob, templates)) = text.split_once(near)
+                && !glob.trim().is_empty()
+                && !templates.trim().is_empty()
+            {
+                return Err(format!(
+                    "The rule's arrow is `{}`, not `=>`; write `{} => {}`.",
+                    near.trim(),
+                    glob.trim(),
+                    templates.trim()
+                ));
+            }
+        }
         return Err(format!(
             "The rule has no `=>`; write `{text} => https://www.example.com/{{path}}` to map \
              these files, or `!{text}` to exclude them."
