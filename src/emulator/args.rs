@@ -90,6 +90,20 @@ pub struct EmulatorArgs {
     pub max_timestamp_skew: Duration,
 }
 
+/// A key as the flags give it, `ID:SECRET` or `ID:SECRET:TOKEN`: split at most twice, since
+/// a token (STS, a temporary Huawei key) may itself hold `:`. `usage` is the form, for the
+/// error.
+pub(crate) fn split_key(s: &str, usage: &str) -> Result<(String, String, Option<String>), String> {
+    let mut parts = s.splitn(3, ':');
+    let id = parts.next().unwrap_or_default();
+    let secret = parts.next().unwrap_or_default();
+    if id.is_empty() || secret.is_empty() {
+        return Err(format!("expected {usage}"));
+    }
+    let token = parts.next().filter(|t| !t.is_empty()).map(str::to_string);
+    Ok((id.to_string(), secret.to_string(), token))
+}
+
 /// `HOST:PORT`, the host a name (`localhost:0`) or an address.
 fn listen_addr(text: &str) -> Result<SocketAddr, String> {
     use std::net::ToSocketAddrs;

@@ -400,9 +400,17 @@ fn provider_options_of(matches: &ArgMatches) -> BTreeMap<String, String> {
 /// the words of the job that set it (`the \`task\` input (INPUT_TASK)`).
 pub fn input_name(from_env: &BTreeMap<String, String>, long: &str) -> String {
     match from_env.get(long) {
-        Some(var) if var.starts_with("INPUT_") => format!("the `{long}` input ({var})"),
-        Some(var) => var.clone(),
+        Some(var) => var_name(long, var),
         None => format!("--{long}"),
+    }
+}
+
+/// The variable `var` that gave option `long`, as an error names it.
+fn var_name(long: &str, var: &str) -> String {
+    if var.starts_with("INPUT_") {
+        format!("the `{long}` input ({var})")
+    } else {
+        var.to_string()
     }
 }
 
@@ -454,9 +462,9 @@ fn from_env_error(e: clap::Error, argv: &[OsString], env: &Env) -> clap::Error {
         .iter()
         .filter_map(|a| a.to_str())
         .any(|a| a == format!("--{long}") || a.starts_with(&format!("--{long}=")));
-    if typed || env.input_var(&long).is_none() {
+    let Some(var) = env.input_var(&long).filter(|_| !typed) else {
         return e;
-    }
+    };
     let value = match e.get(ContextKind::InvalidValue) {
         Some(ContextValue::String(v)) => crate::echo::cap(v, crate::echo::VALUE).into_owned(),
         _ => String::new(),
@@ -465,10 +473,7 @@ fn from_env_error(e: clap::Error, argv: &[OsString], env: &Env) -> clap::Error {
         Some(ContextValue::Strings(valid)) => format!("use one of: {}", valid.join(", ")),
         _ => format!("see `cdn-refresh --help` for --{long}"),
     };
-    let named = input_name(
-        &BTreeMap::from([(long.clone(), env.input_var(&long).unwrap_or_default())]),
-        &long,
-    );
+    let named = var_name(&long, &var);
     clap::Error::raw(
         ErrorKind::InvalidValue,
         format!("{named}: `{value}` is not a valid value\n  fix: {fix}\n"),

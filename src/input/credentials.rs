@@ -43,24 +43,7 @@ pub struct CredentialSource<'a> {
     pub inputs: bool,
 }
 
-/// No variable renamed.
-static STANDARD_VARS: CredentialVars = CredentialVars {
-    access_key_id: None,
-    access_key_secret: None,
-    security_token: None,
-    extra: std::collections::BTreeMap::new(),
-};
-
 impl<'a> CredentialSource<'a> {
-    /// A run on one provider: the inputs, else the provider's standard variables.
-    pub fn standard(env: &'a Env) -> Self {
-        CredentialSource {
-            env,
-            vars: &STANDARD_VARS,
-            inputs: true,
-        }
-    }
-
     /// One target of a run with several: its own variables, else the standard ones; the
     /// inputs only when it is the run's only target.
     pub fn of_target(env: &'a Env, target: &'a Target, only: bool) -> Self {
@@ -188,11 +171,26 @@ pub fn target_secret_values(env: &Env, targets: &[Target]) -> Vec<String> {
 mod tests {
     use super::*;
 
+    /// A run on one provider: the inputs, else the provider's standard variables.
+    fn standard(env: &Env) -> CredentialSource<'_> {
+        static NONE_RENAMED: CredentialVars = CredentialVars {
+            access_key_id: None,
+            access_key_secret: None,
+            security_token: None,
+            extra: std::collections::BTreeMap::new(),
+        };
+        CredentialSource {
+            env,
+            vars: &NONE_RENAMED,
+            inputs: true,
+        }
+    }
+
     #[test]
     fn credentials_from_inputs_or_sdk_variables() {
         let env = Env::new([("ALIBABA_CLOUD_ACCESS_KEY_ID".to_string(), "id".to_string())]);
         let aliyun = ProviderKind::default_kind();
-        let e = credentials(aliyun, &CredentialSource::standard(&env))
+        let e = credentials(aliyun, &standard(&env))
             .err()
             .unwrap()
             .to_string();
@@ -208,7 +206,7 @@ mod tests {
                 "s".to_string(),
             ),
         ]);
-        let c = credentials(aliyun, &CredentialSource::standard(&env)).unwrap();
+        let c = credentials(aliyun, &standard(&env)).unwrap();
         assert_eq!(c.id, "from-input");
         assert!(c.token.is_none());
     }

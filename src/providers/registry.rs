@@ -108,17 +108,6 @@ pub enum OptionValue {
     Text(String),
 }
 
-impl OptionValue {
-    /// The value as a flag would be written, for merging sources that keep strings.
-    pub fn as_flag_value(&self) -> String {
-        match self {
-            OptionValue::Switch(b) => b.to_string(),
-            OptionValue::Choice(c) => (*c).to_string(),
-            OptionValue::Text(t) => t.clone(),
-        }
-    }
-}
-
 /// Looks a value up in a table of spellings (case-insensitive, `_` as `-`).
 pub fn lookup<T: Copy>(table: &[(&str, T)], value: &str) -> Option<T> {
     let wanted = value.trim().to_ascii_lowercase().replace('_', "-");
@@ -330,13 +319,5 @@ impl<'de> Deserialize<'de> for ProviderKind {
                 ProviderKind::names(" or ")
             ))
         })
-    }
-}
-
-impl std::str::FromStr for ProviderKind {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        ProviderKind::named(s).ok_or_else(|| format!("use {}", ProviderKind::names(" or ")))
     }
 }

@@ -71,17 +71,11 @@ impl FromStr for AliyunKey {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        // The token may itself contain ':', so split at most twice.
-        let mut parts = s.splitn(3, ':');
-        let id = parts.next().unwrap_or_default();
-        let secret = parts.next().unwrap_or_default();
-        if id.is_empty() || secret.is_empty() {
-            return Err("expected ID:SECRET or ID:SECRET:STS_TOKEN".into());
-        }
-        let security_token = parts.next().filter(|t| !t.is_empty()).map(str::to_string);
+        let (id, secret, security_token) =
+            crate::emulator::args::split_key(s, "ID:SECRET or ID:SECRET:STS_TOKEN")?;
         Ok(AliyunKey {
-            id: id.to_string(),
-            secret: secret.to_string(),
+            id,
+            secret,
             security_token,
         })
     }

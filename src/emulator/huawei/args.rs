@@ -46,17 +46,11 @@ impl FromStr for HuaweiKey {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        // Temporary tokens are long base64-like strings that may hold ':', so split twice.
-        let mut parts = s.splitn(3, ':');
-        let access_key = parts.next().unwrap_or_default();
-        let secret_key = parts.next().unwrap_or_default();
-        if access_key.is_empty() || secret_key.is_empty() {
-            return Err("expected AK:SK or AK:SK:SECURITY_TOKEN".into());
-        }
-        let security_token = parts.next().filter(|t| !t.is_empty()).map(str::to_string);
+        let (access_key, secret_key, security_token) =
+            crate::emulator::args::split_key(s, "AK:SK or AK:SK:SECURITY_TOKEN")?;
         Ok(HuaweiKey {
-            access_key: access_key.to_string(),
-            secret_key: secret_key.to_string(),
+            access_key,
+            secret_key,
             security_token,
         })
     }
