@@ -83,6 +83,16 @@ pub struct Stop {
     pub hint: Option<String>,
 }
 
+/// A host the provider refused as not a domain of the account, with its answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusedHost {
+    pub host: String,
+    pub code: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
     /// Distinct URLs in the run (a URL refreshed and prefetched counts once).
@@ -134,6 +144,10 @@ pub struct Report {
     /// they stood for were refreshed instead (`--on-dir-refresh-denied files`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub directories_refused: Vec<String>,
+    /// Hosts the provider said are not domains of this account: their URLs were not sent,
+    /// the other hosts' URLs were.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts_refused: Vec<RefusedHost>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stopped: Option<Stop>,
     pub calls: Calls,
@@ -324,6 +338,7 @@ impl Report {
             quota_before,
             quota_after: None,
             directories_refused: Vec::new(),
+            hosts_refused: Vec::new(),
             stopped,
             calls: Calls::default(),
             tasks: Vec::new(),

@@ -412,13 +412,16 @@ async fn missing_ram_permission_stops_the_run_with_the_permission_named() {
 }
 
 #[tokio::test]
-async fn unknown_domain_stops_the_run() {
+async fn unknown_domain_is_refused() {
     let emu = emulator(&[]).await;
     let dir = tempfile::tempdir().unwrap();
     let list = vec!["https://not-mine.example.org/a.js".to_string()];
     let out = run(&emu, &["-r", &url_file(dir.path(), &list)], &[]).await;
     assert_eq!(out.code, 3, "{}", out.all());
-    assert_eq!(out.report()["stopped"]["code"], "InvalidDomain.NotFound");
+    assert_eq!(
+        out.report()["hosts_refused"][0]["code"],
+        "InvalidDomain.NotFound"
+    );
     assert_all(&out, "rejected");
 }
 

@@ -488,6 +488,65 @@ async fn resume_refuses_another_run(t: &Target) {
     );
 }
 
+/// A host the account does not have is refused alone: the other hosts' URLs of the same
+/// batches are refreshed and prefetched exactly once, the foreign host's URLs are rejected
+/// with its name, later batches do not send it again, and the exit code is 3.
+async fn foreign_host_alone(t: &Target) {
+    let emu = emulator(&t.emulator_flags(&["--task-duration", "100ms"])).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut list = urls(120);
+    let foreign: Vec<String> = (0..5)
+        .map(|i| format!("https://not-mine.example.org/f-{i}.js"))
+        .collect();
+    // Spread over the list, so that several batches carry the foreign host.
+    for (i, u) in foreign.iter().enumerate() {
+        list.insert(i * 25, u.clone());
+    }
+    let out = run(
+        &emu,
+        &t.args(&[
+            "-r",
+            &url_file(dir.path(), &list),
+            "-t",
+            "both",
+            "--batch-size",
+            "40",
+        ]),
+        &t.env(&[]),
+    )
+    .await;
+    assert_eq!(out.code, 3, "{}", out.all());
+    let report = out.report();
+    assert!(report.get("stopped").is_none(), "{report}");
+    assert_eq!(report["hosts_refused"][0]["host"], "not-mine.example.org");
+    assert_eq!(report["hosts_refused"].as_array().unwrap().len(), 1);
+    assert_eq!(count(&out, "refresh", "complete"), 120, "{}", out.all());
+    assert_eq!(count(&out, "prefetch", "complete"), 120, "{}", out.all());
+    for (url, _, status) in out.statuses() {
+        if url.contains("not-mine") {
+            assert_eq!(status, "rejected", "{url}");
+        }
+    }
+    assert!(
+        out.stderr
+            .contains("error: the provider refused not-mine.example.org")
+            && out.stderr.contains("5 URLs not sent"),
+        "{}",
+        out.all()
+    );
+    let stats = emu.stats().await;
+    let good: Vec<String> = list
+        .into_iter()
+        .filter(|u| !u.contains("not-mine"))
+        .collect();
+    accepted_once(&stats, Operation::Refresh, &good);
+    accepted_once(&stats, Operation::Prefetch, &good);
+    // 3 refresh batches of 40 (+5 foreign): each finding costs at most 2 requests per
+    // host of its batch, and once refused the host is left out of the later batches.
+    let submits = report["calls"]["submit"].as_u64().unwrap();
+    assert!(submits <= 3 + 2 * 3 + 3, "{submits} submits: {}", out.all());
+}
+
 /// One row per provider: its name, then the rest of its [`Target`]. Each row is a module
 /// of its own with every case as a test (`conformance aliyun::success`).
 macro_rules! conformance {
@@ -528,6 +587,8 @@ macro_rules! conformance {
             async fn endless_pages() { super::endless_pages(&TARGET).await }
             #[tokio::test]
             async fn interrupt_then_resume() { super::interrupt_then_resume(&TARGET).await }
+            #[tokio::test]
+            async fn foreign_host_alone() { super::foreign_host_alone(&TARGET).await }
             #[tokio::test]
             async fn resume_refuses_another_run() { super::resume_refuses_another_run(&TARGET).await }
         })*

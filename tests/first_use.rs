@@ -179,7 +179,7 @@ async fn an_unreachable_endpoint_says_where_and_how_to_fix_it() {
 /// A host the account does not have is named, and the stop is worded from where it
 /// happened: the submit, not the quota check (which passed).
 #[tokio::test]
-async fn a_foreign_domain_is_named_and_not_blamed_on_the_quota_check() {
+async fn a_foreign_domain_is_named_refused_alone_and_not_blamed_on_the_quota_check() {
     let emu = emulator(&[]).await;
     let out = run(
         &emu,
@@ -190,14 +190,29 @@ async fn a_foreign_domain_is_named_and_not_blamed_on_the_quota_check() {
     assert_eq!(out.code, 3, "{}", out.all());
     assert!(
         out.stderr
-            .contains("the provider refused the request, so nothing was sent")
+            .contains("error: the provider refused other.org: InvalidDomain.NotFound")
+            && out.stderr.contains("host in the request: other.org")
             && out
                 .stderr
-                .contains("hosts in the request: www.example.com, other.org"),
+                .contains("(1 URL not sent; the other hosts' URLs were)"),
         "{}",
         out.all()
     );
     assert!(!out.stderr.contains("quota check failed"), "{}", out.all());
+    assert!(!out.stderr.contains("nothing was sent"), "{}", out.all());
+    // The good URL of the same batch still went out, once.
+    let statuses = out.statuses();
+    assert!(
+        statuses
+            .iter()
+            .any(|(u, _, s)| u == "https://www.example.com/a" && s == "complete"),
+        "{statuses:?}"
+    );
+    let stats = emu.stats().await;
+    assert_eq!(
+        stats.accepted.refresh.get("https://www.example.com/a"),
+        Some(&1)
+    );
 }
 
 /// A key pasted into the config where a variable name belongs is called what it looks like

@@ -12,7 +12,8 @@ pub const SUCCESS: u8 = 0;
 pub const URLS_FAILED: u8 = 1;
 /// Bad input or config: nothing was sent.
 pub const BAD_INPUT: u8 = 2;
-/// The provider refused the run (credentials, quota, permissions).
+/// The provider refused the run (credentials, quota, permissions), or a host as not the
+/// account's.
 pub const REFUSED: u8 = 3;
 
 /// Why a command ended before it had a result.
@@ -88,6 +89,9 @@ pub fn of_report(report: &Report, fail_on: FailOn) -> u8 {
     match &report.stopped {
         Some(stop) if unreachable(stop) => return URLS_FAILED,
         Some(_) => return REFUSED,
+        // A host that is not the account's needs the URLs or the key fixed, as a refused
+        // run does, even though the other hosts' URLs went out.
+        None if !report.hosts_refused.is_empty() => return REFUSED,
         None => {}
     }
     let failed = report

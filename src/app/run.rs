@@ -176,6 +176,7 @@ pub async fn run(settings: &mut Settings, env: &Env, ci: &Ci) -> Result<(Outcome
     let mut code = SUCCESS;
     for report in &reports {
         refused_before_sending(report);
+        refused_hosts(report);
         match &report.target {
             Some(name) => console::print(
                 ci.verbatim(&format!("target {name}: {}", text::summary(report, None))),
@@ -254,6 +255,34 @@ fn refused_before_sending(report: &Report) {
     }
     if let Some(hint) = &stop.hint {
         errln!("  fix: {hint}");
+    }
+}
+
+/// Says on stderr which hosts the provider refused as not the account's: their URLs were
+/// not sent, the other hosts' were.
+fn refused_hosts(report: &Report) {
+    let who = report
+        .target
+        .as_deref()
+        .map(|t| format!("target {t}: "))
+        .unwrap_or_default();
+    for refused in &report.hosts_refused {
+        let urls: std::collections::HashSet<&str> = report
+            .urls
+            .iter()
+            .map(|u| u.url.as_str())
+            .filter(|u| crate::input::url_list::host(u) == refused.host)
+            .collect();
+        errln!(
+            "error: {who}the provider refused {}: {}: {} ({} not sent; the other hosts' URLs were)",
+            refused.host,
+            refused.code,
+            refused.message,
+            text::urls(urls.len())
+        );
+        if let Some(hint) = &refused.hint {
+            errln!("  fix: {hint}");
+        }
     }
 }
 

@@ -15,6 +15,11 @@ fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
+/// `1 URL`, `2 URLs`.
+pub fn urls(n: usize) -> String {
+    plural(n, "URL", "URLs")
+}
+
 /// The summary printed after a run.
 pub fn summary(report: &Report, report_path: Option<&std::path::Path>) -> String {
     let mut out = String::new();

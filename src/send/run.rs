@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use crate::http::bounds::{Bounds, Interrupt};
 use crate::http::retry::{RetryPolicy, is_retryable, stops_run, with_retry, with_retry_when};
 use crate::input::url_list;
+use crate::output::text;
 use crate::plan::Plan;
 use crate::providers::{
     Batch, BatchKind, ErrorClass, ObjectType, Operation, Provider, ProviderError, Quota, QuotaKind,
@@ -183,6 +184,8 @@ struct Runner<'a> {
     fallback: BTreeMap<String, Vec<String>>,
     /// Directories the provider refused (or that were not sent after it refused one).
     refused_dirs: Mutex<Vec<String>>,
+    /// Hosts the provider refused as not the account's, in the order found, with its answer.
+    refused_hosts: Mutex<Vec<(String, ProviderError)>>,
     /// Held while a batch of a quota not known yet is out: its answer tells the quota, so
     /// the batches after it can be checked.
     probe: tokio::sync::Mutex<()>,
@@ -243,6 +246,7 @@ pub async fn execute_observed(
         quota: Mutex::new(QuotaLedger::default()),
         fallback: BTreeMap::new(),
         refused_dirs: Mutex::new(Vec::new()),
+        refused_hosts: Mutex::new(Vec::new()),
         probe: tokio::sync::Mutex::new(()),
     };
 
@@ -339,6 +343,7 @@ pub async fn execute_observed(
         quota_before: quota,
         quota_after: Some(runner.ledger().snapshot()),
         directories_refused: refused,
+        hosts_refused: runner.hosts_refused(),
         stopped: runner.stopped_by(),
         calls: runner.calls.snapshot(),
         tasks,
@@ -555,6 +560,19 @@ impl Runner<'_> {
         dirs
     }
 
+    /// The hosts the provider refused as not the account's, for the report.
+    fn hosts_refused(&self) -> Vec<report::RefusedHost> {
+        std::mem::take(&mut *self.refused_hosts.lock().expect("not poisoned"))
+            .into_iter()
+            .map(|(host, e)| report::RefusedHost {
+                host,
+                code: e.code,
+                message: e.message,
+                hint: e.hint,
+            })
+            .collect()
+    }
+
     /// Why the run stopped early, if it did: the error that stopped it, else the signal.
     fn stopped_by(&self) -> Option<Stop> {
         let interrupted = self.opts.interrupt.raised().map(|(signal, _)| Stop {
@@ -601,6 +619,7 @@ impl Runner<'_> {
             quota_before,
             quota_after: None,
             directories_refused: Vec::new(),
+            hosts_refused: Vec::new(),
             stopped: Some(stop),
             calls: self.calls.snapshot(),
             tasks: Vec::new(),
@@ -717,7 +736,113 @@ impl Runner<'_> {
     /// Sends one batch and says what became of each of its URLs (a batch whose answer was
     /// lost may turn out accepted in part). `look_first`: the batch may have been accepted
     /// by an earlier run (`--resume`), so it is looked up before it is sent.
+    ///
+    /// A host the account does not have makes the provider refuse the whole request, good
+    /// hosts and all. The refused request's hosts are then sent in halves until each
+    /// refused host stands alone: its URLs are rejected, the other hosts' URLs go out, and
+    /// later batches leave that host out without asking again. That costs at most two
+    /// requests per host of the batch, and a host the provider refuses is asked about once.
     async fn submit(&self, batch: &Batch, look_first: bool) -> Vec<(Batch, BatchOutcome)> {
+        let (batch, mut outcomes) = self.without_refused_hosts(batch);
+        if batch.urls.is_empty() {
+            return outcomes;
+        }
+        for (part, outcome) in self.submit_whole(&batch, look_first).await {
+            match outcome {
+                BatchOutcome::Refused(err) if err.class == ErrorClass::Domain => {
+                    outcomes.extend(self.find_refused_hosts(part, err).await);
+                }
+                outcome => outcomes.push((part, outcome)),
+            }
+        }
+        outcomes
+    }
+
+    /// `batch` less the URLs of hosts the provider refused earlier in the run, and those
+    /// URLs with the refusal.
+    fn without_refused_hosts(&self, batch: &Batch) -> (Batch, Vec<(Batch, BatchOutcome)>) {
+        let refused = self.refused_hosts.lock().expect("not poisoned");
+        if refused.is_empty() {
+            return (batch.clone(), Vec::new());
+        }
+        let mut send = Batch {
+            kind: batch.kind,
+            urls: Vec::new(),
+        };
+        let mut left_out: Vec<(Batch, BatchOutcome)> = Vec::new();
+        for url in &batch.urls {
+            let host = url_list::host(url);
+            match refused.iter().position(|(h, _)| h == host) {
+                None => send.urls.push(url.clone()),
+                Some(i) => match left_out
+                    .iter_mut()
+                    .find(|(b, _)| url_list::host(&b.urls[0]) == host)
+                {
+                    Some((b, _)) => b.urls.push(url.clone()),
+                    None => left_out.push((
+                        Batch {
+                            kind: batch.kind,
+                            urls: vec![url.clone()],
+                        },
+                        BatchOutcome::Refused(refused[i].1.clone()),
+                    )),
+                },
+            }
+        }
+        (send, left_out)
+    }
+
+    /// `batch` was refused for a host the account does not have: a batch of one host is
+    /// that host's refusal; a batch of several is sent again in two halves of its hosts.
+    async fn find_refused_hosts(
+        &self,
+        batch: Batch,
+        err: ProviderError,
+    ) -> Vec<(Batch, BatchOutcome)> {
+        let mut hosts: Vec<&str> = Vec::new();
+        for u in &batch.urls {
+            let host = url_list::host(u);
+            if !hosts.contains(&host) {
+                hosts.push(host);
+            }
+        }
+        if hosts.len() == 1 {
+            tracing::error!(
+                "{} of {}: {err}; the other hosts' URLs are still sent",
+                batch.kind,
+                text::urls(batch.urls.len())
+            );
+            self.refused_hosts
+                .lock()
+                .expect("not poisoned")
+                .push((hosts[0].to_string(), err.clone()));
+            return vec![(batch, BatchOutcome::Refused(err))];
+        }
+        tracing::warn!(
+            "{} of {}: {err}; sending its hosts in two halves to find the one refused",
+            batch.kind,
+            text::urls(batch.urls.len())
+        );
+        let first: HashSet<&str> = hosts[..hosts.len() / 2].iter().copied().collect();
+        let (a, b): (Vec<String>, Vec<String>) = batch
+            .urls
+            .iter()
+            .cloned()
+            .partition(|u| first.contains(url_list::host(u)));
+        let mut outcomes = Vec::new();
+        for urls in [a, b] {
+            let half = Batch {
+                kind: batch.kind,
+                urls,
+            };
+            // The refusal was an answer: nothing of the batch was accepted, so no look-up.
+            outcomes.extend(Box::pin(self.submit(&half, false)).await);
+        }
+        outcomes
+    }
+
+    /// Sends `batch` as one request (or, after a lost answer, its URLs not accepted yet).
+    async fn submit_whole(&self, batch: &Batch, look_first: bool) -> Vec<(Batch, BatchOutcome)> {
         if let Some(reason) = self.not_sending() {
             return vec![(batch.clone(), BatchOutcome::NotSent(reason))];
         }
@@ -758,7 +883,7 @@ impl Runner<'_> {
             }
             return vec![(batch.clone(), BatchOutcome::NotSent(reason))];
         }
-        let what = format!("{} of {} URLs", batch.kind, batch.urls.len());
+        let what = format!("{} of {}", batch.kind, text::urls(batch.urls.len()));
         let since = match &self.opts.resume {
             Some(prior) if look_first => prior.started_at - LOOKUP_MARGIN,
             _ => chrono::Utc::now() - LOOKUP_MARGIN,
@@ -794,8 +919,9 @@ impl Runner<'_> {
             let more = hosts.len().saturating_sub(10);
             hosts.truncate(10);
             err.message = format!(
-                "{} (hosts in the request: {}{})",
+                "{} ({} in the request: {}{})",
                 err.message,
+                if hosts.len() == 1 { "host" } else { "hosts" },
                 hosts.join(", "),
                 if more > 0 {
                     format!(" and {more} more")
@@ -821,6 +947,8 @@ impl Runner<'_> {
                 .lock()
                 .expect("not poisoned")
                 .extend(rest.urls.iter().cloned());
+        } else if err.class == ErrorClass::Domain {
+            // Not the run's end: `submit` finds the refused host and sends the others.
         } else if stops_run(err.class) {
             let mut stop = self.stop.lock().expect("not poisoned");
             if stop.is_none() {
