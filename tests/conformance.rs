@@ -81,6 +81,44 @@ async fn success(t: &Target) {
     let stats = emu.stats().await;
     accepted_once(&stats, Operation::Refresh, &list);
     accepted_once(&stats, Operation::Prefetch, &list);
+    assert!(stats.prefetched_early.is_empty(), "{stats:?}");
+}
+
+/// `-t both` is a pipeline: a URL's prefetch goes out once its own refresh task completed,
+/// while later refresh batches are still being sent, and never before.
+async fn both_pipelined(t: &Target) {
+    let emu = emulator(&t.emulator_flags(&["--task-duration", "100ms"])).await;
+    let list: Vec<String> = (0..4)
+        .map(|i| format!("https://www.example.com/p-{i}.js"))
+        .collect();
+    let joined = list.join("\n");
+    // One URL a batch, one batch at a time, two submits a second: the first refresh task
+    // ends long before the last refresh batch may go.
+    let args = [
+        "--urls",
+        &joined,
+        "-t",
+        "both",
+        "--batch-size",
+        "1",
+        "--concurrency",
+        "1",
+        "--qps",
+        "2",
+    ];
+    let out = run(&emu, &t.args(&args), &t.env(&[])).await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(count(&out, "refresh", "complete"), 4, "{}", out.all());
+    assert_eq!(count(&out, "prefetch", "complete"), 4, "{}", out.all());
+    let stats = emu.stats().await;
+    assert!(stats.prefetched_early.is_empty(), "{stats:?}");
+    assert!(
+        stats.refreshed_after_prefetch > 0,
+        "no refresh went out after the first prefetch: {}",
+        out.all()
+    );
+    accepted_once(&stats, Operation::Refresh, &list);
+    accepted_once(&stats, Operation::Prefetch, &list);
 }
 
 async fn faults(t: &Target) {
@@ -104,6 +142,7 @@ async fn faults(t: &Target) {
         // A retried batch is never accepted twice, and none is lost.
         accepted_once(&stats, Operation::Refresh, &list);
         accepted_once(&stats, Operation::Prefetch, &list);
+        assert!(stats.prefetched_early.is_empty(), "{kind}: {stats:?}");
     }
 }
 
@@ -563,6 +602,8 @@ macro_rules! conformance {
 
             #[tokio::test]
             async fn success() { super::success(&TARGET).await }
+            #[tokio::test]
+            async fn both_pipelined() { super::both_pipelined(&TARGET).await }
             #[tokio::test]
             async fn faults() { super::faults(&TARGET).await }
             #[tokio::test]

@@ -201,7 +201,10 @@ fn scenarios() -> Vec<Scenario> {
                 "# deploy 42\nhttps://example.com/a b.html\n\nhttps://example.com/é.png\nhttps://example.com/a%20b.html\nhttps://example.com/é.png\n",
             ),
         ),
+        // Tasks that take a moment, so that both batches are out before any task finishes
+        // and their prefetch goes out together, whatever the machine's speed.
         scenario("aliyun_batches_one_at_a_time")
+            .emu(&["--task-duration", "300ms"])
             .file("urls.txt", URLS)
             .step(run(&[
                 "run",
@@ -372,6 +375,7 @@ fn scenarios() -> Vec<Scenario> {
             .repo(site_with_config)
             .step(git_run(&["--base", "HEAD~1"])),
         scenario("git_collapse")
+            .emu(&["--task-duration", "300ms"])
             .repo(blog)
             .step(git_run(&[
                 "--base",

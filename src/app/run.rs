@@ -8,7 +8,7 @@ use crate::input::settings::{InputError, Settings};
 use crate::output::ci::Ci;
 use crate::output::{console, text};
 use crate::plan::Plan;
-use crate::providers::{Operation, ProviderKind};
+use crate::providers::ProviderKind;
 use crate::report::{GitReport, MultiReport, Report, RunStatus, UrlStatus};
 use crate::send::resume::Prior;
 use crate::send::run::{self, PhaseObserver, RunOptions};
@@ -79,14 +79,17 @@ pub fn resume_from(path: &Path, settings: &mut Settings) -> Result<(), InputErro
 struct Folding<'a>(&'a Ci);
 
 impl PhaseObserver for Folding<'_> {
-    fn started(&self, operation: Operation, urls: usize) {
+    fn started(&self, what: &str, urls: usize) {
         console::print(self.0.begin(
-            &format!("cdn_refresh_{operation}"),
-            &format!("cdn-refresh: {operation} {urls} URLs"),
+            &format!("cdn_refresh_{}", what.replace(' ', "_")),
+            &format!("cdn-refresh: {what} {}", text::urls(urls)),
         ));
     }
-    fn finished(&self, operation: Operation) {
-        console::print(self.0.end(&format!("cdn_refresh_{operation}")));
+    fn finished(&self, what: &str) {
+        console::print(
+            self.0
+                .end(&format!("cdn_refresh_{}", what.replace(' ', "_"))),
+        );
     }
 }
 

@@ -36,6 +36,10 @@ pub(crate) struct Inner {
     pub nonces: NonceCache,
     /// Each emulated provider's own state, by name, in registration order.
     providers: Vec<(&'static str, Box<dyn ProviderState>)>,
+    /// When the last refresh task of each path ends (`--task-duration` after it was made):
+    /// a prefetch of the path before then is recorded in `stats.prefetched_early`.
+    refresh_ends: std::collections::HashMap<String, DateTime<Utc>>,
+    task_duration: chrono::TimeDelta,
 }
 
 impl Inner {
@@ -50,6 +54,9 @@ impl Inner {
                 .iter()
                 .map(|e| (e.name, (e.state)()))
                 .collect(),
+            refresh_ends: std::collections::HashMap::new(),
+            task_duration: chrono::TimeDelta::from_std(args.task_duration)
+                .unwrap_or(chrono::TimeDelta::MAX),
         }
     }
 
@@ -82,11 +89,31 @@ impl Inner {
         *map.entry(key.to_string()).or_default() += 1;
     }
 
-    /// Records that these paths went into a task.
-    pub fn accept(&mut self, operation: Operation, raw_paths: &[&str]) {
+    /// Records that these paths went into a task made `at`; and, as a CDN would not say but
+    /// a test must know, whether a prefetch came before its path's refresh task ended, and
+    /// whether refreshes still came after the first prefetch (a pipelined run).
+    pub fn accept(&mut self, operation: Operation, raw_paths: &[&str], at: DateTime<Utc>) {
         let map = self.stats.accepted.get_mut(operation);
         for path in raw_paths {
             *map.entry(path.to_string()).or_default() += 1;
+        }
+        match operation {
+            Operation::Refresh => {
+                if !self.stats.accepted.prefetch.is_empty() {
+                    self.stats.refreshed_after_prefetch += raw_paths.len() as u64;
+                }
+                let ends = at.checked_add_signed(self.task_duration).unwrap_or(at);
+                for path in raw_paths {
+                    self.refresh_ends.insert(path.to_string(), ends);
+                }
+            }
+            Operation::Prefetch => {
+                for path in raw_paths {
+                    if self.refresh_ends.get(*path).is_some_and(|ends| at < *ends) {
+                        Self::count(&mut self.stats.prefetched_early, path);
+                    }
+                }
+            }
         }
     }
 }

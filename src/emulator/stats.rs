@@ -32,6 +32,13 @@ pub struct Stats {
     /// Tasks created (Alibaba Cloud: one per domain per request; Qiniu: one per URL;
     /// Huawei: one per request).
     pub tasks_created: u64,
+    /// Paths prefetched before their refresh task ended: a client must never do that.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub prefetched_early: BTreeMap<String, u64>,
+    /// Paths whose refresh was accepted after the first prefetch: the prefetch of finished
+    /// refreshes overlapped the refresh of others.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub refreshed_after_prefetch: u64,
 }
 
 /// Object path, exactly as the request carried it (trimmed), → times it was accepted.
@@ -39,6 +46,10 @@ pub struct Stats {
 pub struct Accepted {
     pub refresh: BTreeMap<String, u64>,
     pub prefetch: BTreeMap<String, u64>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Stats {

@@ -130,7 +130,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
 
-    /// First interval between status checks; later ones grow to 30s [default: 2s].
+    /// A task is checked once accepted, then this much later; then as its progress says,
+    /// up to 30s apart [default: 1s].
     #[arg(long, value_name = "DURATION")]
     pub poll_interval: Option<String>,
 

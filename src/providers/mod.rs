@@ -248,7 +248,7 @@ impl TaskStatus {
 }
 
 /// The status of one path within one task, as a status query returns it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct TaskState {
     pub task_id: TaskId,
     /// The path as the provider reports it.
@@ -256,6 +256,9 @@ pub struct TaskState {
     pub status: TaskStatus,
     /// The provider's description of a failure.
     pub description: Option<String>,
+    /// How far the path is (0 to 1), where the provider says (Alibaba Cloud's `Process`):
+    /// it times the next status check.
+    pub progress: Option<f32>,
 }
 
 /// What the provider answered to one batch.

@@ -8,4 +8,4 @@ pub mod rate_limit;
 pub mod resume;
 pub mod run;
 pub mod targets;
-pub mod wait;
+pub mod tracker;

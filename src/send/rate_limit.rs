@@ -41,6 +41,10 @@ pub enum Api {
 
 /// One API's rate: even spacing, and at most `rate` requests in any second of arrival.
 struct ApiRate {
+    /// Callers take their turns in the order they came (tokio's mutex is fair): governor
+    /// alone lets whoever polls first win, so a prefetch released while refresh batches
+    /// still go out could wait behind every one of them.
+    queue: tokio::sync::Mutex<()>,
     spacing: DefaultDirectRateLimiter,
     window: SlidingWindow,
 }
@@ -49,6 +53,7 @@ impl ApiRate {
     fn new(per_second: u32) -> Self {
         let rate = NonZeroU32::new(per_second.max(1)).expect("at least one");
         ApiRate {
+            queue: tokio::sync::Mutex::new(()),
             spacing: RateLimiter::direct(Quota::per_second(rate).allow_burst(NonZeroU32::MIN)),
             window: SlidingWindow::new(rate.get(), Duration::from_secs(1) + ITEMS_WINDOW_MARGIN),
         }
@@ -95,6 +100,7 @@ impl ApiRates {
             Api::Status => &self.status,
             Api::Quota => &self.quota,
         };
+        let _turn = rate.queue.lock().await;
         rate.spacing.until_ready().await;
         Permit {
             _tickets: vec![rate.window.acquire("", 1).await],

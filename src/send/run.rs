@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -27,7 +27,7 @@ use crate::report::{self, Calls, Counts, Report, Stop, TaskRecord, UrlResult, Ur
 use crate::send::quota_ledger::{QuotaLedger, Reservation};
 use crate::send::rate_limit::{Api, ApiRates, Permit};
 use crate::send::resume::Prior;
-use crate::send::wait::{Check, PollSchedule, poll_until};
+use crate::send::tracker::{Schedule, Tracker};
 
 #[derive(Clone, Debug)]
 pub struct RunOptions {
@@ -53,7 +53,7 @@ impl Default for RunOptions {
         RunOptions {
             wait: true,
             timeout: Duration::from_secs(600),
-            poll_interval: Duration::from_secs(2),
+            poll_interval: Duration::from_secs(1),
             concurrency: 8,
             batch_size: None,
             qps: None,
@@ -129,10 +129,6 @@ struct PhaseWork {
 }
 
 impl PhaseWork {
-    fn is_empty(&self) -> bool {
-        self.batches.is_empty() && self.recorded.is_empty() && self.kept.is_empty()
-    }
-
     fn url_count(&self) -> usize {
         let sent: usize = self.batches.iter().map(|b| b.urls.len()).sum();
         let recorded: usize = self.recorded.iter().map(|(b, _)| b.urls.len()).sum();
@@ -209,13 +205,14 @@ fn on_retry<'c>(
 /// Told when each phase of a run (refresh, then prefetch) starts and ends, so a CI log can
 /// fold it.
 pub trait PhaseObserver: Sync {
-    fn started(&self, operation: Operation, urls: usize);
-    fn finished(&self, operation: Operation);
+    /// `what`: `refresh`, `prefetch`, or `refresh and prefetch` (pipelined with `-t both`).
+    fn started(&self, what: &str, urls: usize);
+    fn finished(&self, what: &str);
 }
 
 impl PhaseObserver for () {
-    fn started(&self, _: Operation, _: usize) {}
-    fn finished(&self, _: Operation) {}
+    fn started(&self, _: &str, _: usize) {}
+    fn finished(&self, _: &str) {}
 }
 
 pub async fn execute(provider: &dyn Provider, plan: &mut Plan, opts: &RunOptions) -> Report {
@@ -300,19 +297,9 @@ pub async fn execute_observed(
         runner.ledger().observe(quota);
     }
 
-    let limits = provider.limits();
-    let wait_refresh = opts.wait || plan.prefetch_after_refresh;
-    refresh_work.batches = send_plan.refresh_batches(limits, opts.batch_size);
-    let mut done = runner
-        .observed(phases, Operation::Refresh, refresh_work, wait_refresh)
-        .await;
-    let refused = runner
-        .refresh_refused_directories(plan, &mut done, phases, wait_refresh)
-        .await;
-    let prefetch_urls = prefetch_urls(&send_plan, &mut done.urls);
-    prefetch_work.batches = Plan::prefetch_batches(&prefetch_urls, limits, opts.batch_size);
-    let prefetch = runner
-        .observed(phases, Operation::Prefetch, prefetch_work, opts.wait)
+    refresh_work.batches = send_plan.refresh_batches(provider.limits(), opts.batch_size);
+    let (done, prefetch, refused) = runner
+        .pipeline(phases, plan, &send_plan, refresh_work, prefetch_work)
         .await;
     let Phase {
         mut tasks,
@@ -377,44 +364,6 @@ fn resumed<'p>(
         collapses: plan.collapses.clone(),
         fallback_to_files: plan.fallback_to_files,
     })
-}
-
-/// The URLs to prefetch: after a refresh, only those it completed (or never refreshed);
-/// the others get their prefetch result here, `pending` or `rejected` with the reason.
-fn prefetch_urls(plan: &Plan, urls: &mut Vec<UrlResult>) -> Vec<String> {
-    if !plan.prefetch_after_refresh {
-        return plan.prefetch.clone();
-    }
-    let refreshed: HashMap<String, UrlStatus> = urls
-        .iter()
-        .filter(|u| u.operation == Operation::Refresh)
-        .map(|u| (u.url.clone(), u.status))
-        .collect();
-    let mut send = Vec::new();
-    for url in &plan.prefetch {
-        match refreshed.get(url.as_str()) {
-            Some(UrlStatus::Complete) | None => send.push(url.clone()),
-            Some(status) => urls.push(UrlResult {
-                url: url.clone(),
-                operation: Operation::Prefetch,
-                object_type: ObjectType::File,
-                status: if *status == UrlStatus::Pending {
-                    UrlStatus::Pending
-                } else {
-                    UrlStatus::Rejected
-                },
-                task_id: None,
-                reason: Some(format!(
-                    "not prefetched: its refresh ended {}",
-                    serde_json::to_value(status)
-                        .unwrap_or_default()
-                        .as_str()
-                        .unwrap_or("?")
-                )),
-            }),
-        }
-    }
-    send
 }
 
 /// Directory collapses go out only if the day's directory quota covers every directory of
@@ -501,63 +450,6 @@ impl Runner<'_> {
     fn falls_back(&self, batch: &Batch) -> bool {
         batch.kind.object_type == ObjectType::Directory
             && batch.urls.iter().all(|u| self.fallback.contains_key(u))
-    }
-
-    /// When the provider refused directory refresh: the refused directories leave the
-    /// results, and the files they stood for are refreshed instead, into `done`. Returns
-    /// the refused directories, sorted.
-    async fn refresh_refused_directories(
-        &self,
-        plan: &Plan,
-        done: &mut Phase,
-        phases: &dyn PhaseObserver,
-        wait: bool,
-    ) -> Vec<String> {
-        let refused: HashSet<String> =
-            std::mem::take(&mut *self.refused_dirs.lock().expect("not poisoned"))
-                .into_iter()
-                .collect();
-        if refused.is_empty() {
-            return Vec::new();
-        }
-        done.urls
-            .retain(|u| !(u.object_type == ObjectType::Directory && refused.contains(&u.url)));
-        let planned: HashSet<&String> = plan.refresh.values().flatten().collect();
-        let mut files = Vec::new();
-        let mut seen = HashSet::new();
-        for dir in plan
-            .refresh
-            .get(&ObjectType::Directory)
-            .into_iter()
-            .flatten()
-            .filter(|dir| refused.contains(*dir))
-        {
-            for f in &self.fallback[dir] {
-                if !planned.contains(f) && seen.insert(f.clone()) {
-                    files.push(f.clone());
-                }
-            }
-        }
-        tracing::warn!(
-            "{} directories refused: refreshing their {} files instead",
-            refused.len(),
-            files.len()
-        );
-        let fallback = Plan {
-            refresh: BTreeMap::from([(ObjectType::File, files)]),
-            ..Plan::default()
-        };
-        let extra = PhaseWork {
-            batches: fallback.refresh_batches(self.provider.limits(), self.opts.batch_size),
-            look_first: self.opts.resume.is_some(),
-            ..PhaseWork::default()
-        };
-        let extra = self.observed(phases, Operation::Refresh, extra, wait).await;
-        done.tasks.extend(extra.tasks);
-        done.urls.extend(extra.urls);
-        let mut dirs: Vec<String> = refused.into_iter().collect();
-        dirs.sort();
-        dirs
     }
 
     /// The hosts the provider refused as not the account's, for the report.
@@ -1185,58 +1077,260 @@ impl Runner<'_> {
         Some(Ok(Found { accepted, rest }))
     }
 
-    /// [`Self::send_and_wait`] between the observer's start and end of the phase.
-    async fn observed(
+    /// Sends both operations' work and waits for their tasks, as one pipeline: the tasks are
+    /// looked at while later batches still go out, and with `-t both` each URL's prefetch
+    /// goes out as soon as its own refresh task completed (a URL whose refresh is a
+    /// directory's or is not in this run: once every refresh task has finished). Returns
+    /// the refresh's results, the prefetch's, and the directories the provider refused.
+    async fn pipeline(
         &self,
         phases: &dyn PhaseObserver,
-        operation: Operation,
-        work: PhaseWork,
-        wait: bool,
-    ) -> Phase {
-        if work.is_empty() {
-            return self.send_and_wait(work, wait).await;
+        plan: &Plan,
+        send_plan: &Plan,
+        refresh: PhaseWork,
+        prefetch: PhaseWork,
+    ) -> (Phase, Phase, Vec<String>) {
+        let gated = send_plan.prefetch_after_refresh;
+        let wait_refresh = self.opts.wait || gated;
+        let wait_prefetch = self.opts.wait;
+        let refresh_count = refresh.url_count();
+        let prefetch_count = prefetch.url_count() + send_plan.prefetch.len();
+        let label = match (refresh_count > 0, prefetch_count > 0) {
+            (true, true) => "refresh and prefetch",
+            (true, false) => "refresh",
+            (false, true) => "prefetch",
+            (false, false) => "",
+        };
+        if !label.is_empty() {
+            phases.started(label, refresh_count.max(prefetch_count));
         }
-        phases.started(operation, work.url_count());
-        let phase = self.send_and_wait(work, wait).await;
-        phases.finished(operation);
-        phase
+
+        let pipe = Pipe {
+            tracker: Mutex::new(Tracker::new(Schedule::new(self.opts.poll_interval))),
+            wake: tokio::sync::Notify::new(),
+            refresh_sent: AtomicBool::new(false),
+            prefetch_sent: AtomicBool::new(false),
+            refresh_parts: Mutex::new(Vec::new()),
+            gate: if gated {
+                gate(send_plan, &refresh)
+            } else {
+                HashSet::new()
+            },
+        };
+        for (batch, outcome) in &refresh.recorded {
+            if let BatchOutcome::Accepted(ids) = outcome {
+                pipe.accepted(batch, ids, wait_refresh, gated);
+            }
+        }
+        for (batch, outcome) in &prefetch.recorded {
+            if let BatchOutcome::Accepted(ids) = outcome {
+                pipe.accepted(batch, ids, wait_prefetch, false);
+            }
+        }
+        // Prefetch URLs go out now, or once their refresh completed.
+        let (release, released) = futures::channel::mpsc::unbounded::<Vec<String>>();
+        let kept_refresh: HashMap<&str, UrlStatus> = refresh
+            .kept
+            .iter()
+            .filter(|u| u.operation == Operation::Refresh)
+            .map(|u| (u.url.as_str(), u.status))
+            .collect();
+        let (mut first, mut orphans) = (Vec::new(), Vec::new());
+        for url in &send_plan.prefetch {
+            if !gated {
+                first.push(url.clone());
+            } else if pipe.gate.contains(url.as_str()) {
+                // Waits for its refresh task.
+            } else {
+                match kept_refresh.get(url.as_str()) {
+                    // Refreshed by the earlier run.
+                    Some(UrlStatus::Complete) => first.push(url.clone()),
+                    // Its refresh did not complete: said at the end.
+                    Some(_) => {}
+                    // Under a refreshed directory, or not refreshed in this run.
+                    None => orphans.push(url.clone()),
+                }
+            }
+        }
+        drop(kept_refresh);
+        let mut release = Some(release);
+        let mut released_urls: HashSet<String> = first.iter().cloned().collect();
+        if !first.is_empty() {
+            let _ = release.as_ref().map(|r| r.unbounded_send(first));
+        }
+        if !gated {
+            release = None;
+        }
+
+        let refresh_look_first = refresh.look_first;
+        let refresh_sender = async {
+            let mut sent = self
+                .send_batches(refresh.batches, refresh_look_first, |batch, ids| {
+                    pipe.accepted(batch, ids, wait_refresh, gated)
+                })
+                .await;
+            // Directories the provider refused: the files they stand for go out instead.
+            let (fallback, refused) = self.refused_directory_files(plan);
+            if !fallback.is_empty() {
+                let more = self
+                    .send_batches(fallback, self.opts.resume.is_some(), |batch, ids| {
+                        pipe.accepted(batch, ids, wait_refresh, gated)
+                    })
+                    .await;
+                sent.extend(more);
+            }
+            pipe.refresh_sent.store(true, Ordering::Relaxed);
+            pipe.wake.notify_one();
+            (sent, refused)
+        };
+        let limits = self.provider.limits();
+        let prefetch_look_first = prefetch.look_first;
+        let prefetch_sender = async {
+            // What was released together goes out together, in full batches.
+            let batches = released.ready_chunks(64).flat_map(|released| {
+                let urls: Vec<String> = released.into_iter().flatten().collect();
+                let batches = Plan::prefetch_batches(&urls, limits, self.opts.batch_size);
+                tracing::info!(
+                    "prefetch: sending {} in {} batch{}",
+                    text::urls(urls.len()),
+                    batches.len(),
+                    if batches.len() == 1 { "" } else { "es" }
+                );
+                futures::stream::iter(batches)
+            });
+            let sent = self
+                .send_stream(batches, None, prefetch_look_first, |batch, ids| {
+                    pipe.accepted(batch, ids, wait_prefetch, false)
+                })
+                .await;
+            pipe.prefetch_sent.store(true, Ordering::Relaxed);
+            pipe.wake.notify_one();
+            sent
+        };
+        let poller = async {
+            let fatal = self
+                .poll(&pipe, &mut release, &mut released_urls, orphans)
+                .await;
+            // However the waiting ended, no further prefetch is released.
+            drop(release.take());
+            fatal
+        };
+        let ((refresh_sent, refused), prefetch_sent, poll_error) =
+            tokio::join!(refresh_sender, prefetch_sender, poller);
+        if !label.is_empty() {
+            phases.finished(label);
+        }
+
+        let states = pipe
+            .tracker
+            .into_inner()
+            .expect("not poisoned")
+            .into_states();
+        let interrupted = self.bounds.interrupt.raised().map(|(s, _)| s);
+        let how = |waited| Waited {
+            waited,
+            interrupted,
+            poll_error: poll_error.as_ref(),
+            timeout: self.opts.timeout,
+        };
+        let mut done = results(
+            refresh.kept,
+            refresh_sent,
+            refresh.recorded,
+            &states,
+            how(wait_refresh),
+        );
+        let refused_set: HashSet<&String> = refused.iter().collect();
+        done.urls
+            .retain(|u| !(u.object_type == ObjectType::Directory && refused_set.contains(&u.url)));
+        let mut fetched = results(
+            prefetch.kept,
+            prefetch_sent,
+            prefetch.recorded,
+            &states,
+            how(wait_prefetch),
+        );
+        // What was never released: as its refresh ended, or as the run ended.
+        let left: Vec<String> = send_plan
+            .prefetch
+            .iter()
+            .filter(|u| !released_urls.contains(*u))
+            .cloned()
+            .collect();
+        let unsent = not_prefetched(&left, &done.urls, || {
+            self.not_sending().unwrap_or_else(|| {
+                "not prefetched: the refresh tasks did not all finish before the wait ended".into()
+            })
+        });
+        fetched.urls.extend(unsent);
+        // The report lists the prefetch in the plan's order, whatever order the refresh
+        // tasks completed in.
+        let position: HashMap<&str, usize> = plan
+            .prefetch
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (u.as_str(), i))
+            .collect();
+        fetched
+            .urls
+            .sort_by_key(|u| position.get(u.url.as_str()).copied().unwrap_or(usize::MAX));
+        (done, fetched, refused)
     }
 
-    /// Sends the batches (concurrently, within the rates), waits for their tasks (and the
-    /// recorded tasks of an earlier run) when asked, and gives every URL its result.
-    async fn send_and_wait(&self, work: PhaseWork, wait: bool) -> Phase {
-        let mut phase = Phase {
-            tasks: Vec::new(),
-            urls: work.kept,
-        };
-        if work.batches.is_empty() && work.recorded.is_empty() {
-            return phase;
+    /// Sends `batches` (concurrently, within the rates), telling `accepted` of each part the
+    /// provider accepted, and says what became of every part.
+    async fn send_batches(
+        &self,
+        batches: Vec<Batch>,
+        look_first: bool,
+        accepted: impl Fn(&Batch, &[TaskId]),
+    ) -> Vec<(Batch, BatchOutcome)> {
+        if batches.is_empty() {
+            return Vec::new();
         }
-        let batches = interleave_by_host(work.batches);
+        let batches = interleave_by_host(batches);
         let total = batches.len();
         let url_total: usize = batches.iter().map(|b| b.urls.len()).sum();
-        if let Some(first) = batches.first() {
-            tracing::info!(
-                "{}: sending {url_total} URL{} in {total} batch{}",
-                first.kind.operation,
-                if url_total == 1 { "" } else { "s" },
-                if total == 1 { "" } else { "es" }
-            );
-        }
-        let look_first = work.look_first;
+        tracing::info!(
+            "{}: sending {} in {total} batch{}",
+            batches[0].kind.operation,
+            text::urls(url_total),
+            if total == 1 { "" } else { "es" }
+        );
+        self.send_stream(
+            futures::stream::iter(batches),
+            Some(total),
+            look_first,
+            accepted,
+        )
+        .await
+    }
+
+    /// [`Self::send_batches`] for batches as they come (`total` when known in advance).
+    async fn send_stream(
+        &self,
+        batches: impl futures::Stream<Item = Batch>,
+        total: Option<usize>,
+        look_first: bool,
+        accepted: impl Fn(&Batch, &[TaskId]),
+    ) -> Vec<(Batch, BatchOutcome)> {
         let done = AtomicU64::new(0);
-        let operation = batches.first().map(|b| b.kind.operation);
-        let sending = futures::stream::iter(batches)
+        let operation: Mutex<Option<Operation>> = Mutex::new(None);
+        let of_total = total.map_or_else(String::new, |t| format!("/{t}"));
+        let accepted = &accepted;
+        let sending = batches
             .map(|batch| {
-                let done = &done;
+                let (done, operation, of_total) = (&done, &operation, &of_total);
                 async move {
+                    *operation.lock().expect("not poisoned") = Some(batch.kind.operation);
                     let parts = self.submit(&batch, look_first).await;
                     let n = done.fetch_add(1, Ordering::Relaxed) + 1;
                     for (part, outcome) in &parts {
                         if let BatchOutcome::Accepted(ids) = outcome {
+                            accepted(part, ids);
                             let ids: Vec<&str> = ids.iter().map(|i| i.0.as_str()).collect();
                             tracing::info!(
-                                "  batch {n}/{total}: {} accepted, task {}",
+                                "  batch {n}{of_total}: {} accepted, task {}",
                                 part.kind,
                                 ids.join(",")
                             );
@@ -1252,167 +1346,406 @@ impl Runner<'_> {
         let sent = self
             .with_heartbeat(sending, || {
                 let n = done.load(Ordering::Relaxed);
-                let op = operation.map_or_else(String::new, |o| o.to_string());
+                let op = operation
+                    .lock()
+                    .expect("not poisoned")
+                    .map_or_else(String::new, |o| o.to_string());
                 format!(
-                    "{op}: {n}/{total} batches sent, the rest waiting their turn under the provider's rate limits"
+                    "{op}: {n}{of_total} batches sent, the rest waiting their turn under the provider's rate limits"
                 )
             })
             .await;
-        let mut sent: Vec<(Batch, BatchOutcome)> = sent.into_iter().flatten().collect();
-        let recorded_from = sent.len();
-        sent.extend(work.recorded);
-
-        let mut ids: Vec<TaskId> = Vec::new();
-        for (i, (batch, s)) in sent.iter().enumerate() {
-            if let BatchOutcome::Accepted(task_ids) = s {
-                for id in task_ids {
-                    if ids.contains(id) {
-                        continue;
-                    }
-                    ids.push(id.clone());
-                    if i < recorded_from || !phase.tasks.iter().any(|t| t.id == id.0) {
-                        phase.tasks.push(TaskRecord {
-                            id: id.0.clone(),
-                            operation: batch.kind.operation,
-                            object_type: batch.kind.object_type,
-                        });
-                    }
-                }
-            }
-        }
-
-        let (states, poll_error) = if wait && !ids.is_empty() {
-            self.wait_for(&ids).await
-        } else {
-            (HashMap::new(), None)
-        };
-        let interrupted = self.bounds.interrupt.raised().map(|(s, _)| s);
-
-        for (batch, s) in sent {
-            for url in batch.urls {
-                let (status, task_id, reason) = match &s {
-                    BatchOutcome::NotSent(reason) => {
-                        (UrlStatus::Rejected, None, Some(reason.clone()))
-                    }
-                    BatchOutcome::Refused(err) => (
-                        UrlStatus::Rejected,
-                        None,
-                        Some(match &err.hint {
-                            Some(hint) => format!("{err} ({hint})"),
-                            None => err.to_string(),
-                        }),
-                    ),
-                    BatchOutcome::Accepted(ids) => resolve(
-                        &url,
-                        ids,
-                        &states,
-                        Waited {
-                            waited: wait,
-                            interrupted,
-                            poll_error: poll_error.as_ref(),
-                            timeout: self.opts.timeout,
-                        },
-                    ),
-                };
-                phase.urls.push(UrlResult {
-                    url,
-                    operation: batch.kind.operation,
-                    object_type: batch.kind.object_type,
-                    status,
-                    task_id,
-                    reason,
-                });
-            }
-        }
-        phase
+        sent.into_iter().flatten().collect()
     }
 
-    /// Polls until every task is finished, the deadline passes or the run is interrupted.
-    /// Returns the latest states per task, and the error that stopped polling early, if one
-    /// did.
-    async fn wait_for(
+    /// Looks at the tasks as they come due until every task is finished and nothing more
+    /// will be sent, the deadline passes (after one last look) or the run is interrupted.
+    /// Releases the prefetch of each URL whose refresh completed. Returns the error that
+    /// stopped the looking early, if one did.
+    async fn poll(
         &self,
-        ids: &[TaskId],
-    ) -> (HashMap<TaskId, Vec<TaskState>>, Option<ProviderError>) {
-        let states: Mutex<HashMap<TaskId, Vec<TaskState>>> = Mutex::new(HashMap::new());
-        let fatal: Mutex<Option<ProviderError>> = Mutex::new(None);
+        pipe: &Pipe,
+        release: &mut Option<futures::channel::mpsc::UnboundedSender<Vec<String>>>,
+        released: &mut HashSet<String>,
+        mut orphans: Vec<String>,
+    ) -> Option<ProviderError> {
         let per_query = self.provider.limits().status_ids_per_query.max(1);
-        let schedule = PollSchedule::new(self.opts.poll_interval);
-        let total = ids.len();
-        if self.bounds.interrupt.raised().is_some() {
-            return (HashMap::new(), None);
-        }
-        poll_until(&schedule, &self.bounds, || async {
-            let open: Vec<TaskId> = {
-                let states = states.lock().expect("not poisoned");
-                ids.iter()
-                    .filter(|id| !states.get(*id).is_some_and(|s| finished(s)))
-                    .cloned()
-                    .collect()
-            };
-            let results: Vec<Result<Vec<TaskState>, ProviderError>> =
-                futures::stream::iter(open.chunks(per_query))
-                    .map(|chunk| async move {
-                        with_retry(
-                            &self.opts.retry,
-                            &self.bounds.within_grace(),
-                            || async {
-                                let _permit = self.rates.acquire(Api::Status).await;
-                                self.calls.status.fetch_add(1, Ordering::Relaxed);
-                                self.provider.poll(chunk).await
-                            },
-                            on_retry(&self.calls, "status query"),
-                        )
-                        .await
-                    })
-                    .buffer_unordered(self.opts.concurrency.max(1))
-                    .collect()
-                    .await;
-            let mut states = states.lock().expect("not poisoned");
-            for result in results {
-                match result {
-                    Ok(found) => {
-                        let mut by_task: HashMap<TaskId, Vec<TaskState>> = HashMap::new();
-                        for s in found {
-                            by_task.entry(s.task_id.clone()).or_default().push(s);
-                        }
-                        states.extend(by_task);
-                    }
-                    Err(err) if stops_run(err.class) => {
-                        tracing::error!("status query: {err}; no more status checks");
-                        *fatal.lock().expect("not poisoned") = Some(err);
-                    }
-                    Err(err) if err.class == ErrorClass::Deadline => {}
-                    Err(err) => tracing::warn!("status query: {err}; will check again"),
+        let mut said = (0usize, Instant::now() - HEARTBEAT);
+        loop {
+            if release.is_some() {
+                let (mut urls, refresh_over) = pipe.completed_refreshes();
+                if refresh_over {
+                    // Every refresh task finished: the rest goes out now (under refreshed
+                    // directories, or not refreshed in this run).
+                    urls.append(&mut orphans);
+                }
+                send_release(release, released, urls);
+                if refresh_over {
+                    release.take();
                 }
             }
-            let finished_count = ids
-                .iter()
-                .filter(|id| states.get(*id).is_some_and(|s| finished(s)))
-                .count();
-            tracing::info!(
-                "  waiting: {finished_count}/{total} tasks finished; {}",
-                self.clock()
-            );
-            if finished_count == total || fatal.lock().expect("not poisoned").is_some() {
-                Check::Done(())
-            } else {
-                Check::NotYet(())
+            let (total, finished, next) = {
+                let t = pipe.tracker.lock().expect("not poisoned");
+                (t.total(), t.finished_count(), t.next_due())
+            };
+            let all_sent = pipe.refresh_sent.load(Ordering::Relaxed)
+                && pipe.prefetch_sent.load(Ordering::Relaxed);
+            if (finished == total && all_sent) || self.bounds.interrupt.raised().is_some() {
+                return None;
             }
-        })
-        .await;
-        (
-            states.into_inner().expect("not poisoned"),
-            fatal.into_inner().expect("not poisoned"),
-        )
+            let deadline = self.bounds.deadline;
+            if Instant::now() < deadline {
+                let at = next.unwrap_or(deadline).min(deadline);
+                tokio::select! {
+                    _ = tokio::time::sleep_until(at) => {}
+                    _ = pipe.wake.notified() => continue,
+                    _ = self.bounds.interrupt.wait() => return None,
+                }
+            }
+            let now = Instant::now();
+            // At the deadline, one last look at every open task, so that nothing that
+            // finished just in time is reported pending.
+            let last = now >= deadline;
+            let due = pipe
+                .tracker
+                .lock()
+                .expect("not poisoned")
+                .due(now, per_query, last);
+            if due.is_empty() {
+                if last {
+                    return None;
+                }
+                continue;
+            }
+            let results: Vec<(&[TaskId], Answer)> = futures::stream::iter(due.chunks(per_query))
+                .map(|chunk| async move {
+                    let answer = with_retry(
+                        &self.opts.retry,
+                        &self.bounds.within_grace(),
+                        || async {
+                            let _permit = self.rates.acquire(Api::Status).await;
+                            self.calls.status.fetch_add(1, Ordering::Relaxed);
+                            self.provider.poll(chunk).await
+                        },
+                        on_retry(&self.calls, "status query"),
+                    )
+                    .await;
+                    (chunk, answer)
+                })
+                .buffer_unordered(self.opts.concurrency.max(1))
+                .collect()
+                .await;
+            let now = Instant::now();
+            let mut fatal = None;
+            {
+                let mut tracker = pipe.tracker.lock().expect("not poisoned");
+                for (chunk, answer) in results {
+                    match answer {
+                        Ok(found) => {
+                            let mut by_task: HashMap<TaskId, Vec<TaskState>> = HashMap::new();
+                            for s in found {
+                                by_task.entry(s.task_id.clone()).or_default().push(s);
+                            }
+                            for id in chunk {
+                                let states = by_task.remove(id).unwrap_or_default();
+                                tracker.record(id, states, now);
+                            }
+                        }
+                        Err(err) if stops_run(err.class) => {
+                            tracing::error!("status query: {err}; no more status checks");
+                            fatal = Some(err);
+                        }
+                        Err(err) => {
+                            if err.class != ErrorClass::Deadline {
+                                tracing::warn!("status query: {err}; will check again");
+                            }
+                            for id in chunk {
+                                tracker.missed(id, now);
+                            }
+                        }
+                    }
+                }
+                let (finished, total) = (tracker.finished_count(), tracker.total());
+                // A line when tasks finished (at most every 2 s) or every HEARTBEAT, and
+                // the last one.
+                let quiet = said.1.elapsed();
+                let changed = finished != said.0;
+                if (changed && (finished == total || quiet >= Duration::from_secs(2)))
+                    || quiet >= HEARTBEAT
+                    || last
+                {
+                    tracing::info!(
+                        "  waiting: {finished}/{total} tasks finished; {}",
+                        self.clock()
+                    );
+                    said = (finished, Instant::now());
+                }
+            }
+            if fatal.is_some() {
+                return fatal;
+            }
+            if last {
+                return None;
+            }
+        }
+    }
+
+    /// The file batches for the directories the provider refused (their files, less those
+    /// the plan refreshes anyway), and those directories, sorted.
+    fn refused_directory_files(&self, plan: &Plan) -> (Vec<Batch>, Vec<String>) {
+        let refused: HashSet<String> =
+            std::mem::take(&mut *self.refused_dirs.lock().expect("not poisoned"))
+                .into_iter()
+                .collect();
+        if refused.is_empty() {
+            return (Vec::new(), Vec::new());
+        }
+        let planned: HashSet<&String> = plan.refresh.values().flatten().collect();
+        let mut files = Vec::new();
+        let mut seen = HashSet::new();
+        for dir in plan
+            .refresh
+            .get(&ObjectType::Directory)
+            .into_iter()
+            .flatten()
+            .filter(|dir| refused.contains(*dir))
+        {
+            for f in &self.fallback[dir] {
+                if !planned.contains(f) && seen.insert(f.clone()) {
+                    files.push(f.clone());
+                }
+            }
+        }
+        tracing::warn!(
+            "{} directories refused: refreshing their {} files instead",
+            refused.len(),
+            files.len()
+        );
+        let fallback = Plan {
+            refresh: BTreeMap::from([(ObjectType::File, files)]),
+            ..Plan::default()
+        };
+        let batches = fallback.refresh_batches(self.provider.limits(), self.opts.batch_size);
+        let mut dirs: Vec<String> = refused.into_iter().collect();
+        dirs.sort();
+        (batches, dirs)
     }
 }
 
-fn finished(states: &[TaskState]) -> bool {
-    !states.is_empty() && states.iter().all(|s| s.status.is_terminal())
+/// A status query's answer.
+type Answer = Result<Vec<TaskState>, ProviderError>;
+
+/// What the pipeline's senders and its poller share.
+struct Pipe {
+    tracker: Mutex<Tracker>,
+    /// Told when a task is added or a sender is done, so the poller looks again.
+    wake: tokio::sync::Notify,
+    refresh_sent: AtomicBool,
+    prefetch_sent: AtomicBool,
+    /// Accepted refresh parts, for the prefetch that waits on them (`-t both`).
+    refresh_parts: Mutex<Vec<RefreshPart>>,
+    /// Prefetch URLs whose own refresh is in this run: each waits for it.
+    gate: HashSet<String>,
+}
+
+struct RefreshPart {
+    ids: Vec<TaskId>,
+    /// Its URLs that are prefetched after it.
+    urls: Vec<String>,
+    released: bool,
+}
+
+impl Pipe {
+    /// A part the provider accepted: its tasks are waited for (`waited`), and with `gated`
+    /// its prefetch follows them.
+    fn accepted(&self, batch: &Batch, ids: &[TaskId], waited: bool, gated: bool) {
+        if waited {
+            let now = Instant::now();
+            let mut tracker = self.tracker.lock().expect("not poisoned");
+            for id in ids {
+                tracker.add(id, now);
+            }
+        }
+        if gated && batch.kind.operation == Operation::Refresh {
+            self.refresh_parts
+                .lock()
+                .expect("not poisoned")
+                .push(RefreshPart {
+                    ids: ids.to_vec(),
+                    urls: batch
+                        .urls
+                        .iter()
+                        .filter(|u| self.gate.contains(u.as_str()))
+                        .cloned()
+                        .collect(),
+                    released: false,
+                });
+        }
+        self.wake.notify_one();
+    }
+
+    /// The prefetch URLs of refresh parts whose tasks all finished since the last call, the
+    /// URLs their tasks completed; and whether the refresh is over (everything sent and
+    /// every task finished).
+    fn completed_refreshes(&self) -> (Vec<String>, bool) {
+        let tracker = self.tracker.lock().expect("not poisoned");
+        let mut parts = self.refresh_parts.lock().expect("not poisoned");
+        let mut urls = Vec::new();
+        for part in parts.iter_mut().filter(|p| !p.released) {
+            if !part.ids.iter().all(|id| tracker.is_finished(id)) {
+                continue;
+            }
+            part.released = true;
+            for url in std::mem::take(&mut part.urls) {
+                let complete = part.ids.iter().any(|id| {
+                    tracker
+                        .states(id)
+                        .iter()
+                        .any(|s| s.status == TaskStatus::Complete && same_path(&s.url, &url))
+                });
+                if complete {
+                    urls.push(url);
+                }
+            }
+        }
+        let over = self.refresh_sent.load(Ordering::Relaxed) && parts.iter().all(|p| p.released);
+        (urls, over)
+    }
+}
+
+/// The prefetch URLs whose own refresh is sent (or waited on) in this run.
+fn gate(send_plan: &Plan, refresh: &PhaseWork) -> HashSet<String> {
+    let prefetched: HashSet<&str> = send_plan.prefetch.iter().map(String::as_str).collect();
+    send_plan
+        .refresh
+        .values()
+        .flatten()
+        .chain(refresh.recorded.iter().flat_map(|(b, _)| b.urls.iter()))
+        .filter(|u| prefetched.contains(u.as_str()))
+        .cloned()
+        .collect()
+}
+
+/// Hands `urls` to the prefetch sender, once each.
+fn send_release(
+    release: &Option<futures::channel::mpsc::UnboundedSender<Vec<String>>>,
+    released: &mut HashSet<String>,
+    urls: Vec<String>,
+) {
+    let urls: Vec<String> = urls
+        .into_iter()
+        .filter(|u| released.insert(u.clone()))
+        .collect();
+    if let (Some(release), false) = (release, urls.is_empty()) {
+        // The receiver lives as long as the pipeline.
+        let _ = release.unbounded_send(urls);
+    }
+}
+
+/// The prefetch URLs that never went out: as their refresh ended (`pending` while it was
+/// still running, else `rejected`), or with `reason` (the run stopped, or its refresh is a
+/// directory's that did not finish).
+fn not_prefetched(
+    left: &[String],
+    refreshed: &[UrlResult],
+    reason: impl Fn() -> String,
+) -> Vec<UrlResult> {
+    if left.is_empty() {
+        return Vec::new();
+    }
+    let status_of: HashMap<&str, UrlStatus> = refreshed
+        .iter()
+        .filter(|u| u.operation == Operation::Refresh)
+        .map(|u| (u.url.as_str(), u.status))
+        .collect();
+    left.iter()
+        .map(|url| {
+            let (status, reason) = match status_of.get(url.as_str()) {
+                Some(status) if *status != UrlStatus::Complete => (
+                    if *status == UrlStatus::Pending {
+                        UrlStatus::Pending
+                    } else {
+                        UrlStatus::Rejected
+                    },
+                    format!(
+                        "not prefetched: its refresh ended {}",
+                        serde_json::to_value(status)
+                            .unwrap_or_default()
+                            .as_str()
+                            .unwrap_or("?")
+                    ),
+                ),
+                _ => (UrlStatus::Rejected, reason()),
+            };
+            UrlResult {
+                url: url.clone(),
+                operation: Operation::Prefetch,
+                object_type: ObjectType::File,
+                status,
+                task_id: None,
+                reason: Some(reason),
+            }
+        })
+        .collect()
+}
+
+/// Every URL of one operation with its result: those an earlier run finished (`kept`), the
+/// parts sent now and those the earlier run got accepted (`recorded`), from the tasks'
+/// latest `states`.
+fn results(
+    kept: Vec<UrlResult>,
+    sent: Vec<(Batch, BatchOutcome)>,
+    recorded: Vec<(Batch, BatchOutcome)>,
+    states: &HashMap<TaskId, Vec<TaskState>>,
+    how: Waited<'_>,
+) -> Phase {
+    let mut phase = Phase {
+        tasks: Vec::new(),
+        urls: kept,
+    };
+    let mut seen: HashSet<TaskId> = HashSet::new();
+    for (batch, outcome) in sent.iter().chain(recorded.iter()) {
+        if let BatchOutcome::Accepted(ids) = outcome {
+            for id in ids {
+                if seen.insert(id.clone()) {
+                    phase.tasks.push(TaskRecord {
+                        id: id.0.clone(),
+                        operation: batch.kind.operation,
+                        object_type: batch.kind.object_type,
+                    });
+                }
+            }
+        }
+    }
+    for (batch, outcome) in sent.into_iter().chain(recorded) {
+        for url in batch.urls {
+            let (status, task_id, reason) = match &outcome {
+                BatchOutcome::NotSent(reason) => (UrlStatus::Rejected, None, Some(reason.clone())),
+                BatchOutcome::Refused(err) => (
+                    UrlStatus::Rejected,
+                    None,
+                    Some(match &err.hint {
+                        Some(hint) => format!("{err} ({hint})"),
+                        None => err.to_string(),
+                    }),
+                ),
+                BatchOutcome::Accepted(ids) => resolve(&url, ids, states, how),
+            };
+            phase.urls.push(UrlResult {
+                url,
+                operation: batch.kind.operation,
+                object_type: batch.kind.object_type,
+                status,
+                task_id,
+                reason,
+            });
+        }
+    }
+    phase
 }
 
 /// How the wait for a phase's tasks ended.
+#[derive(Clone, Copy)]
 struct Waited<'a> {
     waited: bool,
     interrupted: Option<crate::http::bounds::Signal>,

@@ -414,7 +414,7 @@ pub fn check_durations(timeout: Option<&str>, poll_interval: Option<&str>, usabl
 }
 
 /// An accepted timeout and poll interval can be added to the clock, and the interval grown by
-/// half (`wait::PollSchedule::next`), without overflow, which would panic mid-run.
+/// half (`tracker::Schedule::next_gap`), without overflow, which would panic mid-run.
 pub fn check_usable_durations(
     timeout: Duration,
     poll: Duration,

@@ -240,7 +240,7 @@ fn accept(
             .state_mut::<AliyunState>()
             .tasks
             .create(operation, object_type, &domain, task_paths, ctx.now);
-        ctx.inner.accept(operation, &raws);
+        ctx.inner.accept(operation, &raws, ctx.now.0);
         ctx.inner.stats.tasks_created += 1;
         ids.push(id.to_string());
     }

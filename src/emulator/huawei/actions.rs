@@ -389,7 +389,7 @@ fn accept(
         HuaweiTaskType::Preheating => Operation::Prefetch,
     };
     let raw: Vec<&str> = urls.iter().map(String::as_str).collect();
-    ctx.inner.accept(operation, &raw);
+    ctx.inner.accept(operation, &raw, now.0);
     ctx.inner.stats.tasks_created += 1;
     ctx.inner.state_mut::<HuaweiState>().quota.add(kind, urls.len() as u64, now.0);
     id

@@ -298,7 +298,7 @@ fn accept(
         .chain(paths.dirs)
         .map(String::as_str)
         .collect();
-    ctx.inner.accept(operation, &all);
+    ctx.inner.accept(operation, &all, now.0);
     ctx.inner.state_mut::<QiniuState>().items.add(all.len() as u64, now.1);
     let quota = &mut ctx.inner.state_mut::<QiniuState>().quota;
     match operation {

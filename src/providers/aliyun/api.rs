@@ -286,6 +286,9 @@ pub struct TaskEntry {
     pub status: String,
     #[serde(default)]
     pub description: Option<String>,
+    /// How far the task is, as a percentage string (`"99.37%"`).
+    #[serde(default)]
+    pub process: Option<String>,
 }
 
 /// DescribeRefreshQuota: every field is a decimal string.

@@ -316,6 +316,7 @@ impl Provider for Aliyun {
                 url: t.object_path,
                 status: status_of(&t.status),
                 description: t.description.filter(|d| !d.is_empty()),
+                progress: t.process.as_deref().and_then(percent),
             })
             .collect())
     }
@@ -347,5 +348,23 @@ impl Provider for Aliyun {
         let answer: Result<api::TasksResponse, ProviderError> =
             self.call("DescribeRefreshTasks", params).await;
         Some(answer.map(|a| TaskId::distinct(a.tasks.cdn_task.into_iter().map(|t| t.task_id))))
+    }
+}
+
+/// `"99.37%"` as 0.9937; anything else (a hostile or odd answer) says nothing.
+fn percent(text: &str) -> Option<f32> {
+    let value: f32 = text.trim().strip_suffix('%')?.trim().parse().ok()?;
+    (0.0..=100.0).contains(&value).then_some(value / 100.0)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn process_is_a_share_or_nothing() {
+        assert_eq!(super::percent("99.37%"), Some(0.9937));
+        assert_eq!(super::percent("100%"), Some(1.0));
+        for odd in ["", "%", "45", "NaN%", "-3%", "250%", "1e9%"] {
+            assert_eq!(super::percent(odd), None, "{odd}");
+        }
     }
 }

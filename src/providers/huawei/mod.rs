@@ -219,6 +219,7 @@ impl Huawei {
                     url: u.url,
                     status,
                     description,
+                    progress: None,
                 }
             }));
             if last || states.len() as u64 >= answer.total {

@@ -150,6 +150,7 @@ impl Qiniu {
                     .state_detail
                     .filter(|d| !d.is_empty() && item.state == "failure"),
                 url: item.url,
+                progress: None,
             })
             .collect())
     }
