@@ -1,6 +1,7 @@
-//! What a user meets first (issue 14, items 8 and 11): the GitHub job summary lists the
-//! paths git mode left out, names the range of a run with several targets and says so when
-//! there is no URL. Each case is the binary.
+//! What a user meets first (issue 14, items 8, 9 and 11): each subcommand's help lists the
+//! options it uses and reads well at 80 columns, `plan` says what it may fetch, and the
+//! GitHub job summary lists the paths git mode left out, names the range of a run with
+//! several targets and says so when there is no URL. Each case is the binary.
 
 mod common;
 
@@ -52,6 +53,199 @@ async fn exec(args: &[&str], env: &[(&str, &str)], github: bool) -> Ran {
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         summary: std::fs::read_to_string(&summary).unwrap_or_default(),
     }
+}
+
+fn long_flags(help: &str) -> Vec<String> {
+    help.split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|w| w.starts_with("--") && w.len() > 2)
+        .map(|w| w.trim_end_matches(['.', ')']).to_string())
+        .collect()
+}
+
+/// `quota` and `status` list (and take) only what reaches the provider's account; `plan`
+/// lists what changes a plan, not what matters only when sending.
+#[tokio::test]
+async fn each_subcommand_help_lists_only_the_options_it_uses() {
+    let connection = [
+        "--provider",
+        "--endpoint",
+        "--config",
+        "--target",
+        "--timeout",
+    ];
+    for sub in ["quota", "status"] {
+        let help = exec(&[sub, "--help"], &[], false).await;
+        assert_eq!(help.code, Some(0), "{}", help.all());
+        let flags = long_flags(&help.stdout);
+        for flag in connection {
+            assert!(
+                flags.iter().any(|f| f == flag),
+                "{sub}: {flag}\n{}",
+                help.stdout
+            );
+        }
+        for flag in [
+            "--wait",
+            "--urls-file",
+            "--mapping",
+            "--report",
+            "--fail-on",
+            "--qps",
+        ] {
+            assert!(
+                !flags.iter().any(|f| f == flag),
+                "{sub}: {flag}\n{}",
+                help.stdout
+            );
+        }
+    }
+    let help = exec(&["plan", "--help"], &[], false).await;
+    let flags = long_flags(&help.stdout);
+    for flag in [
+        "--base",
+        "--mapping",
+        "--urls-file",
+        "--report",
+        "--format",
+        "--batch-size",
+    ] {
+        assert!(
+            flags.iter().any(|f| f == flag),
+            "plan: {flag}\n{}",
+            help.stdout
+        );
+    }
+    for flag in [
+        "--dotenv",
+        "--resume",
+        "--poll-interval",
+        "--on-dir-refresh-denied",
+        "--concurrency",
+    ] {
+        assert!(
+            !flags.iter().any(|f| f == flag),
+            "plan: {flag}\n{}",
+            help.stdout
+        );
+    }
+    // The run's own help still lists every option.
+    let help = exec(&["run", "--help"], &[], false).await;
+    for flag in ["--wait", "--dotenv", "--resume", "--fail-on", "--base"] {
+        assert!(
+            long_flags(&help.stdout).iter().any(|f| f == flag),
+            "run: {flag}"
+        );
+    }
+}
+
+/// An option `quota` or `status` would ignore is refused, named, before any call; one from
+/// the environment (an action's inputs are all set) is not read at all.
+#[tokio::test]
+async fn quota_and_status_refuse_the_options_they_would_ignore() {
+    for args in [
+        vec!["quota", "--wait", "false"],
+        vec!["status", "1", "--urls", "https://www.example.com/a"],
+        vec!["quota", "--report", "r.json"],
+    ] {
+        let mut all = args.clone();
+        all.extend(["--endpoint", "http://127.0.0.1:1"]);
+        let out = exec(&all, &[], false).await;
+        assert_eq!(out.code, Some(2), "{args:?}\n{}", out.all());
+        let flag = args[args.len() - 2];
+        assert!(
+            out.stderr.contains(&format!(
+                "{flag}: an option of a run, which `{}` does not take",
+                args[0]
+            )) && out
+                .stderr
+                .contains(&format!("fix: drop it; `cdn-refresh {} --help`", args[0])),
+            "{}",
+            out.all()
+        );
+    }
+    // `INPUT_TASK` and `INPUT_WAIT` are a run's inputs: `quota` does not read them (it
+    // fails on the closed port, not on their values).
+    let out = exec(
+        &["quota", "--endpoint", "http://127.0.0.1:1"],
+        &[("INPUT_TASK", "bogus"), ("INPUT_WAIT", "maybe")],
+        false,
+    )
+    .await;
+    assert_ne!(out.code, Some(2), "{}", out.all());
+    assert!(out.stderr.contains("cannot connect"), "{}", out.all());
+    assert!(!out.stderr.contains("INPUT_"), "{}", out.all());
+}
+
+/// `plan` takes a run's command line as it is, so a run previews by changing one word.
+#[tokio::test]
+async fn plan_still_takes_a_runs_whole_command_line() {
+    let out = exec(
+        &[
+            "plan",
+            "--urls",
+            "https://www.example.com/a",
+            "--wait",
+            "false",
+            "--timeout",
+            "5s",
+            "--fail-on",
+            "never",
+            "--poll-interval",
+            "1s",
+        ],
+        &[],
+        false,
+    )
+    .await;
+    assert_eq!(out.code, Some(0), "{}", out.all());
+    assert!(
+        out.stdout.contains("https://www.example.com/a"),
+        "{}",
+        out.all()
+    );
+}
+
+/// At 80 columns the lists that end `--help` (credential variables, exit codes) wrap under
+/// their own column, not at the margin; no line is wider than the terminal.
+#[tokio::test]
+async fn help_reads_well_at_80_and_120_columns() {
+    for columns in ["80", "120"] {
+        let help = exec(&["--help"], &[("COLUMNS", columns)], false).await;
+        assert_eq!(help.code, Some(0));
+        let width: usize = columns.parse().unwrap();
+        for line in help.stdout.lines() {
+            assert!(line.chars().count() <= width, "{columns}: {line}");
+        }
+        let lines: Vec<&str> = help.stdout.lines().collect();
+        let after = |start: &str| {
+            let i = lines.iter().position(|l| l.starts_with(start)).unwrap();
+            lines[i + 1]
+        };
+        // A continuation line is indented under the text it continues.
+        assert!(
+            after("  aliyun ").starts_with("          ALIBABA_CLOUD_SECURITY_TOKEN"),
+            "{}",
+            help.stdout
+        );
+        assert!(after("  1 ").starts_with("            "), "{}", help.stdout);
+    }
+}
+
+/// `plan` calls no CDN, but in a shallow clone git mode may fetch the base: its help says
+/// so instead of "no network call".
+#[tokio::test]
+async fn plan_help_says_it_may_fetch_from_the_git_remote() {
+    let short = exec(&["--help"], &[], false).await;
+    let long = exec(&["plan", "--help"], &[], false).await;
+    for help in [&short.stdout, &long.stdout] {
+        assert!(!help.contains("no network call"), "{help}");
+        assert!(help.contains("no call to the CDN"), "{help}");
+    }
+    assert!(
+        long.stdout.contains("fetched from the git"),
+        "{}",
+        long.stdout
+    );
 }
 
 /// A repository whose last commit changes `public/a.html`, an excluded map and `count`
