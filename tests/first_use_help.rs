@@ -62,8 +62,29 @@ fn long_flags(help: &str) -> Vec<String> {
         .collect()
 }
 
+/// Asserts that the help of `args` lists every flag of `listed` and none of `absent`.
+async fn assert_help(args: &[&str], listed: &[&str], absent: &[&str]) {
+    let help = exec(args, &[], false).await;
+    assert_eq!(help.code, Some(0), "{}", help.all());
+    let flags = long_flags(&help.stdout);
+    for flag in listed {
+        assert!(
+            flags.contains(&flag.to_string()),
+            "{args:?} lacks {flag}\n{}",
+            help.stdout
+        );
+    }
+    for flag in absent {
+        assert!(
+            !flags.contains(&flag.to_string()),
+            "{args:?} lists {flag}\n{}",
+            help.stdout
+        );
+    }
+}
+
 /// `quota` and `status` list (and take) only what reaches the provider's account; `plan`
-/// lists what changes a plan, not what matters only when sending.
+/// lists what changes a plan, not what matters only when sending; a run lists everything.
 #[tokio::test]
 async fn each_subcommand_help_lists_only_the_options_it_uses() {
     let connection = [
@@ -73,69 +94,42 @@ async fn each_subcommand_help_lists_only_the_options_it_uses() {
         "--target",
         "--timeout",
     ];
-    for sub in ["quota", "status"] {
-        let help = exec(&[sub, "--help"], &[], false).await;
-        assert_eq!(help.code, Some(0), "{}", help.all());
-        let flags = long_flags(&help.stdout);
-        for flag in connection {
-            assert!(
-                flags.iter().any(|f| f == flag),
-                "{sub}: {flag}\n{}",
-                help.stdout
-            );
-        }
-        for flag in [
-            "--wait",
-            "--urls-file",
-            "--mapping",
-            "--report",
-            "--fail-on",
-            "--qps",
-        ] {
-            assert!(
-                !flags.iter().any(|f| f == flag),
-                "{sub}: {flag}\n{}",
-                help.stdout
-            );
-        }
-    }
-    let help = exec(&["plan", "--help"], &[], false).await;
-    let flags = long_flags(&help.stdout);
-    for flag in [
-        "--base",
-        "--mapping",
+    let run_only = [
+        "--wait",
         "--urls-file",
+        "--mapping",
         "--report",
-        "--format",
-        "--batch-size",
-    ] {
-        assert!(
-            flags.iter().any(|f| f == flag),
-            "plan: {flag}\n{}",
-            help.stdout
-        );
+        "--fail-on",
+        "--qps",
+    ];
+    for sub in ["quota", "status"] {
+        assert_help(&[sub, "--help"], &connection, &run_only).await;
     }
-    for flag in [
-        "--dotenv",
-        "--resume",
-        "--poll-interval",
-        "--on-dir-refresh-denied",
-        "--concurrency",
-    ] {
-        assert!(
-            !flags.iter().any(|f| f == flag),
-            "plan: {flag}\n{}",
-            help.stdout
-        );
-    }
-    // The run's own help still lists every option.
-    let help = exec(&["run", "--help"], &[], false).await;
-    for flag in ["--wait", "--dotenv", "--resume", "--fail-on", "--base"] {
-        assert!(
-            long_flags(&help.stdout).iter().any(|f| f == flag),
-            "run: {flag}"
-        );
-    }
+    assert_help(
+        &["plan", "--help"],
+        &[
+            "--base",
+            "--mapping",
+            "--urls-file",
+            "--report",
+            "--format",
+            "--batch-size",
+        ],
+        &[
+            "--dotenv",
+            "--resume",
+            "--poll-interval",
+            "--on-dir-refresh-denied",
+            "--concurrency",
+        ],
+    )
+    .await;
+    assert_help(
+        &["run", "--help"],
+        &["--wait", "--dotenv", "--resume", "--fail-on", "--base"],
+        &[],
+    )
+    .await;
 }
 
 /// An option `quota` or `status` would ignore is refused, named, before any call; one from
