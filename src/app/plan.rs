@@ -1,4 +1,5 @@
-//! `plan`: what a run would send, per target, without a network call.
+//! `plan`: what a run would send, per target, without a call to the CDN (git mode may fetch
+//! a base missing from a shallow clone, as a run does).
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;

@@ -80,10 +80,16 @@ pub struct Cli {
 pub enum Command {
     /// Refresh and/or prefetch URLs (the default when no subcommand is given).
     Run(RunArgs),
-    /// Show the batches a run would send. Makes no network call at all.
+    /// Show the batches a run would send, and send nothing: no call to the CDN.
+    ///
+    /// In git mode, a base commit missing from a shallow clone is fetched from the git remote
+    /// (`git fetch --depth=1 origin SHA`), as a run does; nothing else leaves the machine. A
+    /// run's command line works as it is: the options that matter only when sending
+    /// (--wait, --timeout, --endpoint, --fail-on, …) are accepted, change nothing, and are
+    /// not listed here.
     Plan(PlanArgs),
     /// Show what is left of today's refresh and prefetch quotas.
-    Quota(RunArgs),
+    Quota(ConnectArgs),
     /// Show the status of tasks by id.
     Status(StatusArgs),
     /// Serve the provider APIs on a local address, as strict as the real services.
@@ -248,7 +254,92 @@ pub struct StatusArgs {
     #[arg(required = true, value_name = "TASK_ID")]
     pub task_ids: Vec<String>,
     #[command(flatten)]
-    pub run: RunArgs,
+    pub run: ConnectArgs,
+}
+
+/// The options of `quota` and `status`: which account, and how long to try. They send no
+/// URL and wait for no task, so they take none of the other run options (an option that
+/// changed nothing would only mislead). `RunArgs` with the others unset.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectArgs(pub RunArgs);
+
+/// The clap ids of the [`RunArgs`] that [`ConnectArgs`] takes; the providers' own options
+/// are added to every command, as for a run.
+const CONNECT_OPTIONS: [&str; 8] = [
+    "provider",
+    "endpoint",
+    "timeout",
+    "config",
+    "repo",
+    "target",
+    "seed_key_id",
+    "seed_key_secret",
+];
+
+/// The [`RunArgs`] that `plan` takes and does not list: they matter only when sending.
+const SENDING_ONLY: [&str; 11] = [
+    "dry_run",
+    "wait",
+    "timeout",
+    "poll_interval",
+    "endpoint",
+    "qps",
+    "concurrency",
+    "resume",
+    "on_dir_refresh_denied",
+    "dotenv",
+    "fail_on",
+];
+
+impl std::ops::Deref for ConnectArgs {
+    type Target = RunArgs;
+    fn deref(&self) -> &RunArgs {
+        &self.0
+    }
+}
+
+impl Args for ConnectArgs {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        // The run's own declarations, so help, value names and env fallbacks agree.
+        let run = RunArgs::augment_args(clap::Command::new("run"));
+        let kept = run
+            .get_arguments()
+            .filter(|a| CONNECT_OPTIONS.contains(&a.get_id().as_str()))
+            .cloned();
+        cmd.args(kept)
+            .mut_arg("repo", |a| {
+                a.help("The repository checkout, where .cdn-refresh.yml is looked for [default: .]")
+            })
+            .mut_arg("timeout", |a| {
+                a.help("Bound on the calls, retries included, e.g. 90s, 10m [default: 10m]")
+            })
+    }
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}
+
+impl FromArgMatches for ConnectArgs {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        Self::from_arg_matches_mut(&mut matches.clone())
+    }
+    fn from_arg_matches_mut(m: &mut ArgMatches) -> Result<Self, clap::Error> {
+        Ok(ConnectArgs(RunArgs {
+            provider: m.remove_one("provider"),
+            endpoint: m.remove_one("endpoint"),
+            timeout: m.remove_one("timeout"),
+            config: m.remove_one("config"),
+            repo: m.remove_one("repo"),
+            target: m.remove_one("target"),
+            seed_key_id: m.remove_one("seed_key_id"),
+            seed_key_secret: m.remove_one("seed_key_secret"),
+            ..RunArgs::default()
+        }))
+    }
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -289,11 +380,13 @@ fn provider_parser() -> impl TypedValueParser<Value = ProviderKind> {
 }
 
 /// The help that ends `--help`: the env fallbacks, each provider's credential variables,
-/// the exit codes.
+/// the exit codes. Laid out by hand within 80 columns: clap wraps a longer line of this
+/// text without its indent, which broke the lists mid-entry.
 fn after_help() -> String {
     let mut text = String::from(
-        "Every option also reads INPUT_<NAME> or CDN_REFRESH_<NAME> from the environment.\n\
-         Credentials come from the environment only (or the inputs access-key-id, access-key-secret, security-token):\n",
+        "Every option also reads INPUT_<NAME> or CDN_REFRESH_<NAME> from the env.\n\
+         Credentials come from the environment only (or the inputs access-key-id,\n\
+         access-key-secret and security-token):\n",
     );
     for kind in ProviderKind::all() {
         let c = &kind.spec().credentials;
@@ -302,18 +395,54 @@ fn after_help() -> String {
             .flatten()
             .chain(c.extra.iter().map(|(_, var)| *var))
             .collect();
-        text.push_str(&format!("  {}: {}\n", kind.name(), vars.join(", ")));
+        text.push_str(&hanging(&format!("  {:<8}", kind.name()), &vars.join(", ")));
     }
-    text.push_str(
-        "\nExit codes:\n  \
-         0  success, or nothing to send\n  \
-         1  some URLs failed (or pending, per --fail-on), or the provider could not be reached\n  \
-         2  bad input or config; nothing was sent\n  \
-         3  the provider refused the run (credentials, quota, permissions, a domain not on the account)\n  \
-         130, 143  interrupted (SIGINT, SIGTERM); --resume REPORT finishes the run\n\n\
-         Try it without credentials: cdn-refresh demo",
-    );
+    text.push_str("\nExit codes:\n");
+    for (code, meaning) in [
+        ("0", "success, or nothing to send"),
+        (
+            "1",
+            "some URLs failed (or pending, per --fail-on), or the provider could not be reached",
+        ),
+        ("2", "bad input or config; nothing was sent"),
+        (
+            "3",
+            "the provider refused the run (credentials, quota, permissions, a domain not on the account)",
+        ),
+        (
+            "130, 143",
+            "interrupted (SIGINT, SIGTERM); --resume REPORT finishes the run",
+        ),
+    ] {
+        text.push_str(&hanging(&format!("  {code:<10}"), meaning));
+    }
+    text.push_str("\nTry it without credentials: cdn-refresh demo");
     text
+}
+
+/// `text` after `head`, in lines of at most 79 columns, each line after the first indented
+/// as far as `head` is long.
+fn hanging(head: &str, text: &str) -> String {
+    let indent = " ".repeat(head.chars().count());
+    let mut out = String::new();
+    let mut line = head.to_string();
+    let mut empty = true;
+    for word in text.split(' ') {
+        if !empty && line.chars().count() + 1 + word.chars().count() > 79 {
+            out.push_str(&line);
+            out.push('\n');
+            line = indent.clone();
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+        }
+        line.push_str(word);
+        empty = false;
+    }
+    out.push_str(&line);
+    out.push('\n');
+    out
 }
 
 /// The help of the options whose defaults are the providers': the default provider, each
@@ -329,22 +458,41 @@ fn with_provider_defaults(cmd: clap::Command) -> clap::Command {
     let rates = each(&|k| k.limits().submit_per_second.to_string());
     let sizes = each(&|k| k.limits().refresh_urls_per_request.to_string());
     let default = ProviderKind::default_kind();
-    cmd.mut_arg("provider", |a| a.help(format!("CDN provider [default: {default}]")))
-        .mut_arg("endpoint", |a| {
-            a.help(format!(
+    [
+        ("provider", format!("CDN provider [default: {default}]")),
+        (
+            "endpoint",
+            format!(
                 "API base URL (the emulator, a private or regional endpoint) [default: the provider's: {endpoints}]"
-            ))
-        })
-        .mut_arg("qps", |a| {
-            a.help(format!(
+            ),
+        ),
+        (
+            "qps",
+            format!(
                 "Requests per second per API, below the provider's rate (never above it) [default: the provider's submit rate: {rates}]"
-            ))
-        })
-        .mut_arg("batch_size", |a| {
-            a.help(format!(
+            ),
+        ),
+        (
+            "batch_size",
+            format!(
                 "Paths per request, below the provider's maximum (never above it) [default: the provider's maximum; URL refresh: {sizes}]"
-            ))
-        })
+            ),
+        ),
+    ]
+    .into_iter()
+    .fold(cmd, |cmd, (id, help)| {
+        // `quota` and `status` take only some of them.
+        let takes = cmd.get_arguments().any(|a| a.get_id() == id);
+        if takes { cmd.mut_arg(id, |a| a.help(help)) } else { cmd }
+    })
+}
+
+/// `plan` without the options that matter only when sending in its help: it still takes
+/// them, so a run's command line previews as it is.
+fn without_sending_options(cmd: clap::Command) -> clap::Command {
+    SENDING_ONLY
+        .into_iter()
+        .fold(cmd, |cmd, id| cmd.mut_arg(id, |a| a.hide(true)))
 }
 
 /// Adds every provider's own options to a command that takes [`RunArgs`], under a heading
@@ -481,24 +629,59 @@ fn from_env_error(e: clap::Error, argv: &[OsString], env: &Env) -> clap::Error {
     )
 }
 
+/// clap's error for an option of a run given to `quota` or `status`, which do not take it,
+/// reworded to say so and how to see what they take.
+fn not_taken_here(e: clap::Error, first: Option<&str>) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let (Some(sub @ ("quota" | "status")), ErrorKind::UnknownArgument) = (first, e.kind()) else {
+        return e;
+    };
+    let Some(ContextValue::String(given)) = e.get(ContextKind::InvalidArg) else {
+        return e;
+    };
+    let flag = given.split('=').next().unwrap_or(given);
+    let run = RunArgs::augment_args(clap::Command::new("run"));
+    let of_run = run.get_arguments().filter(|a| !a.is_hide_set()).any(|a| {
+        a.get_long().is_some_and(|l| flag == format!("--{l}"))
+            || a.get_short().is_some_and(|s| flag == format!("-{s}"))
+    });
+    if !of_run {
+        return e;
+    }
+    clap::Error::raw(
+        ErrorKind::UnknownArgument,
+        format!(
+            "{flag}: an option of a run, which `{sub}` does not take (it sends no URL and waits for no task)\n  fix: drop it; `cdn-refresh {sub} --help` lists what {sub} takes\n"
+        ),
+    )
+}
+
 /// The subcommands that take [`RunArgs`].
 const RUN_COMMANDS: [&str; 4] = ["run", "plan", "quota", "status"];
 
 /// Parses the command line with the environment fallbacks.
 pub fn parse(args: impl IntoIterator<Item = OsString>, env: &Env) -> Result<Cli, clap::Error> {
-    let mut cmd = with_env_defaults(
-        with_provider_defaults(with_provider_options(Cli::command())),
-        env,
-    )
-    .after_help(after_help());
     let argv: Vec<OsString> = args.into_iter().collect();
-    // Only the subcommand named (or all, for `help`) gets the providers' options: building
-    // them for every subcommand was most of the start-up of `--version`. Flags of the run
-    // at the top level cannot stand before a subcommand, so its name is the first argument.
+    // Flags of the run at the top level cannot stand before a subcommand, so its name is
+    // the first argument.
     let first = argv.get(1).and_then(|a| a.to_str());
+    let mut cmd = with_provider_defaults(with_provider_options(Cli::command()));
+    // The top level's env fallbacks only when it runs: clap checks a default even when a
+    // subcommand is named, so a run's input (`INPUT_WAIT=maybe`) would stop `quota`.
+    let subcommand = first.is_some_and(|f| f == "help" || cmd.find_subcommand(f).is_some());
+    if !subcommand {
+        cmd = with_env_defaults(cmd, env);
+    }
+    cmd = cmd.after_help(after_help());
+    // Only the subcommand named (or all, for `help`) gets the providers' options: building
+    // them for every subcommand was most of the start-up of `--version`.
     for sub in RUN_COMMANDS {
         if first.is_some_and(|f| f == sub || f == "help") {
             cmd = cmd.mut_subcommand(sub, |sc| {
+                let sc = match sub {
+                    "plan" => without_sending_options(sc),
+                    _ => sc,
+                };
                 with_env_defaults(with_provider_defaults(with_provider_options(sc)), env)
             });
         }
@@ -506,7 +689,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>, env: &Env) -> Result<Cli,
     let matches = cmd
         .clone()
         .try_get_matches_from(argv.iter().cloned())
-        .map_err(|e| from_env_error(e, &argv, env))?;
+        .map_err(|e| not_taken_here(from_env_error(e, &argv, env), first))?;
     let mut cli = Cli::from_arg_matches(&matches)?;
     cli.run.provider_options = provider_options_of(&matches);
     cli.run.from_env = from_env_of(&matches, &cmd, env);
@@ -517,9 +700,9 @@ pub fn parse(args: impl IntoIterator<Item = OsString>, env: &Env) -> Result<Cli,
             .map(|sc| from_env_of(sub, sc, env))
             .unwrap_or_default();
         let run = match &mut cli.command {
-            Some(Command::Run(run) | Command::Quota(run)) => Some(run),
+            Some(Command::Run(run) | Command::Quota(ConnectArgs(run))) => Some(run),
             Some(Command::Plan(plan)) => Some(&mut plan.run),
-            Some(Command::Status(status)) => Some(&mut status.run),
+            Some(Command::Status(status)) => Some(&mut status.run.0),
             _ => None,
         };
         if let Some(run) = run {

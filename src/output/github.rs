@@ -14,7 +14,7 @@ use std::fmt::Write;
 use std::path::Path;
 
 use crate::providers::Operation;
-use crate::report::{MultiReport, Report, UrlResult, UrlStatus};
+use crate::report::{GitReport, MultiReport, Report, RunStatus, UrlResult, UrlStatus};
 
 /// GitHub shows at most 10 error annotations per step; more are noise.
 const MAX_ANNOTATIONS: usize = 10;
@@ -22,6 +22,8 @@ const MAX_ANNOTATIONS: usize = 10;
 const SUMMARY_BUDGET: usize = 1_000_000;
 /// URL rows per operation in the summary; the report has them all.
 const SUMMARY_ROWS: usize = 1_000;
+/// Unmapped and excluded paths listed in the summary, each; the report has the first 100.
+const SUMMARY_PATHS: usize = 20;
 
 fn escape_data(s: &str) -> String {
     s.replace('%', "%25")
@@ -291,15 +293,21 @@ fn cell(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// The job summary: counts and task ids per operation, the git range, then a table of URLs
-/// per operation (problems first), cut at a row limit and well under the 1 MiB GitHub
-/// accepts, with a pointer to the report for the rest.
+/// The job summary: counts and task ids per operation, the git range and the paths it left
+/// out, then a table of URLs per operation (problems first), cut at a row limit and well
+/// under the 1 MiB GitHub accepts, with a pointer to the report for the rest.
 pub fn summary(report: &Report, report_path: Option<&Path>) -> String {
-    summary_within(report, report_path, SUMMARY_BUDGET, SUMMARY_ROWS)
+    let pointer = pointer(report_path);
+    let mut out = summary_head(report, report.git.as_ref(), report.urls.len());
+    if let Some(git) = &report.git {
+        out += &git_section(git, &pointer);
+    }
+    url_tables(&mut out, report, &pointer, SUMMARY_BUDGET, SUMMARY_ROWS);
+    out
 }
 
-/// The summary of a run with several targets: a table of the targets first, then each
-/// target's own summary, the budget shared among them.
+/// The summary of a run with several targets: a table of the targets, the git range they
+/// shared, then each target's own summary, the budget shared among them.
 pub fn multi_summary(report: &MultiReport, report_path: Option<&Path>) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -326,20 +334,24 @@ pub fn multi_summary(report: &MultiReport, report_path: Option<&Path>) -> String
         );
     }
     out.push('\n');
+    let pointer = pointer(report_path);
+    if let Some(git) = &report.git {
+        out += &git_section(git, &pointer);
+    }
     let n = report.targets.len().max(1);
-    let budget = (SUMMARY_BUDGET - out.len()) / n;
+    let budget = SUMMARY_BUDGET.saturating_sub(out.len()) / n;
+    let run_urls = report.targets.iter().map(|t| t.urls.len()).sum();
     for t in &report.targets {
-        out += &summary_within(t, report_path, budget, SUMMARY_ROWS / n);
+        let mut part = summary_head(t, report.git.as_ref(), run_urls);
+        url_tables(&mut part, t, &pointer, budget, SUMMARY_ROWS / n);
+        out += &part;
     }
     out
 }
 
-fn summary_within(
-    report: &Report,
-    report_path: Option<&Path>,
-    budget: usize,
-    rows: usize,
-) -> String {
+/// The heading of one provider's part, its counts per operation (or why it has no URL),
+/// and why it stopped. `git` is the run's range, `run_urls` the URLs of every target.
+fn summary_head(report: &Report, git: Option<&GitReport>, run_urls: usize) -> String {
     let mut out = String::new();
     let name = report
         .target
@@ -352,28 +364,33 @@ fn summary_within(
         report.provider,
         report.status.as_str()
     );
-    let _ = writeln!(
-        out,
-        "| operation | URLs | complete | failed | pending | submitted | tasks |\n|---|---:|---:|---:|---:|---:|---|"
-    );
-    for op in [Operation::Refresh, Operation::Prefetch] {
-        let urls: Vec<&UrlResult> = report.urls.iter().filter(|u| u.operation == op).collect();
-        if urls.is_empty() {
-            continue;
-        }
-        let n = |f: fn(UrlStatus) -> bool| urls.iter().filter(|u| f(u.status)).count();
+    if report.urls.is_empty() {
+        // A table with only its header says nothing; a sentence says why.
+        let _ = writeln!(out, "{}\n", nothing_sent(report, git, run_urls));
+    } else {
         let _ = writeln!(
             out,
-            "| {op} | {} | {} | {} | {} | {} | {} |",
-            urls.len(),
-            n(|s| s == UrlStatus::Complete),
-            n(|s| matches!(s, UrlStatus::Failed | UrlStatus::Rejected)),
-            n(|s| s == UrlStatus::Pending),
-            n(|s| s == UrlStatus::Submitted),
-            cell(&report.task_ids(Some(op)).join(", "))
+            "| operation | URLs | complete | failed | pending | submitted | tasks |\n|---|---:|---:|---:|---:|---:|---|"
         );
+        for op in [Operation::Refresh, Operation::Prefetch] {
+            let urls: Vec<&UrlResult> = report.urls.iter().filter(|u| u.operation == op).collect();
+            if urls.is_empty() {
+                continue;
+            }
+            let n = |f: fn(UrlStatus) -> bool| urls.iter().filter(|u| f(u.status)).count();
+            let _ = writeln!(
+                out,
+                "| {op} | {} | {} | {} | {} | {} | {} |",
+                urls.len(),
+                n(|s| s == UrlStatus::Complete),
+                n(|s| matches!(s, UrlStatus::Failed | UrlStatus::Rejected)),
+                n(|s| s == UrlStatus::Pending),
+                n(|s| s == UrlStatus::Submitted),
+                cell(&report.task_ids(Some(op)).join(", "))
+            );
+        }
+        out.push('\n');
     }
-    out.push('\n');
     if let Some(stop) = &report.stopped {
         let _ = writeln!(
             out,
@@ -386,56 +403,149 @@ fn summary_within(
                 .unwrap_or_default()
         );
     }
-    if let Some(git) = &report.git {
-        match &git.base {
-            Some(base) => {
-                let _ = writeln!(
-                    out,
-                    "Git: `{}..{}` (base from {}): {} changed, {} unmapped, {} excluded.\n",
-                    short(base),
-                    short(&git.head),
-                    cell(&git.base_source),
-                    git.changes,
-                    git.unmapped,
-                    git.excluded
-                );
-            }
-            None => {
-                let _ = writeln!(
-                    out,
-                    "Git: no base for `{}` ({}).\n",
-                    short(&git.head),
-                    cell(&git.base_source)
-                );
-            }
-        }
-        if let Some(m) = &git.missing_base {
+    out
+}
+
+/// Why a part has no URL: a skipped run, a target whose sites the run's URLs missed, or
+/// nothing to send at all (a diff that maps to no URL, lists that hold none).
+fn nothing_sent(report: &Report, git: Option<&GitReport>, run_urls: usize) -> String {
+    if report.status == RunStatus::Skipped {
+        return "Nothing was sent (skipped): there was no base commit to diff against.".into();
+    }
+    if run_urls > 0 {
+        return "No URL for this target: none of the run's URLs is on its sites.".into();
+    }
+    match git.and_then(|g| Some((g.base.as_deref()?, g))) {
+        Some((base, g)) => format!(
+            "No URL to send: the diff `{}..{}` changed nothing that maps to a URL.",
+            short(base),
+            short(&g.head)
+        ),
+        None => "No URL to send.".into(),
+    }
+}
+
+/// Where the summary sends a reader for what it leaves out.
+fn pointer(report_path: Option<&Path>) -> String {
+    report_path
+        .map(|p| format!("the report `{}`", cell(&p.display().to_string())))
+        .unwrap_or_else(|| "the JSON report (`--report`)".to_string())
+}
+
+/// Git mode: the range, how the base was chosen, what the changes became, the paths left
+/// out (unmapped, excluded: the first [`SUMMARY_PATHS`] of each, folded), the missing-base
+/// policy applied and the collapses.
+fn git_section(git: &GitReport, pointer: &str) -> String {
+    let mut out = String::new();
+    match &git.base {
+        Some(base) => {
             let _ = writeln!(
                 out,
-                "On missing base, `{}`: {}\n",
-                cell(&m.policy),
-                cell(&m.reason)
+                "Git: `{}..{}` (base from {}): {} changed, {} unmapped, {} excluded.\n",
+                short(base),
+                short(&git.head),
+                cell(&git.base_source),
+                git.changes,
+                git.unmapped,
+                git.excluded
             );
         }
-        for c in &git.collapses {
+        None => {
             let _ = writeln!(
                 out,
-                "- Collapsed {} changed files into `{}`{}",
-                c.files.len(),
-                cell(&c.directory),
-                c.not_applied
-                    .as_deref()
-                    .map(|r| format!(" (undone: {})", cell(r)))
-                    .unwrap_or_default()
+                "Git: no base for `{}` ({}).\n",
+                short(&git.head),
+                cell(&git.base_source)
             );
-        }
-        if !git.collapses.is_empty() {
-            out.push('\n');
         }
     }
-    let pointer = report_path
-        .map(|p| format!("the report `{}`", cell(&p.display().to_string())))
-        .unwrap_or_else(|| "the JSON report (`--report`)".to_string());
+    for (what, field, count, paths) in [
+        (
+            "unmapped (no rule matches, not refreshed)",
+            "unmapped_paths",
+            git.unmapped,
+            &git.unmapped_paths,
+        ),
+        (
+            "excluded (by a `!GLOB` rule)",
+            "excluded_paths",
+            git.excluded,
+            &git.excluded_paths,
+        ),
+    ] {
+        if paths.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "<details><summary>{count} {what}</summary>\n");
+        for path in paths.iter().take(SUMMARY_PATHS) {
+            let _ = writeln!(
+                out,
+                "- {}",
+                text(&crate::echo::cap(path, crate::echo::VALUE))
+            );
+        }
+        let shown = paths.len().min(SUMMARY_PATHS);
+        if count > shown {
+            let listed = match paths.len() < count {
+                true => format!("the first {}", paths.len()),
+                false => "all of them".to_string(),
+            };
+            let _ = writeln!(
+                out,
+                "\n… and {} more: {pointer} lists {listed} under `git.{field}`.",
+                count - shown
+            );
+        }
+        out.push_str("\n</details>\n\n");
+    }
+    if let Some(m) = &git.missing_base {
+        let _ = writeln!(
+            out,
+            "On missing base, `{}`: {}\n",
+            cell(&m.policy),
+            cell(&m.reason)
+        );
+    }
+    for c in &git.collapses {
+        let _ = writeln!(
+            out,
+            "- Collapsed {} changed files into `{}`{}",
+            c.files.len(),
+            cell(&c.directory),
+            c.not_applied
+                .as_deref()
+                .map(|r| format!(" (undone: {})", cell(r)))
+                .unwrap_or_default()
+        );
+    }
+    if !git.collapses.is_empty() {
+        out.push('\n');
+    }
+    out
+}
+
+/// Text from outside (a file name) as Markdown that shows it as it is: every ASCII
+/// punctuation mark backslash-escaped, so it can open no link, image, emphasis, code span
+/// or HTML tag, and line breaks shown as symbols, so it stays one list item.
+fn text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\r' => out.push_str(super::console::CR_SHOWN),
+            '\n' => out.push('␊'),
+            c if c.is_ascii_punctuation() => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The tables of URLs per operation, problems first, `out` kept within `budget` bytes and
+/// each table within `rows` rows, saying how many it left out.
+fn url_tables(out: &mut String, report: &Report, pointer: &str, budget: usize, rows: usize) {
     for op in [Operation::Refresh, Operation::Prefetch] {
         let mut urls: Vec<&UrlResult> = report.urls.iter().filter(|u| u.operation == op).collect();
         if urls.is_empty() {
@@ -471,7 +581,6 @@ fn summary_within(
         }
         out.push('\n');
     }
-    out
 }
 
 fn short(sha: &str) -> &str {

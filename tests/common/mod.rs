@@ -178,7 +178,8 @@ pub fn binary(args: &[&str], env: &[(&str, &str)], stdin: bool) -> tokio::proces
     cmd
 }
 
-/// [`binary`], writing its report into a fresh directory and polling every 100 ms.
+/// [`binary`], writing its report into a fresh directory and polling every 100 ms (a run,
+/// `plan`).
 fn command(
     args: &[&str],
     env: &[(&str, &str)],
@@ -187,10 +188,13 @@ fn command(
     let dir = tempfile::tempdir().unwrap();
     let report: PathBuf = dir.path().join("report.json");
     let mut cmd = binary(args, env, stdin);
-    cmd.arg("--report")
-        .arg(&report)
-        .arg("--poll-interval")
-        .arg("100ms");
+    // `quota` and `status` write no report and poll nothing: they take neither option.
+    if !matches!(args.first(), Some(&"quota" | &"status")) {
+        cmd.arg("--report")
+            .arg(&report)
+            .arg("--poll-interval")
+            .arg("100ms");
+    }
     (cmd, dir, report)
 }
 
