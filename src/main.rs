@@ -14,7 +14,7 @@ use cdn_refresh::app::exit::{BAD_INPUT, SUCCESS, URLS_FAILED};
 use cdn_refresh::app::{self, plan::Rendered, run::Outcome};
 use cdn_refresh::http::bounds::{GRACE, Interrupt, Signal};
 use cdn_refresh::input::cli::{self, Cli, Command, Env, RunArgs};
-use cdn_refresh::input::settings::{self, FailOn, InputError, Settings};
+use cdn_refresh::input::settings::{self, InputError, Settings};
 use cdn_refresh::input::{credentials, targets};
 use cdn_refresh::output::ci::Ci;
 use cdn_refresh::output::{console, github, json, text};
@@ -359,19 +359,13 @@ async fn run_command(args: &RunArgs, env: &Env, interrupt: Interrupt) -> u8 {
 }
 
 #[cfg(feature = "emulator")]
-async fn demo_command(report_path: Option<&std::path::Path>) -> u8 {
-    match cdn_refresh::demo::run().await {
-        Ok(report) => {
-            if let Some(path) = report_path {
-                let json = serde_json::to_string_pretty(&report).expect("plain data");
-                if let Err(e) = std::fs::write(path, json + "\n") {
-                    errln!("error: cannot write the report to {}: {e}", path.display());
-                    return URLS_FAILED;
-                }
-            }
-            console::print(text::summary(&report, report_path));
-            app::exit::of_report(&report, FailOn::Failed)
-        }
+async fn demo_command(report: Option<&std::path::Path>) -> u8 {
+    let options = cdn_refresh::demo::Options {
+        report: report.map(std::path::Path::to_path_buf),
+        ..Default::default()
+    };
+    match cdn_refresh::demo::run(options).await {
+        Ok(finished) => finished.code,
         Err(e) => {
             errln!("error: the demo failed: {e:#}");
             URLS_FAILED
