@@ -95,7 +95,8 @@ pub enum Command {
     /// Serve the provider APIs on a local address, as strict as the real services.
     #[cfg(feature = "emulator")]
     Emulator(crate::emulator::EmulatorArgs),
-    /// Refresh and prefetch a few URLs against the built-in emulator (no credentials, no network).
+    /// A site deployed twice, refreshed and prefetched in git mode against the built-in emulator
+    /// (no credentials, no network).
     #[cfg(feature = "emulator")]
     Demo(DemoArgs),
 }
