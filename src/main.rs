@@ -293,15 +293,39 @@ fn print_sections<T>(sections: Vec<app::Section<T>>, show: impl Fn(&T) -> String
     code
 }
 
+/// Writes the report as pretty JSON, streamed (a million URLs make hundreds of megabytes of
+/// JSON, which are never held in memory), into a file beside `path` that then replaces it:
+/// a run stopped while writing leaves the previous report whole, never half of one.
 fn write_report(report: &impl serde::Serialize, path: Option<&std::path::Path>) -> Result<(), u8> {
-    if let Some(path) = path {
-        let json = serde_json::to_string_pretty(report).expect("plain data");
-        std::fs::write(path, json + "\n").map_err(|e| {
-            errln!("error: cannot write the report to {}: {e}", path.display());
-            URLS_FAILED
-        })?;
-    }
-    Ok(())
+    use std::io::Write;
+    let Some(path) = path else {
+        return Ok(());
+    };
+    let stream = |to: &std::path::Path| {
+        std::fs::File::create(to).and_then(|file| {
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+            serde_json::to_writer_pretty(&mut out, report)?;
+            out.write_all(b"\n")?;
+            out.flush()
+        })
+    };
+    // A device or a pipe (`--report /dev/stdout`) is written as it is.
+    let special = std::fs::metadata(path).is_ok_and(|m| !m.is_file());
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = std::path::PathBuf::from(partial);
+    let written = if special {
+        stream(path)
+    } else {
+        stream(&partial).and_then(|()| std::fs::rename(&partial, path))
+    };
+    written.map_err(|e| {
+        if !special {
+            let _ = std::fs::remove_file(&partial);
+        }
+        errln!("error: cannot write the report to {}: {e}", path.display());
+        URLS_FAILED
+    })
 }
 
 async fn run_command(args: &RunArgs, env: &Env, interrupt: Interrupt) -> u8 {

@@ -1439,6 +1439,7 @@ impl Runner<'_> {
             let mut fatal = None;
             {
                 let mut tracker = pipe.tracker.lock().expect("not poisoned");
+                tracing::debug!("looked at {} tasks", due.len());
                 for (chunk, answer) in results {
                     match answer {
                         Ok(found) => {

@@ -7,8 +7,11 @@
 //! tells how far a task is (Alibaba Cloud's `Process`, or the share of a task's paths that
 //! are done), the next look is when the task should be done at the pace it has shown; never
 //! later than the growing interval of a task that says nothing (×1.5 a look, at most 30 s),
-//! never sooner than a quarter of `--poll-interval`. A look at due tasks takes along the
-//! tasks due next while the status call has room for more ids: that costs no call.
+//! never sooner than a tenth of `--poll-interval` (the floor). A look at the tasks due takes
+//! along those due within the floor (so tasks accepted a moment apart are looked at
+//! together, not one call each) and then the tasks due next while the status call has room
+//! for more ids, which costs no call; a task looked at early that is not finished is looked
+//! at again when it is due, and no sooner than the floor.
 //!
 //! Pure bookkeeping on instants given by the caller, so it is tested without a clock.
 
@@ -34,7 +37,7 @@ impl Schedule {
     pub fn new(first: Duration) -> Self {
         Schedule {
             first,
-            floor: (first / 4).max(Duration::from_millis(10)),
+            floor: (first / 10).max(Duration::from_millis(10)),
             max: first.max(Duration::from_secs(30)),
         }
     }
@@ -162,10 +165,11 @@ impl Tracker {
             return open.into_iter().map(|(id, _)| id.clone()).collect();
         }
         open.sort_by_key(|(_, next)| *next);
-        let due = open.iter().take_while(|(_, next)| *next <= now).count();
-        if due == 0 {
+        if open.first().is_none_or(|(_, next)| *next > now) {
             return Vec::new();
         }
+        let window = now + self.schedule.floor;
+        let due = open.iter().take_while(|(_, next)| *next <= window).count();
         let per_query = per_query.max(1);
         let room = (per_query - due % per_query) % per_query;
         open.into_iter()
@@ -188,6 +192,11 @@ impl Tracker {
         if finished(&t.states) {
             t.finished = true;
             return true;
+        }
+        if t.next > now + self.schedule.floor {
+            // Taken along early: its own look stays when it is due.
+            t.next = t.next.max(now + self.schedule.floor);
+            return false;
         }
         let gap = self.schedule.next_gap(
             now.saturating_duration_since(t.accepted),
@@ -261,8 +270,8 @@ mod tests {
         assert_eq!(s.next_gap(S(1.0), S(1.0), Some(0.5)), S(1.0));
         // 90 % after 9 s: 1 s more.
         assert!((s.next_gap(S(9.0), S(8.0), Some(0.9)).as_secs_f64() - 1.0).abs() < 1e-9);
-        // Nearly done: the floor, a quarter of the first interval.
-        assert_eq!(s.next_gap(S(1.0), S(1.0), Some(0.999)), S(0.25));
+        // Nearly done: the floor, a tenth of the first interval.
+        assert_eq!(s.next_gap(S(1.0), S(1.0), Some(0.999)), S(0.1));
         // Slow progress: the growing interval, not the estimate.
         assert_eq!(s.next_gap(S(1.0), S(1.0), Some(0.01)), S(1.5));
         assert_eq!(s.next_gap(S(200.0), S(30.0), Some(0.1)), S(30.0));
@@ -306,8 +315,31 @@ mod tests {
         // Task 0 is due at 1 s; tasks 1 and 2 fill the call of 3 ids.
         let due = tracker.due(t0 + S(1.0), 3, false);
         assert_eq!(due, ["0", "1", "2"].map(|s| TaskId(s.into())));
+        // Taken along early, task 2 (due at 3 s) keeps its own look.
+        tracker.record(&TaskId("0".into()), Vec::new(), t0 + S(1.0));
+        tracker.record(&TaskId("2".into()), Vec::new(), t0 + S(1.0));
+        assert_eq!(tracker.due(t0 + S(2.0), 1, false), [TaskId("1".into())]);
+        assert!(
+            tracker
+                .due(t0 + S(3.0), 1, false)
+                .contains(&TaskId("2".into()))
+        );
         // All open tasks for a last look.
         assert_eq!(tracker.due(t0, 3, true).len(), 5);
+    }
+
+    #[test]
+    fn tasks_due_within_the_floor_are_looked_at_together() {
+        let t0 = Instant::now();
+        let mut tracker = Tracker::new(Schedule::new(S(1.0)));
+        for i in 0..3 {
+            let id = TaskId(i.to_string());
+            tracker.add(&id, t0 + S(0.05 * f64::from(i)));
+            tracker.record(&id, Vec::new(), t0 + S(0.05 * f64::from(i)));
+        }
+        // Due at 1.0, 1.05 and 1.1 s: the floor is 0.1 s, so one look takes all three.
+        assert_eq!(tracker.due(t0 + S(1.0), 10, false).len(), 3);
+        assert!(tracker.due(t0 + S(0.99), 10, false).is_empty());
     }
 
     #[test]
