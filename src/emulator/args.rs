@@ -45,6 +45,37 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "TEXT")]
     pub fail_matching: Vec<String>,
 
+    /// Serve the `--domains` as a CDN edge too, from this folder (the site as deployed), on
+    /// the same address: a request whose Host is one of the domains is a visitor's (GET and
+    /// HEAD), any other Host reaches the APIs. `http://HOST/PATH` is `DIR/HOST/PATH` when a
+    /// folder `DIR/HOST` exists, else `DIR/PATH`; `/dir/` is `dir/index.html`. The first
+    /// request of a URL fills the edge's cache (`X-Cache: MISS`); later ones get the cached
+    /// bytes (`X-Cache: HIT`, `Age`), whatever the origin became, until a refresh task
+    /// covering the URL completes (file, directory, regex and ignore-params tasks as each
+    /// provider defines them; tasks that end Failed evict nothing); a prefetch task fills the
+    /// cache when it completes. A 404 is never cached.
+    #[arg(long, value_name = "DIR", help_heading = "CDN edge")]
+    pub origin: Option<std::path::PathBuf>,
+
+    /// Largest origin file the edge serves; a larger one answers 502.
+    #[arg(long, value_name = "BYTES", default_value_t = 16 << 20, help_heading = "CDN edge")]
+    pub edge_max_file_bytes: u64,
+
+    /// Bytes the edge's cache holds at most; beyond, the entries filled first are dropped,
+    /// as an edge short of space does.
+    #[arg(long, value_name = "BYTES", default_value_t = 256 << 20, help_heading = "CDN edge")]
+    pub edge_cache_bytes: u64,
+
+    /// Evictions and prefetch fills take effect this long after their task completes (the
+    /// API says Complete at once): POPs that converge late.
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = humantime::parse_duration, help_heading = "CDN edge")]
+    pub edge_lag: Duration,
+
+    /// Insert TEXT into every HTML body the edge serves, before `</body>` (else at the end),
+    /// as CDNs that add a beacon do.
+    #[arg(long, value_name = "TEXT", help_heading = "CDN edge")]
+    pub edge_rewrite: Option<String>,
+
     /// Every provider's own knobs, flags in registration order.
     #[command(flatten)]
     pub providers: ProviderKnobs,

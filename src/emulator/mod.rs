@@ -14,7 +14,9 @@
 //! `dice` (which request a fault or `--slow` hits), `state` (what the emulator remembers,
 //! each provider's own state kept by type), `stats` (the stats endpoint's JSON), `windows`,
 //! `quota` and `nonces` (the counting a provider's limits and signatures need), `xml` (the
-//! RPC APIs' XML answers). Then one folder per provider with the same files: `mod.rs` (the
+//! RPC APIs' XML answers), `edge` (the CDN edge of `--origin`: visitors routed by Host, the
+//! origin folder, a cache that stays stale until a covering refresh task completes; each
+//! provider says what its tasks cover with [`edge::Scope`], through `Inner::cover`). Then one folder per provider with the same files: `mod.rs` (the
 //! wire format and its declaration, `SPEC`: routes, banner lines, checks), `args` (its
 //! knobs), `state` (its tasks and quotas), `auth` (verifies signatures) and `actions` (the
 //! operations): `aliyun` (Alibaba Cloud CDN, RPC on `/`), `qiniu` (Qiniu Fusion CDN,
@@ -22,6 +24,7 @@
 
 pub mod args;
 mod dice;
+mod edge;
 mod faults;
 mod nonces;
 mod quota;
@@ -60,7 +63,7 @@ use tokio::task::JoinHandle;
 use crate::providers::ProviderKind;
 
 pub use args::{EmulatorArgs, FaultKind, FaultRate, FaultSpec, ProviderKnobs, SlowSpec};
-pub use stats::{Accepted, QuotaUsed, Stats};
+pub use stats::{Accepted, EdgeStats, QuotaUsed, Stats};
 
 use server::{App, Conn, KillableListener};
 
@@ -75,6 +78,8 @@ pub struct Running {
     app: Arc<App>,
     closed: Arc<AtomicBool>,
     task: JoinHandle<()>,
+    /// The edge's clock (`--origin`).
+    clock: Option<JoinHandle<()>>,
 }
 
 /// Binds `args.listen` and serves in a background task.
@@ -93,12 +98,37 @@ pub async fn start(args: EmulatorArgs) -> anyhow::Result<Running> {
             tracing::error!("emulator stopped: {err}");
         }
     });
+    let clock = app
+        .args
+        .origin
+        .is_some()
+        .then(|| tokio::spawn(edge_clock(app.clone())));
     Ok(Running {
         addr,
         app,
         closed,
         task,
+        clock,
     })
+}
+
+/// Applies the edge's completions when they are due, requests or not: a prefetch fills the
+/// cache from the origin as it is when the task completes.
+async fn edge_clock(app: Arc<App>) {
+    let Some(wake) = app.lock().edge.as_ref().map(|e| e.wake.clone()) else {
+        return;
+    };
+    loop {
+        let notified = wake.notified();
+        let next = app.lock().edge_advance(std::time::Instant::now());
+        let wait = next.map_or(std::time::Duration::from_secs(3600), |at| {
+            at.saturating_duration_since(std::time::Instant::now())
+        });
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = notified => {}
+        }
+    }
 }
 
 /// Starts the emulator, prints the banner (first line `listening on http://HOST:PORT`) and
@@ -136,6 +166,12 @@ impl Running {
         }
         let domains: Vec<&str> = args.domains.iter().map(|d| d.trim()).collect();
         lines.push(format!("domains: {}", domains.join(", ")));
+        if let Some(origin) = &args.origin {
+            lines.push(format!(
+                "edge: GET {url}/PATH with Host: DOMAIN serves DIR/DOMAIN/PATH (else DIR/PATH) from {}; X-Cache HIT until a refresh task covering the URL completes",
+                origin.display()
+            ));
+        }
         lines.push(format!("stats: {url}/_emulator/stats"));
         lines.join("\n")
     }
@@ -155,12 +191,41 @@ impl Drop for Running {
     fn drop(&mut self) {
         self.closed.store(true, Ordering::SeqCst);
         self.task.abort();
+        if let Some(clock) = &self.clock {
+            clock.abort();
+        }
     }
 }
 
 fn validate(args: &EmulatorArgs) -> anyhow::Result<()> {
     if !args.domains.iter().any(|d| !d.trim().is_empty()) {
         bail!("--domains: give at least one domain");
+    }
+    if let Some(origin) = &args.origin {
+        if !origin.is_dir() {
+            bail!("--origin: {} is not a folder", origin.display());
+        }
+        // The edge is routed by Host: API clients send the emulator's address.
+        for d in args
+            .domains
+            .iter()
+            .map(|d| d.trim())
+            .filter(|d| !d.is_empty())
+        {
+            let bare = d.trim_start_matches('[').trim_end_matches(']');
+            if d.eq_ignore_ascii_case("localhost") || bare.parse::<std::net::IpAddr>().is_ok() {
+                bail!(
+                    "--domains: with --origin, {d} cannot be a domain: the edge takes requests by Host, and API clients reach the emulator by its address; name the site, e.g. example.com"
+                );
+            }
+            if !d
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+                || d.starts_with('.')
+            {
+                bail!("--domains: with --origin, {d:?} is not a host name");
+            }
+        }
     }
     EMULATED.iter().try_for_each(|e| (e.validate)(args))
 }

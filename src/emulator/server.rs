@@ -33,6 +33,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::args::{EmulatorArgs, FaultKind};
+use super::edge;
 use super::faults;
 use super::state::Inner;
 use super::stats::Stats;
@@ -117,11 +118,50 @@ pub(crate) trait Api: Send + Sync + 'static {
 /// The stats endpoint, every provider's paths as its declaration adds them, and a fallback.
 pub(crate) fn router(app: Arc<App>) -> Router {
     let router = Router::new().route("/_emulator/stats", get(stats));
-    super::EMULATED
+    let router = super::EMULATED
         .iter()
         .fold(router, |router, e| (e.routes)(router))
-        .fallback(|| async { (StatusCode::NOT_FOUND, "no such endpoint in the emulator\n") })
-        .with_state(app)
+        .fallback(|| async { (StatusCode::NOT_FOUND, "no such endpoint in the emulator\n") });
+    let router = if app.args.origin.is_some() {
+        router.layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            edge_or_api,
+        ))
+    } else {
+        router
+    };
+    router.with_state(app)
+}
+
+/// With `--origin`: a request for one of the `--domains` (by Host) is a visitor's, served by
+/// the edge whatever its path; any other goes on to the APIs (see [`super::edge`]).
+async fn edge_or_api(
+    State(app): State<Arc<App>>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let host = edge::request_host(req.uri(), req.headers()).filter(|h| app.domains.contains(h));
+    let Some(host) = host else {
+        return next.run(req).await;
+    };
+    let method = req.method();
+    let head = method == Method::HEAD;
+    if !(head || method == Method::GET) {
+        app.lock().stats.edge.refused += 1;
+        return edge::refuse(method, None);
+    }
+    let key = match edge::request_key(host, req.uri()) {
+        Ok(key) => key,
+        Err(why) => {
+            app.lock().stats.edge.refused += 1;
+            return edge::refuse(method, Some(why));
+        }
+    };
+    let answer = app.lock().edge_get(key, std::time::Instant::now());
+    match answer {
+        Some(answer) => edge::respond(answer, head),
+        None => next.run(req).await,
+    }
 }
 
 /// What serves a path of provider `P`: any method, through the [`pipeline`].

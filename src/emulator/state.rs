@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 
 use super::args::EmulatorArgs;
 use super::dice::{FaultDice, SlowDice};
+use super::edge::{Edge, Scope};
 use super::nonces::NonceCache;
 use super::stats::Stats;
 use super::windows::RateWindows;
@@ -34,6 +35,8 @@ pub(crate) struct Inner {
     pub slow: SlowDice,
     pub rates: RateWindows,
     pub nonces: NonceCache,
+    /// The CDN edge (`--origin`), `None` without it.
+    pub edge: Option<Edge>,
     /// Each emulated provider's own state, by name, in registration order.
     providers: Vec<(&'static str, Box<dyn ProviderState>)>,
     /// When the last refresh task of each path ends (`--task-duration` after it was made):
@@ -50,6 +53,7 @@ impl Inner {
             slow: SlowDice::new(args.slow, args.fault_seed),
             rates: RateWindows::default(),
             nonces: NonceCache::default(),
+            edge: Edge::new(args),
             providers: super::EMULATED
                 .iter()
                 .map(|e| (e.name, (e.state)()))
@@ -87,6 +91,40 @@ impl Inner {
 
     pub fn count(map: &mut BTreeMap<String, u64>, key: &str) {
         *map.entry(key.to_string()).or_default() += 1;
+    }
+
+    /// Tells the edge (if there is one) what a task made at `started` covers, the parts that
+    /// end Failed left out: when the task completes, a refresh evicts it from the edge's
+    /// cache and a prefetch fills it. Each provider says what its paths cover.
+    pub fn cover(
+        &mut self,
+        operation: Operation,
+        started: std::time::Instant,
+        scopes: impl IntoIterator<Item = Scope>,
+    ) {
+        if let Some(edge) = &mut self.edge {
+            edge.record(operation, started, scopes);
+            // A task that completes at once (`--task-duration 0s`) has done its work when
+            // the API answers.
+            edge.advance(std::time::Instant::now(), &mut self.stats.edge);
+        }
+    }
+
+    /// Serves a visitor's request from the edge.
+    pub fn edge_get(
+        &mut self,
+        key: super::edge::Key,
+        now: std::time::Instant,
+    ) -> Option<super::edge::Answer> {
+        let edge = self.edge.as_mut()?;
+        Some(edge.get(key, now, &mut self.stats.edge))
+    }
+
+    /// Applies the edge's completions due by `now`; returns when the next is due.
+    pub fn edge_advance(&mut self, now: std::time::Instant) -> Option<std::time::Instant> {
+        let edge = self.edge.as_mut()?;
+        edge.advance(now, &mut self.stats.edge);
+        edge.next_due()
     }
 
     /// Records that these paths went into a task made `at`; and, as a CDN would not say but

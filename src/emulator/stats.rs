@@ -8,6 +8,7 @@ use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub use super::edge::EdgeStats;
 use crate::providers::{Operation, QuotaKind};
 
 /// What the emulator has seen, as `GET /_emulator/stats` returns it.
@@ -39,6 +40,9 @@ pub struct Stats {
     /// refreshes overlapped the refresh of others.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub refreshed_after_prefetch: u64,
+    /// The CDN edge's hits, misses, evictions and fills (`--origin`); absent while all zero.
+    #[serde(default, skip_serializing_if = "EdgeStats::is_zero")]
+    pub edge: EdgeStats,
 }
 
 /// Object path, exactly as the request carried it (trimmed), → times it was accepted.

@@ -21,6 +21,7 @@ use serde_json::{Map, Value, json};
 
 use super::state::{AliyunState, Progress, Task, TaskPath};
 use super::{ApiError, RpcRequest, knobs};
+use crate::emulator::edge::Scope;
 use crate::emulator::server::{App, ENDLESS_TOTAL, endless_url};
 use crate::emulator::state::Inner;
 use crate::providers::{BatchKind, ObjectType, Operation, QuotaKind};
@@ -223,7 +224,7 @@ fn accept(
                 .per_minute
                 .add(&domain, paths.len() as u64, ctx.now.1);
         }
-        let task_paths = paths
+        let task_paths: Vec<TaskPath> = paths
             .into_iter()
             .map(|p| TaskPath {
                 fails: ctx
@@ -235,6 +236,12 @@ fn accept(
                 reported: p.reported,
             })
             .collect();
+        let covered: Vec<Scope> = task_paths
+            .iter()
+            .filter(|p| !p.fails)
+            .filter_map(|p| edge_scope(object_type, &p.reported))
+            .collect();
+        ctx.inner.cover(operation, ctx.now.1, covered);
         let id = ctx
             .inner
             .state_mut::<AliyunState>()
@@ -245,6 +252,17 @@ fn accept(
         ids.push(id.to_string());
     }
     ids.join(",")
+}
+
+/// What a task's path covers at the edge: File (and a prefetch) the URL, Directory what is
+/// below it, IgnoreParams the URL whatever its query, Regex what its pattern matches.
+fn edge_scope(object_type: ObjectType, reported: &str) -> Option<Scope> {
+    match object_type {
+        ObjectType::File => Scope::url(reported),
+        ObjectType::Directory => Scope::directory(reported),
+        ObjectType::IgnoreParams => Scope::any_query(reported),
+        ObjectType::Regex => super::regex::scope(reported),
+    }
 }
 
 fn refresh(ctx: &mut Ctx<'_>, req: &RpcRequest<'_>) -> Result<Map<String, Value>, ApiError> {

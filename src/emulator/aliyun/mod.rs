@@ -8,6 +8,7 @@
 mod actions;
 mod args;
 mod auth;
+mod regex;
 mod state;
 
 use std::sync::Arc;

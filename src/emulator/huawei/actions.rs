@@ -68,6 +68,7 @@ use super::state::{
     HUAWEI_TASK_RETENTION, HuaweiProgress, HuaweiState, HuaweiTask, HuaweiTaskType, HuaweiUrl,
 };
 use super::{ApiError, Endpoint, codes, knobs};
+use crate::emulator::edge::Scope;
 use crate::emulator::server::{ApiCall, App, ENDLESS_TOTAL, endless_url};
 use crate::emulator::state::Inner;
 use crate::providers::{Operation, QuotaKind};
@@ -357,6 +358,7 @@ fn accept(
     let tasks = &mut ctx.inner.state_mut::<HuaweiState>().tasks;
     let id = tasks.new_task_id();
     let mut task_urls = Vec::with_capacity(urls.len());
+    let mut covered = Vec::new();
     for url in urls {
         let reported = if zh_url_encode {
             utf8_percent_encode(url, NON_ASCII).to_string()
@@ -369,6 +371,16 @@ fn accept(
             .fail_matching
             .iter()
             .any(|text| url.contains(text.as_str()));
+        if !fails {
+            // At the edge a file URL covers itself, a directory URL what is below it (both
+            // modes: `detect_modify_refresh` evicts what changed, and what did not change is
+            // filled again with the same bytes).
+            covered.extend(if file_type == "directory" {
+                Scope::directory(url)
+            } else {
+                Scope::url(url)
+            });
+        }
         task_urls.push(HuaweiUrl {
             id: tasks.new_url_id(),
             url: reported,
@@ -390,6 +402,7 @@ fn accept(
     };
     let raw: Vec<&str> = urls.iter().map(String::as_str).collect();
     ctx.inner.accept(operation, &raw, now.0);
+    ctx.inner.cover(operation, now.1, covered);
     ctx.inner.stats.tasks_created += 1;
     ctx.inner.state_mut::<HuaweiState>().quota.add(kind, urls.len() as u64, now.0);
     id

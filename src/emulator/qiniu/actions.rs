@@ -46,6 +46,7 @@ use serde_json::{Map, Value, json};
 
 use super::state::{QiniuProgress, QiniuState, QiniuTask};
 use super::{ApiError, Code, Endpoint, codes, knobs};
+use crate::emulator::edge::Scope;
 use crate::emulator::server::{App, ENDLESS_TOTAL, endless_url};
 use crate::emulator::state::Inner;
 use crate::providers::{Operation, QuotaKind};
@@ -271,6 +272,7 @@ fn accept(
         .iter()
         .map(|u| (u, false))
         .chain(paths.dirs.iter().map(|d| (d, true)));
+    let mut covered = Vec::new();
     for (path, is_dir) in items {
         let task_id = ctx.inner.state_mut::<QiniuState>().tasks.new_id(now.0);
         task_ids.insert(path.clone(), json!(task_id));
@@ -280,6 +282,14 @@ fn accept(
             .fail_matching
             .iter()
             .any(|text| path.contains(text.as_str()));
+        if !fails {
+            // At the edge a URL covers itself, a directory (`…/` or `…/*`) what is below it.
+            covered.extend(if is_dir {
+                Scope::directory(path)
+            } else {
+                Scope::url(path)
+            });
+        }
         ctx.inner.state_mut::<QiniuState>().tasks.push(QiniuTask {
             request_id: request_id.clone(),
             task_id,
@@ -299,6 +309,7 @@ fn accept(
         .map(String::as_str)
         .collect();
     ctx.inner.accept(operation, &all, now.0);
+    ctx.inner.cover(operation, now.1, covered);
     ctx.inner.state_mut::<QiniuState>().items.add(all.len() as u64, now.1);
     let quota = &mut ctx.inner.state_mut::<QiniuState>().quota;
     match operation {
