@@ -26,7 +26,11 @@ use tokio::time::Instant;
 use crate::providers::Limits;
 
 /// Added to a provider's per-minute window: the provider's clock and ours may tick apart.
-pub const WINDOW_MARGIN: Duration = Duration::from_secs(2);
+/// The window already counts from the answer, which comes after the provider counted the
+/// request, so this only covers clocks running at different rates (parts per million, a
+/// few milliseconds a minute) and a provider that rounds its window up: half a second is
+/// ample, and every second here is a second of waiting in a run over the minute cap.
+pub const WINDOW_MARGIN: Duration = Duration::from_millis(500);
 
 /// Added to a provider's per-second windows, for the same reason as [`WINDOW_MARGIN`].
 pub const ITEMS_WINDOW_MARGIN: Duration = Duration::from_millis(100);

@@ -163,6 +163,9 @@ struct Sent {
     rest: Option<Batch>,
 }
 
+/// What the batches not sent yet wait for, in the progress lines.
+const RATE_LIMITED: &str = "waiting their turn under the provider's rate limits";
+
 /// How long a phase may go without a line in the log.
 const HEARTBEAT: Duration = Duration::from_secs(10);
 
@@ -1199,9 +1202,17 @@ impl Runner<'_> {
                 futures::stream::iter(batches)
             });
             let sent = self
-                .send_stream(batches, None, prefetch_look_first, |batch, ids| {
-                    pipe.accepted(batch, ids, wait_prefetch, false)
-                })
+                .send_stream(
+                    batches,
+                    None,
+                    prefetch_look_first,
+                    |batch, ids| pipe.accepted(batch, ids, wait_prefetch, false),
+                    if gated {
+                        "going out as their refresh tasks complete"
+                    } else {
+                        RATE_LIMITED
+                    },
+                )
                 .await;
             pipe.prefetch_sent.store(true, Ordering::Relaxed);
             pipe.wake.notify_one();
@@ -1302,6 +1313,7 @@ impl Runner<'_> {
             Some(total),
             look_first,
             accepted,
+            RATE_LIMITED,
         )
         .await
     }
@@ -1313,6 +1325,7 @@ impl Runner<'_> {
         total: Option<usize>,
         look_first: bool,
         accepted: impl Fn(&Batch, &[TaskId]),
+        rest: &str,
     ) -> Vec<(Batch, BatchOutcome)> {
         let done = AtomicU64::new(0);
         let operation: Mutex<Option<Operation>> = Mutex::new(None);
@@ -1350,9 +1363,7 @@ impl Runner<'_> {
                     .lock()
                     .expect("not poisoned")
                     .map_or_else(String::new, |o| o.to_string());
-                format!(
-                    "{op}: {n}{of_total} batches sent, the rest waiting their turn under the provider's rate limits"
-                )
+                format!("{op}: {n}{of_total} batches sent, the rest {rest}")
             })
             .await;
         sent.into_iter().flatten().collect()
