@@ -226,6 +226,10 @@ struct RawConfig {
     report: Text,
     fail_on: Text,
     on_dir_refresh_denied: Text,
+    verify: Text,
+    verify_root: Text,
+    verify_connect: Text,
+    verify_heal: Option<bool>,
     targets: Option<Spanned<Vec<Spanned<RawTargetEntry>>>>,
 }
 
@@ -244,6 +248,7 @@ struct RawTarget {
     qps: Option<Spanned<u32>>,
     concurrency: Option<Spanned<usize>>,
     batch_size: Option<Spanned<usize>>,
+    verify: Text,
 }
 
 #[derive(Debug, Deserialize)]
@@ -801,6 +806,10 @@ impl Validator<'_> {
                     raw.on_dir_refresh_denied,
                     options::DIR_REFRESH_DENIED,
                 )?,
+                verify: self.one_of("verify", raw.verify, crate::verify::VERIFY_MODES)?,
+                verify_root: raw.verify_root.map(|r| PathBuf::from(r.value)),
+                verify_connect: self.verify_connect(raw.verify_connect)?,
+                verify_heal: raw.verify_heal,
                 provider_options: top_options
                     .into_iter()
                     .map(|(key, (_, value))| (key, value))
@@ -1014,6 +1023,7 @@ impl Validator<'_> {
                 qps: self.positive(&at("qps"), raw.qps)?,
                 concurrency: self.positive(&at("concurrency"), raw.concurrency)?,
                 batch_size: self.positive(&at("batch_size"), raw.batch_size)?,
+                verify: self.one_of(&at("verify"), raw.verify, crate::verify::VERIFY_MODES)?,
                 ..Options::default()
             },
         })
@@ -1046,6 +1056,15 @@ impl Validator<'_> {
             format!("`{}` is not a host name", site.value),
             fix,
         ))
+    }
+
+    fn verify_connect(&self, value: Text) -> Result<Option<crate::verify::Connect>, ConfigError> {
+        let Some(value) = value else { return Ok(None) };
+        crate::verify::Connect::parse(&value.value)
+            .map(Some)
+            .map_err(|(problem, fix)| {
+                self.invalid(Some(line_of(&value)), "verify_connect", problem, fix)
+            })
     }
 
     fn endpoint(&self, value: Text) -> Result<Option<url::Url>, ConfigError> {

@@ -336,6 +336,7 @@ pub async fn execute_observed(
         tasks,
         urls,
         git: None,
+        verify: None,
     }
 }
 
@@ -517,6 +518,7 @@ impl Runner<'_> {
             tasks: Vec::new(),
             urls,
             git: None,
+            verify: None,
         }
     }
 
@@ -1684,6 +1686,7 @@ fn not_prefetched(
                 status,
                 task_id: None,
                 reason: Some(reason),
+                verify: None,
             }
         })
         .collect()
@@ -1738,6 +1741,7 @@ fn results(
                 status,
                 task_id,
                 reason,
+                verify: None,
             });
         }
     }
@@ -1848,6 +1852,7 @@ pub fn listed(plan: &Plan, status: UrlStatus, reason: Option<&str>) -> Vec<UrlRe
         status,
         task_id: None,
         reason: reason.map(str::to_string),
+        verify: None,
     };
     let mut urls = Vec::new();
     for (t, list) in &plan.refresh {
