@@ -1084,6 +1084,26 @@ mod tests {
     }
 
     #[test]
+    fn verify_keys_at_the_top_and_per_target() {
+        use crate::verify::VerifyMode;
+        let c = parse(
+            "verify: content\nverify_root: public\nverify_connect: http://127.0.0.1:8080\nverify_heal: false\ntargets:\n  - name: a\n    provider: aliyun\n    verify: status\n",
+        )
+        .unwrap();
+        assert_eq!(c.run.verify, Some(VerifyMode::Content));
+        assert_eq!(c.run.verify_root.as_deref(), Some(Path::new("public")));
+        assert!(c.run.verify_connect.as_ref().is_some_and(|v| v.plain));
+        assert_eq!(c.run.verify_heal, Some(false));
+        assert_eq!(c.targets[0].run.verify, Some(VerifyMode::Status));
+        let e = parse("verify: maybe\n").unwrap_err().to_string();
+        assert!(
+            e.contains("verify") && e.contains("off, status, content"),
+            "{e}"
+        );
+        assert!(parse("verify_connect: nowhere\n").is_err());
+    }
+
+    #[test]
     fn empty_file_is_the_default_config() {
         assert_eq!(parse("").unwrap(), Config::default());
         assert_eq!(parse("# nothing yet\n").unwrap(), Config::default());
