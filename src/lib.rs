@@ -12,3 +12,4 @@ pub mod plan;
 pub mod providers;
 pub mod report;
 pub mod send;
+pub mod verify;

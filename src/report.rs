@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::plan::Collapse;
 use crate::providers::{ObjectType, Operation, ProviderKind, Quota};
+pub use crate::verify::{Verdict, VerdictKind};
 
 /// Where one URL ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -38,6 +39,63 @@ pub struct UrlResult {
     pub task_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// What the edge served after the run (`--verify`); absent when verification is off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<Verdict>,
+}
+
+/// The verdicts of a run's verification, each distinct URL counted once.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyCounts {
+    pub fresh: usize,
+    pub stale: usize,
+    pub lingering: usize,
+    pub missing: usize,
+    pub error: usize,
+    pub unchecked: usize,
+}
+
+impl VerifyCounts {
+    /// The counts of the distinct URLs of `urls` that carry a verdict.
+    pub fn of(urls: &[UrlResult]) -> VerifyCounts {
+        let mut seen = std::collections::HashSet::new();
+        let mut c = VerifyCounts::default();
+        for u in urls {
+            let Some(v) = &u.verify else { continue };
+            if !seen.insert(u.url.as_str()) {
+                continue;
+            }
+            match v.verdict {
+                VerdictKind::Fresh => c.fresh += 1,
+                VerdictKind::Stale => c.stale += 1,
+                VerdictKind::Lingering => c.lingering += 1,
+                VerdictKind::Missing => c.missing += 1,
+                VerdictKind::Error => c.error += 1,
+                VerdictKind::Unchecked => c.unchecked += 1,
+            }
+        }
+        c
+    }
+
+    /// The `verified-count` output: URLs verified fresh.
+    pub fn verified(&self) -> usize {
+        self.fresh
+    }
+
+    /// The `stale-count` output: URLs that do not serve the deploy (stale, lingering,
+    /// missing).
+    pub fn not_fresh(&self) -> usize {
+        self.stale + self.lingering + self.missing
+    }
+
+    pub fn add(&mut self, o: &VerifyCounts) {
+        self.fresh += o.fresh;
+        self.stale += o.stale;
+        self.lingering += o.lingering;
+        self.missing += o.missing;
+        self.error += o.error;
+        self.unchecked += o.unchecked;
+    }
 }
 
 /// One task the provider created.
@@ -156,6 +214,9 @@ pub struct Report {
     /// Git mode: which range was diffed and how its changes were mapped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git: Option<GitReport>,
+    /// The verdicts of verifying the edge (`--verify`), counted; absent when it was off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<VerifyCounts>,
 }
 
 /// Git mode in the report: the base used and how it was chosen, and what the changes became.
@@ -210,6 +271,9 @@ pub struct MultiReport {
     pub duration_ms: u64,
     /// The targets' counts added up (a URL sent to two CDNs counts twice).
     pub counts: Counts,
+    /// The targets' verification counts added up, when any target verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<VerifyCounts>,
     pub targets: Vec<Report>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git: Option<GitReport>,
@@ -238,7 +302,14 @@ impl MultiReport {
             counts.pending += c.pending;
             counts.submitted += c.submitted;
         }
+        let mut verify: Option<VerifyCounts> = None;
+        for r in &targets {
+            if let Some(v) = &r.verify {
+                verify.get_or_insert_with(VerifyCounts::default).add(v);
+            }
+        }
         MultiReport {
+            verify,
             version: 1,
             status: overall_status(targets.iter().map(|r| r.status)),
             started_at,
@@ -344,6 +415,7 @@ impl Report {
             tasks: Vec::new(),
             urls,
             git: None,
+            verify: None,
         }
     }
 
@@ -368,6 +440,7 @@ mod tests {
             status,
             task_id: None,
             reason: None,
+            verify: None,
         }
     }
 

@@ -94,15 +94,24 @@ pub fn of_report(report: &Report, fail_on: FailOn) -> u8 {
         None if !report.hosts_refused.is_empty() => return REFUSED,
         None => {}
     }
-    let failed = report
-        .urls
-        .iter()
-        .any(|u| matches!(u.status, UrlStatus::Failed | UrlStatus::Rejected));
+    // With verification on, a URL the edge still serves wrong (stale, lingering, missing)
+    // failed as surely as one the provider refused.
+    let failed = report.urls.iter().any(|u| {
+        matches!(u.status, UrlStatus::Failed | UrlStatus::Rejected)
+            || u.verify.as_ref().is_some_and(|v| v.verdict.is_stale())
+    });
     let pending = report.urls.iter().any(|u| u.status == UrlStatus::Pending);
+    // `stale`: every URL proven fresh, or the run fails (a verification error too).
+    let unproven = report.urls.iter().any(|u| {
+        u.verify
+            .as_ref()
+            .is_some_and(|v| v.verdict == crate::verify::VerdictKind::Error)
+    });
     match fail_on {
         FailOn::Never => SUCCESS,
         FailOn::Failed if failed => URLS_FAILED,
         FailOn::Pending if failed || pending => URLS_FAILED,
+        FailOn::Stale if failed || pending || unproven => URLS_FAILED,
         _ => SUCCESS,
     }
 }

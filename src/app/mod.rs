@@ -14,6 +14,7 @@ pub mod plan;
 pub mod quota;
 pub mod run;
 pub mod status;
+pub mod verify;
 
 pub use exit::Error;
 

@@ -96,6 +96,7 @@ impl PhaseObserver for Folding<'_> {
 /// The run proper: a report of what happened to every URL, and the exit code it earns.
 /// `Err` is an end before any report exists (a provider client could not be made).
 pub async fn run(settings: &mut Settings, env: &Env, ci: &Ci) -> Result<(Outcome, u8), Error> {
+    let started = tokio::time::Instant::now();
     if settings.duplicates > 0 {
         tracing::info!("{} duplicate URL lines dropped", settings.duplicates);
     }
@@ -172,9 +173,19 @@ pub async fn run(settings: &mut Settings, env: &Env, ci: &Ci) -> Result<(Outcome
     let collapses = git.as_mut().map_or(&mut no_collapses, |g| &mut g.collapses);
     let folding = Folding(ci);
     let phases: &dyn PhaseObserver = if named { &() } else { &folding };
-    let reports = targets::send_all(ready, &settings.plan, collapses, phases).await;
+    let mut reports = targets::send_all(ready, &settings.plan, collapses, phases).await;
     if named {
         console::print(ci.end("cdn_refresh_targets"));
+    }
+    if settings.verify.on() {
+        console::print(ci.begin("cdn_refresh_verify", "cdn-refresh: verify the edge"));
+        super::verify::verify_reports(settings, &mut reports, started).await;
+        for report in &reports {
+            if let Some(lines) = text::verify(report) {
+                console::print(ci.verbatim(&lines));
+            }
+        }
+        console::print(ci.end("cdn_refresh_verify"));
     }
     let mut code = SUCCESS;
     for report in &reports {

@@ -179,9 +179,34 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH")]
     pub dotenv: Option<PathBuf>,
 
-    /// Exit 1 when URLs end `failed` (default), also `pending`, or `never`.
+    /// Exit 1 when URLs end `failed` (default; with --verify, URLs verified stale, lingering
+    /// or missing count as failed), also `pending`, `stale` (also URLs not proven fresh:
+    /// pending, or a verification error), or `never`.
     #[arg(long, value_name = "WHEN")]
     pub fail_on: Option<String>,
+
+    /// After the run, fetch each URL whose refresh completed from the edge as a visitor does
+    /// and report whether it is fresh: off, status (200, or 404/410 for a deleted file),
+    /// content (the body is the deployed bytes) [default: git mode: content where the
+    /// deployed bytes are known, else status; URL lists: off].
+    #[arg(long, value_name = "MODE")]
+    pub verify: Option<String>,
+
+    /// The built site's folder, as uploaded: the deployed bytes of a URL are the file at its
+    /// path (a folder URL: its index.html).
+    #[arg(long, value_name = "DIR")]
+    pub verify_root: Option<PathBuf>,
+
+    /// Send every verification request to HOST:PORT, keeping the URL's host (as curl's
+    /// --connect-to), to check one POP; `http://HOST:PORT` speaks plain HTTP there, for https
+    /// URLs too (the only way an https URL is fetched without TLS).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub verify_connect: Option<String>,
+
+    /// Refresh a URL still stale at the verify deadline once more, and verify it again
+    /// (not implemented yet: accepted, and only `false` changes nothing) [default: true].
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new(), value_name = "BOOL")]
+    pub verify_heal: Option<bool>,
 
     /// Run only these targets of the config file's `targets:` (names, comma-separated)
     /// [default: all of them].
@@ -278,7 +303,7 @@ const CONNECT_OPTIONS: [&str; 8] = [
 ];
 
 /// The [`RunArgs`] that `plan` takes and does not list: they matter only when sending.
-const SENDING_ONLY: [&str; 11] = [
+const SENDING_ONLY: [&str; 15] = [
     "dry_run",
     "wait",
     "timeout",
@@ -290,6 +315,10 @@ const SENDING_ONLY: [&str; 11] = [
     "on_dir_refresh_denied",
     "dotenv",
     "fail_on",
+    "verify",
+    "verify_root",
+    "verify_connect",
+    "verify_heal",
 ];
 
 impl std::ops::Deref for ConnectArgs {

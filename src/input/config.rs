@@ -226,6 +226,10 @@ struct RawConfig {
     report: Text,
     fail_on: Text,
     on_dir_refresh_denied: Text,
+    verify: Text,
+    verify_root: Text,
+    verify_connect: Text,
+    verify_heal: Option<bool>,
     targets: Option<Spanned<Vec<Spanned<RawTargetEntry>>>>,
 }
 
@@ -244,6 +248,7 @@ struct RawTarget {
     qps: Option<Spanned<u32>>,
     concurrency: Option<Spanned<usize>>,
     batch_size: Option<Spanned<usize>>,
+    verify: Text,
 }
 
 #[derive(Debug, Deserialize)]
@@ -801,6 +806,10 @@ impl Validator<'_> {
                     raw.on_dir_refresh_denied,
                     options::DIR_REFRESH_DENIED,
                 )?,
+                verify: self.one_of("verify", raw.verify, crate::verify::VERIFY_MODES)?,
+                verify_root: raw.verify_root.map(|r| PathBuf::from(r.value)),
+                verify_connect: self.verify_connect(raw.verify_connect)?,
+                verify_heal: raw.verify_heal,
                 provider_options: top_options
                     .into_iter()
                     .map(|(key, (_, value))| (key, value))
@@ -1014,6 +1023,7 @@ impl Validator<'_> {
                 qps: self.positive(&at("qps"), raw.qps)?,
                 concurrency: self.positive(&at("concurrency"), raw.concurrency)?,
                 batch_size: self.positive(&at("batch_size"), raw.batch_size)?,
+                verify: self.one_of(&at("verify"), raw.verify, crate::verify::VERIFY_MODES)?,
                 ..Options::default()
             },
         })
@@ -1048,6 +1058,15 @@ impl Validator<'_> {
         ))
     }
 
+    fn verify_connect(&self, value: Text) -> Result<Option<crate::verify::Connect>, ConfigError> {
+        let Some(value) = value else { return Ok(None) };
+        crate::verify::Connect::parse(&value.value)
+            .map(Some)
+            .map_err(|(problem, fix)| {
+                self.invalid(Some(line_of(&value)), "verify_connect", problem, fix)
+            })
+    }
+
     fn endpoint(&self, value: Text) -> Result<Option<url::Url>, ConfigError> {
         let Some(value) = value else { return Ok(None) };
         options::endpoint(&value.value)
@@ -1062,6 +1081,26 @@ mod tests {
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::parse(text, "c.yml")
+    }
+
+    #[test]
+    fn verify_keys_at_the_top_and_per_target() {
+        use crate::verify::VerifyMode;
+        let c = parse(
+            "verify: content\nverify_root: public\nverify_connect: http://127.0.0.1:8080\nverify_heal: false\ntargets:\n  - name: a\n    provider: aliyun\n    verify: status\n",
+        )
+        .unwrap();
+        assert_eq!(c.run.verify, Some(VerifyMode::Content));
+        assert_eq!(c.run.verify_root.as_deref(), Some(Path::new("public")));
+        assert!(c.run.verify_connect.as_ref().is_some_and(|v| v.plain));
+        assert_eq!(c.run.verify_heal, Some(false));
+        assert_eq!(c.targets[0].run.verify, Some(VerifyMode::Status));
+        let e = parse("verify: maybe\n").unwrap_err().to_string();
+        assert!(
+            e.contains("verify") && e.contains("off, status, content"),
+            "{e}"
+        );
+        assert!(parse("verify_connect: nowhere\n").is_err());
     }
 
     #[test]

@@ -20,6 +20,10 @@ pub struct GitInfo {
     pub report: GitReport,
     /// Every change of the diff (empty when the base was missing).
     pub changes: Vec<Change>,
+    /// The repository checkout, whose head commit holds the deployed files (verification).
+    pub repo: PathBuf,
+    /// The rules the changes were mapped with.
+    pub rules: RuleSet,
 }
 
 fn kebab(value: impl serde::Serialize) -> String {
@@ -124,6 +128,8 @@ pub(crate) fn git_plan(
             let info = GitInfo {
                 report,
                 changes: diff.changes,
+                repo: repo.clone(),
+                rules: rules.clone(),
             };
             Ok((git.plan, info, false))
         }
@@ -199,6 +205,8 @@ pub(crate) fn git_plan(
                 GitInfo {
                     report,
                     changes: Vec::new(),
+                    repo,
+                    rules: rules.clone(),
                 },
                 skip,
             ))

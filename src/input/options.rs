@@ -15,14 +15,20 @@ use crate::plan::TaskMode;
 use crate::plan::changes::MissingBase;
 use crate::providers::registry::{self, OptionValue};
 use crate::providers::{ObjectType, ProviderKind};
+use crate::verify::{Connect, VERIFY_MODES, VerifyMode};
 
 pub use crate::providers::registry::lookup;
 
 /// When a run counts as failed (exit 1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FailOn {
+    /// URLs failed or rejected; with verification on, also URLs verified stale.
     Failed,
+    /// Also URLs still pending.
     Pending,
+    /// Only URLs verified stale (`stale`, `lingering`, `missing`); failed URLs are not
+    /// verified, so they count too.
+    Stale,
     Never,
 }
 
@@ -68,6 +74,7 @@ pub const DIR_REFRESH_DENIED: &[(&str, DirRefreshDenied)] = &[
 pub const FAIL_ON: &[(&str, FailOn)] = &[
     ("failed", FailOn::Failed),
     ("pending", FailOn::Pending),
+    ("stale", FailOn::Stale),
     ("never", FailOn::Never),
 ];
 
@@ -90,6 +97,14 @@ pub struct Options {
     pub on_dir_refresh_denied: Option<DirRefreshDenied>,
     pub on_missing_base: Option<MissingBase>,
     pub collapse_threshold: Option<usize>,
+    /// `--verify`: check the edge after the run.
+    pub verify: Option<VerifyMode>,
+    /// `--verify-root`: the built site's folder, as uploaded.
+    pub verify_root: Option<PathBuf>,
+    /// `--verify-connect`: where verification requests go.
+    pub verify_connect: Option<Connect>,
+    /// `--verify-heal`: refresh a URL still stale once more (not implemented yet).
+    pub verify_heal: Option<bool>,
     /// The options only some providers take, by key, each checked against its declaration
     /// (whether the run's provider takes it is checked once the provider is known).
     pub provider_options: BTreeMap<&'static str, OptionValue>,
@@ -123,6 +138,10 @@ impl Options {
             on_dir_refresh_denied: self.on_dir_refresh_denied.or(other.on_dir_refresh_denied),
             on_missing_base: self.on_missing_base.or(other.on_missing_base),
             collapse_threshold: self.collapse_threshold.or(other.collapse_threshold),
+            verify: self.verify.or(other.verify),
+            verify_root: self.verify_root.or(other.verify_root),
+            verify_connect: self.verify_connect.or(other.verify_connect),
+            verify_heal: self.verify_heal.or(other.verify_heal),
             provider_options,
         }
     }
@@ -172,7 +191,7 @@ impl Options {
                         InputError::new(
                             &a.input_name("fail-on"),
                             format!("unknown value `{s}`"),
-                            "use failed, pending or never",
+                            "use failed, pending, stale or never",
                         )
                     })
                 })
@@ -204,9 +223,36 @@ impl Options {
                 })
                 .transpose()?,
             collapse_threshold: positive(&a.input_name("collapse-threshold"), a.collapse_threshold)?,
+            verify: a
+                .verify
+                .as_deref()
+                .map(|s| parse_verify(&a.input_name("verify"), s))
+                .transpose()?,
+            verify_root: a.verify_root.clone(),
+            verify_connect: a
+                .verify_connect
+                .as_deref()
+                .map(|s| {
+                    Connect::parse(s).map_err(|(problem, fix)| {
+                        InputError::new(&a.input_name("verify-connect"), problem, fix)
+                    })
+                })
+                .transpose()?,
+            verify_heal: a.verify_heal,
             provider_options,
         })
     }
+}
+
+/// `--verify`'s value.
+pub fn parse_verify(input: &str, s: &str) -> Result<VerifyMode, InputError> {
+    lookup(VERIFY_MODES, s).ok_or_else(|| {
+        InputError::new(
+            input,
+            format!("unknown value `{}`", crate::echo::cap(s, crate::echo::VALUE)),
+            "use off, status or content (or auto: content where the deployed bytes are known, else status)",
+        )
+    })
 }
 
 fn parse_task(input: &str, s: &str) -> Result<TaskMode, InputError> {

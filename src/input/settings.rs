@@ -25,6 +25,7 @@ use crate::plan::{Plan, TaskMode};
 use crate::providers::registry::ProviderOptions;
 use crate::providers::{ObjectType, ProviderKind};
 use crate::send::run::RunOptions;
+use crate::verify::{Connect, VerifyMode};
 
 /// Which provider account to talk to, and how: all that `quota` and `status` need.
 #[derive(Debug, Clone)]
@@ -56,6 +57,29 @@ pub struct Settings {
     /// The CDNs the plan goes to, at least one: the config file's `targets:` (as
     /// `--target` selects them), or one unnamed target made of the flags.
     pub targets: Vec<Target>,
+    /// Verifying the edge after the run.
+    pub verify: VerifySettings,
+}
+
+/// `--verify` and its options, resolved.
+#[derive(Debug, Clone, Default)]
+pub struct VerifySettings {
+    /// Each target's mode, in the order of [`Settings::targets`]; `Off` when verification
+    /// does not run for it.
+    pub modes: Vec<VerifyMode>,
+    /// `--verify-root`: the built site's folder.
+    pub root: Option<PathBuf>,
+    /// `--verify-connect`.
+    pub connect: Option<Connect>,
+    /// `--verify-heal` (parsed; healing is not implemented yet).
+    pub heal: bool,
+}
+
+impl VerifySettings {
+    /// Whether any target verifies.
+    pub fn on(&self) -> bool {
+        self.modes.iter().any(|m| *m != VerifyMode::Off)
+    }
 }
 
 impl Settings {
@@ -347,7 +371,9 @@ pub fn settings(
         }],
         None => targets,
     };
+    let verify = verify_settings(&opts, config.as_ref(), &targets, git.is_some())?;
     Ok(Settings {
+        verify,
         task,
         object_type,
         plan,
@@ -360,6 +386,70 @@ pub fn settings(
         empty_lists,
         targets,
     })
+}
+
+/// `--verify` per target, resolved: the value given (the target's own key over the run's),
+/// else `auto` in git mode (content where the deployed bytes are known, else status) and
+/// `off` for URL lists. A target whose API is on this machine (the emulator) defaults to
+/// `off` unless `--verify-connect` names the edge: its URLs' hosts are not served there,
+/// and a local run must not fetch them from the internet.
+fn verify_settings(
+    opts: &Options,
+    config: Option<&Config>,
+    targets: &[Target],
+    git: bool,
+) -> Result<VerifySettings, InputError> {
+    if let Some(root) = &opts.verify_root
+        && !root.is_dir()
+    {
+        return Err(InputError::new(
+            "--verify-root",
+            format!("{} is not a folder", root.display()),
+            "give the folder of the built site, as it was uploaded",
+        ));
+    }
+    let mut modes = Vec::new();
+    for target in targets {
+        let own = target.name.as_deref().and_then(|name| {
+            config?
+                .targets
+                .iter()
+                .find(|t| t.name == name)
+                .and_then(|t| t.run.verify)
+        });
+        let mode = match own.or(opts.verify) {
+            Some(mode) => mode,
+            None if !git => VerifyMode::Off,
+            None if opts.verify_connect.is_none() && local(&target.connection.endpoint) => {
+                VerifyMode::Off
+            }
+            None => VerifyMode::Auto,
+        };
+        if mode == VerifyMode::Content && !git && opts.verify_root.is_none() {
+            return Err(InputError::new(
+                "--verify",
+                "content needs the deployed bytes, and a URL list does not say what they are",
+                "give the built site's folder with --verify-root DIR, or use --verify status",
+            ));
+        }
+        modes.push(mode);
+    }
+    Ok(VerifySettings {
+        modes,
+        root: opts.verify_root.clone(),
+        connect: opts.verify_connect.clone(),
+        heal: opts.verify_heal.unwrap_or(true),
+    })
+}
+
+/// Whether an API endpoint is on this machine (the emulator).
+fn local(endpoint: &url::Url) -> bool {
+    match endpoint.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
 }
 
 /// The pacing and waiting options of `opts`.

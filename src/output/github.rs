@@ -211,6 +211,36 @@ pub fn annotations(report: &Report, report_path: Option<&Path>) -> Command {
             &format!("{} more URLs failed{see}", failed.len() - MAX_ANNOTATIONS),
         ));
     }
+    let stale: Vec<_> = super::text::not_fresh(report)
+        .into_iter()
+        .filter(|(_, v)| v.verdict.is_stale())
+        .collect();
+    for (url, v) in stale.iter().take(MAX_ANNOTATIONS) {
+        let headers: Vec<String> = v.headers.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        out.push(annotation(
+            Level::Warning,
+            &format!("{who} {}", v.verdict.as_str()),
+            &format!(
+                "{url}: {}{}",
+                v.reason.as_deref().unwrap_or("not what was deployed"),
+                if headers.is_empty() {
+                    String::new()
+                } else {
+                    format!(" [{}]", headers.join("; "))
+                }
+            ),
+        ));
+    }
+    if stale.len() > MAX_ANNOTATIONS {
+        out.push(annotation(
+            Level::Warning,
+            &who,
+            &format!(
+                "{} more URLs not fresh at the edge{see}",
+                stale.len() - MAX_ANNOTATIONS
+            ),
+        ));
+    }
     if report.counts.pending > 0 {
         // Counted once per URL: a refresh still running leaves its prefetch pending too.
         let pending: std::collections::HashSet<&str> = report
@@ -391,6 +421,7 @@ fn summary_head(report: &Report, git: Option<&GitReport>, run_urls: usize) -> St
         }
         out.push('\n');
     }
+    out += &verify_section(report);
     if let Some(stop) = &report.stopped {
         let _ = writeln!(
             out,
@@ -403,6 +434,50 @@ fn summary_head(report: &Report, git: Option<&GitReport>, run_urls: usize) -> St
                 .unwrap_or_default()
         );
     }
+    out
+}
+
+/// The verification of the edge: the verdict counts, then a table of the URLs not fresh
+/// (stale first, at most [`super::text::VERIFY_SHOWN`]) with the reason and the headers
+/// that explain it. Empty when the run did not verify.
+fn verify_section(report: &Report) -> String {
+    let Some(c) = &report.verify else {
+        return String::new();
+    };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "**Verify:** {} fresh, {} stale, {} lingering, {} missing, {} error, {} unchecked\n",
+        c.fresh, c.stale, c.lingering, c.missing, c.error, c.unchecked
+    );
+    let list = super::text::not_fresh(report);
+    if list.is_empty() {
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "| URL | verdict | status | reason | headers |\n|---|---|---:|---|---|"
+    );
+    for (url, v) in list.iter().take(super::text::VERIFY_SHOWN) {
+        let headers: Vec<String> = v.headers.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            cell(url),
+            v.verdict.as_str(),
+            v.status.map(|s| s.to_string()).unwrap_or_default(),
+            cell(v.reason.as_deref().unwrap_or_default()),
+            cell(&headers.join("; "))
+        );
+    }
+    if list.len() > super::text::VERIFY_SHOWN {
+        let _ = writeln!(
+            out,
+            "\n{} more URLs not fresh: see the report.",
+            list.len() - super::text::VERIFY_SHOWN
+        );
+    }
+    out.push('\n');
     out
 }
 
@@ -601,6 +676,7 @@ mod tests {
             status,
             task_id: Some("t1".into()),
             reason: reason.map(str::to_string),
+            verify: None,
         }
     }
 

@@ -13,17 +13,29 @@ pub mod text;
 use std::path::Path;
 
 use crate::providers::Operation;
-use crate::report::{Counts, MultiReport, Report};
+use crate::report::{Counts, MultiReport, Report, VerifyCounts};
 
 /// The step outputs of the contract, in its order, with their values for `report`.
 /// Lists of task ids are comma-separated (single-line, so GitLab's dotenv can carry them).
 pub fn outputs(report: &Report, report_path: Option<&Path>) -> Vec<(&'static str, String)> {
-    contract(
+    let mut values = contract(
         report.status.as_str(),
         |op| report.task_ids(op).join(","),
         &report.counts,
         report_path,
-    )
+    );
+    verify_outputs(&mut values, report.verify.as_ref());
+    values
+}
+
+/// `verified-count` (URLs verified fresh) and `stale-count` (stale, lingering or missing),
+/// when the run verified the edge; without verification they are not set, so a run that
+/// does not verify writes the outputs it always did.
+fn verify_outputs(values: &mut Vec<(&'static str, String)>, counts: Option<&VerifyCounts>) {
+    if let Some(c) = counts {
+        values.push(("verified-count", c.verified().to_string()));
+        values.push(("stale-count", c.not_fresh().to_string()));
+    }
 }
 
 /// The outputs of a run that ended on bad input, before anything was sent: `failed`, every
@@ -100,6 +112,7 @@ pub fn multi_outputs(
         })
         .collect();
     let mut values = contract(report.status.as_str(), ids, &report.counts, report_path);
+    verify_outputs(&mut values, report.verify.as_ref());
     values.push(("targets", serde_json::Value::Object(targets).to_string()));
     values
 }

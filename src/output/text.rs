@@ -243,3 +243,74 @@ pub fn task_states(states: &[TaskState]) -> String {
     }
     out
 }
+
+/// The verification of `report` for people: the counts, then each URL not fresh (stale
+/// first, at most [`VERIFY_SHOWN`]) with the reason and the headers that explain it.
+/// `None` when the report was not verified.
+pub fn verify(report: &Report) -> Option<String> {
+    let counts = report.verify.as_ref()?;
+    let mut out = String::new();
+    let who = report
+        .target
+        .as_deref()
+        .map(|t| format!("target {t}: "))
+        .unwrap_or_default();
+    let parts: Vec<String> = [
+        (counts.fresh, "fresh"),
+        (counts.stale, "stale"),
+        (counts.lingering, "lingering"),
+        (counts.missing, "missing"),
+        (counts.error, "error"),
+        (counts.unchecked, "unchecked"),
+    ]
+    .into_iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, w)| format!("{n} {w}"))
+    .collect();
+    let _ = writeln!(
+        out,
+        "{who}verify: {}",
+        if parts.is_empty() {
+            "no URL".to_string()
+        } else {
+            parts.join(", ")
+        }
+    );
+    let shown = not_fresh(report);
+    for (url, v) in shown.iter().take(VERIFY_SHOWN) {
+        let _ = write!(out, "  {:<10} {url}", v.verdict.as_str());
+        if let Some(reason) = &v.reason {
+            let _ = write!(out, ": {}", crate::echo::cap(reason, crate::echo::VALUE));
+        }
+        if !v.headers.is_empty() {
+            let headers: Vec<String> = v.headers.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+            let _ = write!(out, " [{}]", headers.join("; "));
+        }
+        out.push('\n');
+    }
+    if shown.len() > VERIFY_SHOWN {
+        let _ = writeln!(
+            out,
+            "  … and {} more (see the report)",
+            shown.len() - VERIFY_SHOWN
+        );
+    }
+    Some(out)
+}
+
+/// URLs listed by [`verify`] and the job summary at most.
+pub const VERIFY_SHOWN: usize = 20;
+
+/// The distinct URLs of `report` whose verdict is not `fresh`, stale ones first (then
+/// lingering, missing, error, unchecked), each once.
+pub fn not_fresh(report: &Report) -> Vec<(&str, &crate::verify::Verdict)> {
+    let mut seen = std::collections::HashSet::new();
+    let mut list: Vec<(&str, &crate::verify::Verdict)> = report
+        .urls
+        .iter()
+        .filter_map(|u| Some((u.url.as_str(), u.verify.as_ref()?)))
+        .filter(|(url, v)| v.verdict != crate::verify::VerdictKind::Fresh && seen.insert(*url))
+        .collect();
+    list.sort_by_key(|(_, v)| v.verdict);
+    list
+}

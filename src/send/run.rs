@@ -339,6 +339,7 @@ pub async fn execute_observed(
         tasks,
         urls,
         git: None,
+        verify: None,
     }
 }
 
@@ -520,6 +521,7 @@ impl Runner<'_> {
             tasks: Vec::new(),
             urls,
             git: None,
+            verify: None,
         }
     }
 
@@ -1696,6 +1698,7 @@ fn not_prefetched(
                 status,
                 task_id: None,
                 reason: Some(reason),
+                verify: None,
             }
         })
         .collect()
@@ -1750,6 +1753,7 @@ fn results(
                 status,
                 task_id,
                 reason,
+                verify: None,
             });
         }
     }
@@ -1860,6 +1864,7 @@ pub fn listed(plan: &Plan, status: UrlStatus, reason: Option<&str>) -> Vec<UrlRe
         status,
         task_id: None,
         reason: reason.map(str::to_string),
+        verify: None,
     };
     let mut urls = Vec::new();
     for (t, list) in &plan.refresh {
