@@ -168,7 +168,6 @@ impl fmt::Display for InvalidLine {
 pub fn parse(text: &str, rules: &Rules) -> Result<ParsedList, Vec<InvalidLine>> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut list = ParsedList::default();
-    let mut seen = HashSet::new();
     let mut invalid = Vec::new();
     for (index, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -188,13 +187,7 @@ pub fn parse(text: &str, rules: &Rules) -> Result<ParsedList, Vec<InvalidLine>> 
             continue;
         }
         match normalize(line, rules) {
-            Ok(url) => {
-                if seen.insert(url.clone()) {
-                    list.urls.push(url);
-                } else {
-                    list.duplicates += 1;
-                }
-            }
+            Ok(url) => list.urls.push(url),
             Err(reason) => invalid.push(InvalidLine {
                 line: index + 1,
                 text: crate::echo::cap(&mask_credentials(line), crate::echo::VALUE).into_owned(),
@@ -203,6 +196,16 @@ pub fn parse(text: &str, rules: &Rules) -> Result<ParsedList, Vec<InvalidLine>> 
         }
     }
     if invalid.is_empty() {
+        // Duplicates go after the fact, through a set that borrows the URLs: a list of a
+        // million URLs is not held twice.
+        let mut seen: HashSet<&str> = HashSet::with_capacity(list.urls.len());
+        let first: Vec<bool> = list.urls.iter().map(|u| seen.insert(u.as_str())).collect();
+        drop(seen);
+        let before = list.urls.len();
+        let mut first = first.into_iter();
+        list.urls.retain(|_| first.next().unwrap_or(true));
+        list.duplicates = before - list.urls.len();
+        list.urls.shrink_to_fit();
         Ok(list)
     } else {
         Err(invalid)

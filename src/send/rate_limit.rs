@@ -9,8 +9,8 @@
 //! the provider's (see `SlidingWindow` for the argument). The place is held by a [`Permit`]
 //! that the caller keeps until the answer is in.
 //!
-//! Per-API request rates also go through `governor` with a burst of one, so requests are
-//! spread evenly instead of leaving in bursts. The per-host cap on refreshed URLs per minute
+//! Per-API request rates also go through `governor`, with a burst of a fifth of a second's
+//! calls, so a first wave leaves at once and the rest are spread evenly. The per-host cap on refreshed URLs per minute
 //! is a sliding window too: a single batch may carry the whole minute's allowance, which a
 //! token bucket cannot express without also allowing twice that in the first minute.
 
@@ -56,9 +56,12 @@ struct ApiRate {
 impl ApiRate {
     fn new(per_second: u32) -> Self {
         let rate = NonZeroU32::new(per_second.max(1)).expect("at least one");
+        // A fifth of a second's calls may leave together (a run's first wave of batches
+        // goes out at once); the sliding window below still holds every second to the rate.
+        let burst = NonZeroU32::new(rate.get() / 5).unwrap_or(NonZeroU32::MIN);
         ApiRate {
             queue: tokio::sync::Mutex::new(()),
-            spacing: RateLimiter::direct(Quota::per_second(rate).allow_burst(NonZeroU32::MIN)),
+            spacing: RateLimiter::direct(Quota::per_second(rate).allow_burst(burst)),
             window: SlidingWindow::new(rate.get(), Duration::from_secs(1) + ITEMS_WINDOW_MARGIN),
         }
     }

@@ -27,7 +27,7 @@ use crate::report::{self, Calls, Counts, Report, Stop, TaskRecord, UrlResult, Ur
 use crate::send::quota_ledger::{QuotaLedger, Reservation};
 use crate::send::rate_limit::{Api, ApiRates, Permit};
 use crate::send::resume::Prior;
-use crate::send::tracker::{Schedule, Tracker};
+use crate::send::tracker::{self, PathState, Schedule, Tracker};
 
 #[derive(Clone, Debug)]
 pub struct RunOptions {
@@ -426,12 +426,7 @@ fn interleave_by_host(batches: Vec<Batch>) -> Vec<Batch> {
 }
 
 fn same_path(reported: &str, sent: &str) -> bool {
-    fn strip(s: &str) -> &str {
-        s.strip_prefix("https://")
-            .or_else(|| s.strip_prefix("http://"))
-            .unwrap_or(s)
-    }
-    reported == sent || strip(reported) == strip(sent)
+    tracker::path_key(reported) == tracker::path_key(sent)
 }
 
 /// A look-up starts this long before the first attempt of a batch: task creation times
@@ -1234,7 +1229,7 @@ impl Runner<'_> {
             phases.finished(label);
         }
 
-        let states = pipe
+        let mut states = pipe
             .tracker
             .into_inner()
             .expect("not poisoned")
@@ -1250,7 +1245,7 @@ impl Runner<'_> {
             refresh.kept,
             refresh_sent,
             refresh.recorded,
-            &states,
+            &mut states,
             how(wait_refresh),
         );
         let refused_set: HashSet<&String> = refused.iter().collect();
@@ -1260,7 +1255,7 @@ impl Runner<'_> {
             prefetch.kept,
             prefetch_sent,
             prefetch.recorded,
-            &states,
+            &mut states,
             how(wait_prefetch),
         );
         // What was never released: as its refresh ended, or as the run ended.
@@ -1612,10 +1607,8 @@ impl Pipe {
             part.released = true;
             for url in std::mem::take(&mut part.urls) {
                 let complete = part.ids.iter().any(|id| {
-                    tracker
-                        .states(id)
-                        .iter()
-                        .any(|s| s.status == TaskStatus::Complete && same_path(&s.url, &url))
+                    tracker::find(tracker.states(id), &url)
+                        .is_some_and(|s| s.status == TaskStatus::Complete)
                 });
                 if complete {
                     urls.push(url);
@@ -1711,18 +1704,28 @@ fn results(
     kept: Vec<UrlResult>,
     sent: Vec<(Batch, BatchOutcome)>,
     recorded: Vec<(Batch, BatchOutcome)>,
-    states: &HashMap<TaskId, Vec<TaskState>>,
+    states: &mut HashMap<TaskId, Vec<PathState>>,
     how: Waited<'_>,
 ) -> Phase {
     let mut phase = Phase {
         tasks: Vec::new(),
         urls: kept,
     };
-    let mut seen: HashSet<TaskId> = HashSet::new();
+    // Room for every URL at once: a million results are not copied while the list grows.
+    let total: usize = sent
+        .iter()
+        .chain(&recorded)
+        .map(|(b, _)| b.urls.len())
+        .sum();
+    phase.urls.reserve_exact(total);
+    // How many parts still need each task's states: they go once the last has its results.
+    let mut parts_of: HashMap<TaskId, usize> = HashMap::new();
     for (batch, outcome) in sent.iter().chain(recorded.iter()) {
         if let BatchOutcome::Accepted(ids) = outcome {
             for id in ids {
-                if seen.insert(id.clone()) {
+                let parts = parts_of.entry(id.clone()).or_default();
+                *parts += 1;
+                if *parts == 1 {
                     phase.tasks.push(TaskRecord {
                         id: id.0.clone(),
                         operation: batch.kind.operation,
@@ -1756,6 +1759,16 @@ fn results(
                 verify: None,
             });
         }
+        if let BatchOutcome::Accepted(ids) = &outcome {
+            for id in ids {
+                if parts_of.get_mut(id).is_some_and(|n| {
+                    *n -= 1;
+                    *n == 0
+                }) {
+                    states.remove(id);
+                }
+            }
+        }
     }
     phase
 }
@@ -1773,14 +1786,15 @@ struct Waited<'a> {
 fn resolve(
     url: &str,
     ids: &[TaskId],
-    states: &HashMap<TaskId, Vec<TaskState>>,
+    states: &HashMap<TaskId, Vec<PathState>>,
     how: Waited<'_>,
 ) -> (UrlStatus, Option<String>, Option<String>) {
-    let found = ids
-        .iter()
-        .filter_map(|id| states.get(id))
-        .flatten()
-        .find(|s| same_path(&s.url, url));
+    let found = ids.iter().find_map(|id| {
+        states
+            .get(id)
+            .and_then(|states| tracker::find(states, url))
+            .map(|s| (id, s))
+    });
     let joined = || {
         Some(
             ids.iter()
@@ -1802,18 +1816,17 @@ fn resolve(
         })
     };
     match found {
-        Some(s) => {
-            let task = Some(s.task_id.0.clone());
+        Some((id, s)) => {
+            let task = Some(id.0.clone());
             match s.status {
                 TaskStatus::Complete => (UrlStatus::Complete, task, None),
                 TaskStatus::Failed => (
                     UrlStatus::Failed,
                     task,
-                    Some(
-                        s.description
-                            .clone()
-                            .unwrap_or_else(|| "the provider reported the task failed".into()),
-                    ),
+                    Some(s.description.as_deref().map_or_else(
+                        || "the provider reported the task failed".into(),
+                        str::to_string,
+                    )),
                 ),
                 TaskStatus::Pending | TaskStatus::Running => interrupted(task.clone())
                     .unwrap_or_else(|| {

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::providers::{TaskId, TaskState};
+use crate::providers::{TaskId, TaskState, TaskStatus};
 
 /// When to look again.
 #[derive(Clone, Debug)]
@@ -81,8 +81,49 @@ pub fn progress(states: &[TaskState]) -> Option<f64> {
     (known && !states.is_empty()).then(|| done / states.len() as f64)
 }
 
+/// A path as a provider's answer and a sent URL are matched: without its scheme (Alibaba
+/// Cloud reports `host/path`).
+pub fn path_key(url: &str) -> &str {
+    url.strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .unwrap_or(url)
+}
+
+/// What the tracker keeps of one path of a task: what the results need, and no more (a
+/// run of a million URLs keeps a million of these until the end).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PathState {
+    /// [`path_key`] of the path as the provider reported it.
+    key: Box<str>,
+    pub status: TaskStatus,
+    /// The provider's description of a failure.
+    pub description: Option<Box<str>>,
+}
+
+impl From<TaskState> for PathState {
+    fn from(s: TaskState) -> Self {
+        let key = match path_key(&s.url).len() {
+            n if n == s.url.len() => s.url.into_boxed_str(),
+            _ => path_key(&s.url).into(),
+        };
+        PathState {
+            key,
+            status: s.status,
+            description: s.description.map(String::into_boxed_str),
+        }
+    }
+}
+
+/// The state of `url` among a task's states, sorted by key as the tracker keeps them: a
+/// binary search, so resolving a task of a thousand paths is not a million comparisons.
+pub fn find<'a>(states: &'a [PathState], url: &str) -> Option<&'a PathState> {
+    let key = path_key(url);
+    let i = states.partition_point(|s| &*s.key < key);
+    states.get(i).filter(|s| &*s.key == key)
+}
+
 /// Whether every path of a task has ended.
-pub fn finished(states: &[TaskState]) -> bool {
+pub fn finished(states: &[PathState]) -> bool {
     !states.is_empty() && states.iter().all(|s| s.status.is_terminal())
 }
 
@@ -90,7 +131,9 @@ struct Tracked {
     accepted: Instant,
     gap: Duration,
     next: Instant,
-    states: Vec<TaskState>,
+    states: Vec<PathState>,
+    /// How far the task was at its last answer, where it said.
+    progress: Option<f64>,
     finished: bool,
 }
 
@@ -124,6 +167,7 @@ impl Tracker {
                 gap: Duration::ZERO,
                 next: now,
                 states: Vec::new(),
+                progress: None,
                 finished: false,
             },
         );
@@ -187,7 +231,10 @@ impl Tracker {
             return false;
         }
         if !states.is_empty() {
-            t.states = states;
+            t.progress = progress(&states);
+            t.states = states.into_iter().map(PathState::from).collect();
+            // Stable: of two entries for one path, the first answered stays first.
+            t.states.sort_by(|a, b| a.key.cmp(&b.key));
         }
         if finished(&t.states) {
             t.finished = true;
@@ -198,11 +245,9 @@ impl Tracker {
             t.next = t.next.max(now + self.schedule.floor);
             return false;
         }
-        let gap = self.schedule.next_gap(
-            now.saturating_duration_since(t.accepted),
-            t.gap,
-            progress(&t.states),
-        );
+        let gap =
+            self.schedule
+                .next_gap(now.saturating_duration_since(t.accepted), t.gap, t.progress);
         t.gap = gap;
         t.next = now + gap;
         false
@@ -217,12 +262,12 @@ impl Tracker {
     }
 
     /// The latest states of `id`'s paths (none before its first answer).
-    pub fn states(&self, id: &TaskId) -> &[TaskState] {
+    pub fn states(&self, id: &TaskId) -> &[PathState] {
         self.tasks.get(id).map_or(&[], |t| &t.states)
     }
 
     /// The latest states of every task, for the results.
-    pub fn into_states(self) -> HashMap<TaskId, Vec<TaskState>> {
+    pub fn into_states(self) -> HashMap<TaskId, Vec<PathState>> {
         self.tasks
             .into_iter()
             .filter(|(_, t)| !t.states.is_empty())
@@ -234,7 +279,6 @@ impl Tracker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::TaskStatus;
 
     fn state(id: &str, status: TaskStatus, progress: Option<f32>) -> TaskState {
         TaskState {
@@ -340,6 +384,28 @@ mod tests {
         // Due at 1.0, 1.05 and 1.1 s: the floor is 0.1 s, so one look takes all three.
         assert_eq!(tracker.due(t0 + S(1.0), 10, false).len(), 3);
         assert!(tracker.due(t0 + S(0.99), 10, false).is_empty());
+    }
+
+    #[test]
+    fn a_path_is_found_with_or_without_its_scheme() {
+        let t0 = Instant::now();
+        let mut tracker = Tracker::new(Schedule::new(S(1.0)));
+        let id = TaskId("1".into());
+        tracker.add(&id, t0);
+        let mut states: Vec<TaskState> = ["c", "a", "b"]
+            .iter()
+            .map(|p| TaskState {
+                url: format!("example.com/{p}"),
+                ..state("1", TaskStatus::Complete, None)
+            })
+            .collect();
+        states[1].status = TaskStatus::Failed;
+        tracker.record(&id, states, t0);
+        let found = |url| find(tracker.states(&id), url).map(|s| s.status);
+        assert_eq!(found("https://example.com/a"), Some(TaskStatus::Failed));
+        assert_eq!(found("http://example.com/c"), Some(TaskStatus::Complete));
+        assert_eq!(found("example.com/b"), Some(TaskStatus::Complete));
+        assert_eq!(found("https://example.com/d"), None);
     }
 
     #[test]
