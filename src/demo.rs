@@ -65,12 +65,19 @@ pub struct Finished {
 pub enum Step {
     /// A new site repository, its first version committed and tagged `deploy-1`.
     Deploy1,
+    /// A visitor fetches a page through the emulator's edge: a MISS fills the cache with
+    /// version 1, the next request is a HIT.
+    Visit1,
     /// Files edited, added, deleted and renamed; committed and tagged `deploy-2`.
     Deploy2,
+    /// The edge still serves version 1: stale.
+    Stale,
     /// The run's settings read from its command line: the diff, and each change's URLs.
     GitMode,
     /// The refresh, then the prefetch, through the real client against the emulator.
     Send,
+    /// What the edge serves now: every changed URL verified fresh, and the visitor's page.
+    Verified,
     /// Where the report is and what it says.
     Report,
     /// The same against the user's own repository.
@@ -80,9 +87,12 @@ pub enum Step {
 /// The demo, in order.
 pub const STORY: &[Step] = &[
     Step::Deploy1,
+    Step::Visit1,
     Step::Deploy2,
+    Step::Stale,
     Step::GitMode,
     Step::Send,
+    Step::Verified,
     Step::Report,
     Step::YourTurn,
 ];
@@ -142,6 +152,9 @@ pub const DEPLOY_2: &[Edit] = &[
     ),
 ];
 
+/// The page the demo's visitor fetches through the edge.
+const VISITED: &str = "/docs/";
+
 /// How long an emulated task runs: long enough to show the wait, short enough for the demo.
 const TASK_DURATION: Duration = Duration::from_secs(1);
 
@@ -192,21 +205,24 @@ impl Demo {
         }
         let (id, secret) = emulator::default_key(provider)
             .with_context(|| format!("the emulator does not emulate {provider}"))?;
+        let folder = std::env::temp_dir().join(format!(
+            "cdn-refresh-demo-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        ));
+        // The edge serves the checkout's `public/`: the site as deployed.
+        let origin = folder.join("www").join("public");
+        std::fs::create_dir_all(&origin)
+            .with_context(|| format!("cannot make the folder {}", origin.display()))?;
         let emulator = emulator::start(EmulatorArgs {
             task_duration: TASK_DURATION,
             faults: vec![FaultSpec {
                 kind: FaultKind::Throttle,
                 rate: FaultRate::EveryNth(4),
             }],
+            origin: Some(origin),
             ..EmulatorArgs::default()
         })
         .await?;
-        let folder = std::env::temp_dir().join(format!(
-            "cdn-refresh-demo-{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..8]
-        ));
-        std::fs::create_dir_all(&folder)
-            .with_context(|| format!("cannot make the folder {}", folder.display()))?;
         let vars = &provider.spec().credentials;
         let env = Env::new([
             (vars.id.to_string(), id.to_string()),
@@ -215,7 +231,7 @@ impl Demo {
         say(&format!(
             "cdn-refresh demo: a site deployed twice, then its CDN cache refreshed and warmed for exactly what the second deploy changed.\n\
              Everything happens on this machine, with no credentials and no network:\n\
-             \x20 - the CDN is {title} CDN's API, emulated by cdn-refresh itself on {url} (loopback only);\n\
+             \x20 - the CDN is {title} CDN's API, emulated by cdn-refresh itself on {url} (loopback only), and its edge: the same address serves www.example.com from the site's public/ folder, with a cache;\n\
              \x20 - the key is the emulator's fake one ({id_var}={id}, and a secret in {secret_var}), set for this demo only;\n\
              \x20 - the emulator throttles one call in four on purpose (\"too many requests\"): the WARN lines below are the retries at work;\n\
              \x20 - deploy 1 and deploy 2 are two commits of a site repository made in {folder}, kept for you to look at (delete it when done).\n",
@@ -244,7 +260,10 @@ impl Demo {
     async fn step(&mut self, step: Step) -> anyhow::Result<()> {
         match step {
             Step::Deploy1 => self.deploy_1(),
+            Step::Visit1 => self.visit_1().await,
             Step::Deploy2 => self.deploy_2(),
+            Step::Stale => self.stale().await,
+            Step::Verified => self.verified().await,
             Step::GitMode => self.git_mode(),
             Step::Send => self.send().await,
             Step::Report => self.show_report(),
@@ -276,6 +295,69 @@ impl Demo {
         say(&format!("      {}\n", files.join(", ")));
         self.deploys.push(commit);
         Ok(())
+    }
+
+    /// A visitor's GET of `path` on www.example.com, through the emulator's edge: the
+    /// answer as a line (`200, X-Cache: HIT, Age: 0`) and the body.
+    async fn visit(&self, path: &str) -> anyhow::Result<(String, String)> {
+        let resp = reqwest::Client::new()
+            .get(format!("{}{path}", self.emulator.url()))
+            .header("host", "www.example.com")
+            .send()
+            .await
+            .context("the emulator's edge answers")?;
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| format!(", {name}: {v}"))
+                .unwrap_or_default()
+        };
+        let line = format!(
+            "{}{}{}",
+            resp.status().as_u16(),
+            header("X-Cache"),
+            header("Age")
+        );
+        let body = resp.text().await.context("the edge's body")?;
+        Ok((line, body))
+    }
+
+    /// `visit`, told: the request, the answer line, the bytes.
+    async fn tell_visit(&self, path: &str) -> anyhow::Result<()> {
+        let (line, body) = self.visit(path).await?;
+        let body = body.trim_end().replace('\n', " ");
+        say(&format!(
+            "      GET https://www.example.com{path} -> {line}: {}\n",
+            crate::echo::cap(&body, 200)
+        ));
+        Ok(())
+    }
+
+    async fn visit_1(&mut self) -> anyhow::Result<()> {
+        self.headline(&format!(
+            "a visitor opens https://www.example.com{VISITED}: the edge fetches it from the site (MISS) and caches it; the next visitor gets the cached copy (HIT)"
+        ));
+        self.tell_visit(VISITED).await?;
+        self.tell_visit(VISITED).await
+    }
+
+    async fn stale(&mut self) -> anyhow::Result<()> {
+        self.headline(
+            "deploy 2 is live at the origin, but the edge still serves version 1 from its cache: stale until refreshed",
+        );
+        self.tell_visit(VISITED).await
+    }
+
+    async fn verified(&mut self) -> anyhow::Result<()> {
+        let report = self.report.as_ref().context("Send comes before Verified")?;
+        let counts = report.verify.clone().unwrap_or_default();
+        self.headline(&format!(
+            "verified at the edge: {} of {} URLs serve exactly what deploy 2 holds (deleted ones answer 404); the visitor gets version 2",
+            counts.fresh,
+            counts.fresh + counts.not_fresh() + counts.error + counts.unchecked,
+        ));
+        self.tell_visit(VISITED).await
     }
 
     fn deploy_2(&mut self) -> anyhow::Result<()> {
@@ -325,6 +407,12 @@ impl Demo {
                 "deploy-2".into(),
             ],
             s(&["--mapping", RULE, "-t", "both"]),
+            vec![
+                "--verify".into(),
+                "content".into(),
+                "--verify-connect".into(),
+                self.emulator.url(),
+            ],
             vec![
                 "--provider".into(),
                 self.provider.name().into(),
@@ -405,7 +493,7 @@ impl Demo {
     /// The run proper: `app::run::run`, as `cdn-refresh` runs it, then the report file.
     async fn send(&mut self) -> anyhow::Result<()> {
         self.headline(
-            "refresh, then prefetch what the refresh completed: batches within the provider's limits, retried when throttled, every task waited for",
+            "refresh, then prefetch what the refresh completed: batches within the provider's limits, retried when throttled, every task waited for; then every URL fetched from the edge as a visitor does and compared with deploy 2's bytes",
         );
         let settings = self
             .settings

@@ -53,6 +53,16 @@ pub struct VerifyCounts {
     pub missing: usize,
     pub error: usize,
     pub unchecked: usize,
+    /// URLs refreshed once more after their first verification (`--verify-heal`).
+    #[serde(default, skip_serializing_if = "is_zero_usize")]
+    pub heal_attempted: usize,
+    /// Of those, the URLs fresh after the heal (counted in `fresh` too).
+    #[serde(default, skip_serializing_if = "is_zero_usize")]
+    pub healed: usize,
+}
+
+fn is_zero_usize(n: &usize) -> bool {
+    *n == 0
 }
 
 impl VerifyCounts {
@@ -64,6 +74,10 @@ impl VerifyCounts {
             let Some(v) = &u.verify else { continue };
             if !seen.insert(u.url.as_str()) {
                 continue;
+            }
+            if let Some(heal) = &v.heal {
+                c.heal_attempted += 1;
+                c.healed += usize::from(heal.healed);
             }
             match v.verdict {
                 VerdictKind::Fresh => c.fresh += 1,
@@ -95,6 +109,8 @@ impl VerifyCounts {
         self.missing += o.missing;
         self.error += o.error;
         self.unchecked += o.unchecked;
+        self.heal_attempted += o.heal_attempted;
+        self.healed += o.healed;
     }
 }
 

@@ -78,6 +78,28 @@ async fn the_demo_tells_the_whole_story() {
     assert!(text.contains("--base deploy-1 --head deploy-2"), "{text}");
     assert_eq!(git["changes"], 7, "{git}");
 
+    // The edge: version 1 cached (MISS, then HIT), stale after deploy 2, and every URL
+    // verified fresh after the run.
+    let miss = text
+        .find("X-Cache: MISS")
+        .unwrap_or_else(|| panic!("{text}"));
+    let hit = text
+        .find("X-Cache: HIT")
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(miss < hit, "{text}");
+    assert!(text.contains("still serves version 1"), "{text}");
+    let verify = &told.report["verify"];
+    assert!(verify["fresh"].as_u64().unwrap() > 0, "{verify}");
+    assert_eq!(verify["stale"], 0, "{verify}");
+    for u in told.report["urls"].as_array().unwrap() {
+        assert_eq!(u["verify"]["verdict"], "fresh", "{u}");
+    }
+    let last = text.rfind("GET https://www.example.com/docs/").unwrap();
+    assert!(
+        text[last..].lines().next().unwrap().contains("version 2"),
+        "{text}"
+    );
+
     // Every change is listed, the renamed and the deleted one included, with its URLs.
     for line in [
         "renamed   public/blog/release notes.html -> public/blog/2026/release notes.html",

@@ -96,8 +96,10 @@ pub fn of_report(report: &Report, fail_on: FailOn) -> u8 {
     }
     // With verification on, a URL the edge still serves wrong (stale, lingering, missing)
     // failed as surely as one the provider refused.
+    // A URL whose task failed but that a heal refreshed and proved fresh did not fail.
     let failed = report.urls.iter().any(|u| {
-        matches!(u.status, UrlStatus::Failed | UrlStatus::Rejected)
+        let healed = u.verify.as_ref().is_some_and(|v| v.healed());
+        (matches!(u.status, UrlStatus::Failed | UrlStatus::Rejected) && !healed)
             || u.verify.as_ref().is_some_and(|v| v.verdict.is_stale())
     });
     let pending = report.urls.iter().any(|u| u.status == UrlStatus::Pending);

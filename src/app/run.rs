@@ -179,7 +179,7 @@ pub async fn run(settings: &mut Settings, env: &Env, ci: &Ci) -> Result<(Outcome
     }
     if settings.verify.on() {
         console::print(ci.begin("cdn_refresh_verify", "cdn-refresh: verify the edge"));
-        super::verify::verify_reports(settings, &mut reports, started).await;
+        super::verify::verify_reports(settings, env, &mut reports, started).await;
         for report in &reports {
             if let Some(lines) = text::verify(report) {
                 console::print(ci.verbatim(&lines));

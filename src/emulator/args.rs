@@ -45,6 +45,11 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "TEXT")]
     pub fail_matching: Vec<String>,
 
+    /// With `--fail-matching`: only the first N tasks of each matching path fail, later ones
+    /// complete (a transient failure, as an origin that was briefly down).
+    #[arg(long, value_name = "N")]
+    pub fail_times: Option<u32>,
+
     /// Serve the `--domains` as a CDN edge too, from this folder (the site as deployed), on
     /// the same address: a request whose Host is one of the domains is a visitor's (GET and
     /// HEAD), any other Host reaches the APIs. `http://HOST/PATH` is `DIR/HOST/PATH` when a

@@ -61,6 +61,64 @@ pub struct EdgeStats {
     /// Visitor requests refused: a hostile path (400), a method other than GET or HEAD
     /// (405), a file over `--edge-max-file-bytes` (502).
     pub refused: u64,
+    /// The visitor requests as they arrived (the first [`MAX_LOGGED`]), to check how
+    /// clients ask: the query, cache-busting headers, the User-Agent and the time.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub requests: Vec<EdgeRequest>,
+}
+
+/// Visitor requests kept in [`EdgeStats::requests`].
+pub const MAX_LOGGED: usize = 1000;
+
+/// One visitor request, as the edge received it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EdgeRequest {
+    pub method: String,
+    pub host: String,
+    /// The path and query as sent.
+    pub target: String,
+    /// `Cache-Control` and `Pragma`, when sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_control: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pragma: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+    /// Milliseconds since the emulator started.
+    pub at_ms: u64,
+}
+
+impl EdgeRequest {
+    /// The request of `method` for `host`, at `at_ms`.
+    pub(crate) fn of(
+        method: &Method,
+        host: &str,
+        uri: &Uri,
+        headers: &HeaderMap,
+        at_ms: u64,
+    ) -> Self {
+        let header = |name: header::HeaderName| {
+            headers.get(name).map(|v| {
+                String::from_utf8_lossy(v.as_bytes())
+                    .chars()
+                    .take(200)
+                    .collect()
+            })
+        };
+        EdgeRequest {
+            method: method.to_string(),
+            host: host.to_string(),
+            target: uri
+                .path_and_query()
+                .map(|p| p.as_str().chars().take(500).collect())
+                .unwrap_or_default(),
+            cache_control: header(header::CACHE_CONTROL),
+            pragma: header(header::PRAGMA),
+            user_agent: header(header::USER_AGENT),
+            at_ms,
+        }
+    }
 }
 
 impl EdgeStats {

@@ -63,7 +63,7 @@ use tokio::task::JoinHandle;
 use crate::providers::ProviderKind;
 
 pub use args::{EmulatorArgs, FaultKind, FaultRate, FaultSpec, ProviderKnobs, SlowSpec};
-pub use stats::{Accepted, EdgeStats, QuotaUsed, Stats};
+pub use stats::{Accepted, EdgeRequest, EdgeStats, QuotaUsed, Stats};
 
 use server::{App, Conn, KillableListener};
 

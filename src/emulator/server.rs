@@ -49,6 +49,10 @@ pub(crate) struct App {
     /// Where the `redirect` fault sends clients.
     redirect_port: u16,
     inner: Mutex<Inner>,
+    /// Tasks failed so far per path (`--fail-times`).
+    failed: Mutex<std::collections::HashMap<String, u32>>,
+    /// When the emulator started (the edge's request log counts from it).
+    pub born: std::time::Instant,
 }
 
 impl App {
@@ -69,7 +73,29 @@ impl App {
             domains,
             redirect_port,
             inner: Mutex::new(inner),
+            failed: Mutex::new(std::collections::HashMap::new()),
+            born: std::time::Instant::now(),
         }
+    }
+
+    /// Whether a task for `path` fails: it contains a `--fail-matching` text, and (with
+    /// `--fail-times N`) fewer than N tasks for it failed before.
+    pub fn fails(&self, path: &str) -> bool {
+        if !self
+            .args
+            .fail_matching
+            .iter()
+            .any(|t| path.contains(t.as_str()))
+        {
+            return false;
+        }
+        let Some(times) = self.args.fail_times else {
+            return true;
+        };
+        let mut failed = self.failed.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = failed.entry(path.to_string()).or_insert(0);
+        *count += 1;
+        *count <= times
     }
 
     /// The state. Never held across an `.await`; a panic elsewhere does not poison it for
@@ -146,6 +172,14 @@ async fn edge_or_api(
     };
     let method = req.method();
     let head = method == Method::HEAD;
+    {
+        let at_ms = app.born.elapsed().as_millis() as u64;
+        let seen = edge::EdgeRequest::of(method, &host, req.uri(), req.headers(), at_ms);
+        let mut inner = app.lock();
+        if inner.stats.edge.requests.len() < edge::MAX_LOGGED {
+            inner.stats.edge.requests.push(seen);
+        }
+    }
     if !(head || method == Method::GET) {
         app.lock().stats.edge.refused += 1;
         return edge::refuse(method, None);

@@ -8,7 +8,7 @@ use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-pub use super::edge::EdgeStats;
+pub use super::edge::{EdgeRequest, EdgeStats};
 use crate::providers::{Operation, QuotaKind};
 
 /// What the emulator has seen, as `GET /_emulator/stats` returns it.

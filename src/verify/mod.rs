@@ -61,6 +61,30 @@ pub const VERIFY_MODES: &[(&str, VerifyMode)] = &[
 /// The largest deployed file compared by content; a larger one is checked by status only.
 pub const MAX_BODY: u64 = 16 * 1024 * 1024;
 
+/// The largest HTML page whose deployed bytes are kept to recognise a rewrite.
+pub const MAX_KEPT: usize = 1024 * 1024;
+
+/// The most bytes a rewrite by the CDN may insert into a page and be recognised as one.
+pub const MAX_INSERTED: u64 = 64 * 1024;
+
+/// Where the last `</body>` of an HTML page starts, any case.
+fn find_body_end(bytes: &[u8]) -> Option<usize> {
+    bytes
+        .windows(7)
+        .rposition(|w| w.eq_ignore_ascii_case(b"</body>"))
+}
+
+/// When `served` is `deployed` with one run of bytes inserted right before its last
+/// `</body>` (or at its end), as a CDN that adds a beacon does: how many bytes.
+pub fn inserted(deployed: &[u8], served: &[u8]) -> Option<usize> {
+    let extra = served
+        .len()
+        .checked_sub(deployed.len())
+        .filter(|n| *n > 0)?;
+    let at = find_body_end(deployed).unwrap_or(deployed.len());
+    (served[..at] == deployed[..at] && served[at + extra..] == deployed[at..]).then_some(extra)
+}
+
 /// Header values kept in a verdict are capped to this many characters.
 const HEADER_CAP: usize = 200;
 
@@ -81,8 +105,13 @@ pub const EXPLAINING_HEADERS: &[&str] = &[
 /// What the edge should serve at a URL.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Expect {
-    /// These bytes (the deployed file): their sha256 and length.
-    Bytes { sha256: [u8; 32], len: u64 },
+    /// These bytes (the deployed file): their sha256 and length, and the bytes themselves
+    /// for an HTML page of at most [`MAX_KEPT`] bytes (to recognise a rewrite by the CDN).
+    Bytes {
+        sha256: [u8; 32],
+        len: u64,
+        html: Option<Arc<[u8]>>,
+    },
     /// Any 200 (a deployed file whose bytes are not compared).
     Present,
     /// 404 or 410 (a deleted file).
@@ -94,9 +123,12 @@ pub enum Expect {
 impl Expect {
     /// The expectation of deployed `bytes`.
     pub fn bytes(bytes: &[u8]) -> Expect {
+        let html =
+            (bytes.len() <= MAX_KEPT && find_body_end(bytes).is_some()).then(|| Arc::from(bytes));
         Expect::Bytes {
             sha256: Sha256::digest(bytes).into(),
             len: bytes.len() as u64,
+            html,
         }
     }
 }
@@ -163,6 +195,32 @@ pub struct Verdict {
     pub headers: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The heal (`--verify-heal`): the URL was still not fresh at its first deadline, so it
+    /// was refreshed once more and verified again; this verdict is the second one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heal: Option<Heal>,
+}
+
+/// A URL refreshed once more because it was still not fresh at its first verify deadline.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Heal {
+    /// The first verification's verdict, which the heal answered.
+    pub before: VerdictKind,
+    /// Its reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before_reason: Option<String>,
+    /// Requests the first verification made (the verdict's `attempts` are the second's).
+    #[serde(default)]
+    pub before_attempts: u32,
+    /// What became of the heal's refresh of the URL: `complete`, `failed`, `pending`,
+    /// `rejected`, or `not-sent` when no refresh could be made (the reason says why).
+    pub refresh: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Fresh after the heal.
+    pub healed: bool,
 }
 
 impl Verdict {
@@ -173,7 +231,13 @@ impl Verdict {
             status: None,
             headers: BTreeMap::new(),
             reason: Some(reason.into()),
+            heal: None,
         }
+    }
+
+    /// Whether the URL was proven fresh only after a heal.
+    pub fn healed(&self) -> bool {
+        self.heal.as_ref().is_some_and(|h| h.healed)
     }
 }
 
@@ -258,6 +322,8 @@ pub struct Answer {
     /// The body's sha256 and length, when it was read (only for [`Expect::Bytes`]); `None`
     /// when `Content-Length` already decided.
     pub body: Option<([u8; 32], u64)>,
+    /// The body was the deployed page with this many bytes inserted before `</body>`.
+    pub inserted: Option<usize>,
 }
 
 /// The outcome of one attempt.
@@ -312,10 +378,19 @@ pub fn judge(expect: &Expect, answer: Result<&Answer, &str>) -> Judgement {
             Some(format!("answered {status} for a deployed file")),
         ),
         Expect::Present if status == 200 => Judgement::Done(VerdictKind::Fresh, None),
-        Expect::Bytes { sha256, len } if status == 200 => match answer.body {
+        Expect::Bytes { sha256, len, .. } if status == 200 => match answer.body {
             Some((got, got_len)) if got_len == *len && got == *sha256 => {
                 Judgement::Done(VerdictKind::Fresh, None)
             }
+            // Not the deployed bytes, so not proven fresh; not old bytes either, as far as
+            // can be told: reported as an unexpected answer, not retried nor healed.
+            Some(_) if answer.inserted.is_some() => Judgement::Done(
+                VerdictKind::Error,
+                Some(format!(
+                    "served the deployed page with {} bytes inserted before </body>: rewritten by the CDN (a beacon?), so its content cannot be proven; verify it by status, or turn the rewrite off",
+                    answer.inserted.unwrap_or_default()
+                )),
+            ),
             Some((_, got_len)) if got_len != *len => Judgement::Again(
                 VerdictKind::Stale,
                 Some(format!(
@@ -388,6 +463,7 @@ pub async fn verify(items: Vec<Expectation>, opts: &VerifyOptions) -> Vec<Verdic
                         status: None,
                         headers: BTreeMap::new(),
                         reason: Some(problem.clone()),
+                        heal: None,
                     },
                 })
                 .collect();
@@ -487,6 +563,7 @@ async fn one(
                 status,
                 headers,
                 reason,
+                heal: None,
             };
         }
         tokio::time::sleep(backoff).await;
@@ -538,27 +615,43 @@ async fn fetch(
         status,
         headers,
         body: None,
+        inserted: None,
     };
-    let Expect::Bytes { len, .. } = expect else {
+    let Expect::Bytes { len, html, .. } = expect else {
         return Ok(answer);
     };
     if status != 200 {
         return Ok(answer);
     }
+    // An HTML page may come back rewritten (longer): read as far as a rewrite may go.
+    let most = match html {
+        Some(_) => *len + MAX_INSERTED,
+        None => *len,
+    };
     // `Content-Length` can decide stale early; only the hash decides fresh.
-    if response.content_length().is_some_and(|n| n != *len) {
+    if response
+        .content_length()
+        .is_some_and(|n| n != *len && (html.is_none() || n < *len || n > most))
+    {
         return Ok(answer);
     }
     let mut hasher = Sha256::new();
+    let mut kept: Vec<u8> = Vec::new();
     let mut read: u64 = 0;
     loop {
         match response.chunk().await {
             Ok(Some(chunk)) => {
-                let room = (*len + 1).saturating_sub(read) as usize;
+                let room = (most + 1).saturating_sub(read) as usize;
                 let part = &chunk[..chunk.len().min(room)];
-                hasher.update(part);
+                if read < *len + 1 {
+                    let upto = ((*len + 1 - read) as usize).min(part.len());
+                    hasher.update(&part[..upto]);
+                }
+                if html.is_some() {
+                    kept.extend_from_slice(part);
+                }
                 read += part.len() as u64;
-                if read > *len {
+                if read > most {
                     break;
                 }
             }
@@ -566,7 +659,13 @@ async fn fetch(
             Err(e) => return Err(describe(&e)),
         }
     }
-    answer.body = Some((hasher.finalize().into(), read));
+    answer.body = Some((hasher.finalize().into(), read.min(*len + 1)));
+    if let Some(deployed) = html
+        && read > *len
+        && read <= most
+    {
+        answer.inserted = inserted(deployed, &kept);
+    }
     Ok(answer)
 }
 
@@ -600,6 +699,7 @@ mod tests {
             status,
             headers: BTreeMap::new(),
             body: body.map(|b| (Sha256::digest(b).into(), b.len() as u64)),
+            inserted: None,
         }
     }
 
@@ -634,6 +734,27 @@ mod tests {
             kind(judge(&e, Ok(&answer(404, None)))),
             (VerdictKind::Missing, false)
         );
+    }
+
+    #[test]
+    fn a_page_with_a_beacon_is_not_proven_but_recognised() {
+        let page = b"<html><body>v2</body></html>";
+        let e = Expect::bytes(page);
+        assert!(matches!(&e, Expect::Bytes { html: Some(_), .. }));
+        let served = b"<html><body>v2<script>b()</script></body></html>";
+        assert_eq!(inserted(page, served), Some(20));
+        assert_eq!(
+            inserted(page, b"<html><body>v1<script>b()</script></body></html>"),
+            None
+        );
+        assert_eq!(inserted(b"no body", b"no body!"), Some(1));
+        let mut a = answer(200, Some(served));
+        a.inserted = inserted(page, served);
+        assert_eq!(kind(judge(&e, Ok(&a))), (VerdictKind::Error, true));
+        assert!(matches!(
+            Expect::bytes(b"app"),
+            Expect::Bytes { html: None, .. }
+        ));
     }
 
     #[test]

@@ -227,12 +227,7 @@ fn accept(
         let task_paths: Vec<TaskPath> = paths
             .into_iter()
             .map(|p| TaskPath {
-                fails: ctx
-                    .app
-                    .args
-                    .fail_matching
-                    .iter()
-                    .any(|text| p.raw.contains(text.as_str())),
+                fails: ctx.app.fails(p.raw),
                 reported: p.reported,
             })
             .collect();

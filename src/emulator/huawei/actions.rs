@@ -365,12 +365,7 @@ fn accept(
         } else {
             url.clone()
         };
-        let fails = ctx
-            .app
-            .args
-            .fail_matching
-            .iter()
-            .any(|text| url.contains(text.as_str()));
+        let fails = ctx.app.fails(url);
         if !fails {
             // At the edge a file URL covers itself, a directory URL what is below it (both
             // modes: `detect_modify_refresh` evicts what changed, and what did not change is

@@ -276,12 +276,7 @@ fn accept(
     for (path, is_dir) in items {
         let task_id = ctx.inner.state_mut::<QiniuState>().tasks.new_id(now.0);
         task_ids.insert(path.clone(), json!(task_id));
-        let fails = ctx
-            .app
-            .args
-            .fail_matching
-            .iter()
-            .any(|text| path.contains(text.as_str()));
+        let fails = ctx.app.fails(path);
         if !fails {
             // At the edge a URL covers itself, a directory (`…/` or `…/*`) what is below it.
             covered.extend(if is_dir {
