@@ -201,10 +201,11 @@ fn scenarios() -> Vec<Scenario> {
                 "# deploy 42\nhttps://example.com/a b.html\n\nhttps://example.com/é.png\nhttps://example.com/a%20b.html\nhttps://example.com/é.png\n",
             ),
         ),
-        // Tasks that take a moment, so that both batches are out before any task finishes
-        // and their prefetch goes out together, whatever the machine's speed.
+        // Tasks that take a moment and looks 200 ms, then 2 s after a task was accepted: both
+        // batches are out before the first look and done by the second, so their prefetch goes
+        // out together, whatever the machine's speed.
         scenario("aliyun_batches_one_at_a_time")
-            .emu(&["--task-duration", "300ms"])
+            .emu(&["--task-duration", "600ms"])
             .file("urls.txt", URLS)
             .step(run(&[
                 "run",
@@ -216,6 +217,8 @@ fn scenarios() -> Vec<Scenario> {
                 "2",
                 "--concurrency",
                 "1",
+                "--poll-interval",
+                "2s",
             ])),
         // (a) plan, plan --format json, --dry-run.
         scenario("aliyun_plan_and_dry_run")
@@ -375,7 +378,7 @@ fn scenarios() -> Vec<Scenario> {
             .repo(site_with_config)
             .step(git_run(&["--base", "HEAD~1"])),
         scenario("git_collapse")
-            .emu(&["--task-duration", "300ms"])
+            .emu(&["--task-duration", "600ms"])
             .repo(blog)
             .step(git_run(&[
                 "--base",
@@ -386,6 +389,11 @@ fn scenarios() -> Vec<Scenario> {
                 "both",
                 "--collapse-threshold",
                 "3",
+                "--poll-interval",
+                "2s",
+                // One batch at a time: the emulator numbers tasks in the order they arrive.
+                "--concurrency",
+                "1",
             ]))
             .step(git_plan(&[
                 "--base",

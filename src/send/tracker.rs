@@ -1,7 +1,8 @@
 //! The tasks a run waits on, and when to look at each one next.
 //!
-//! A task is looked at once it is accepted (a task that finishes at once is seen at once),
-//! then `--poll-interval` later, so polling overlaps sending: the first batches' tasks are
+//! A task is looked at a tenth of `--poll-interval` after it was accepted (a task that
+//! finishes at once is seen at once, with the batches sent just after it), then
+//! `--poll-interval` after it was accepted, so polling overlaps sending: the first batches' tasks are
 //! checked while later batches still wait for their turn. After that, each look is timed
 //! from what the last answer said: where the provider
 //! tells how far a task is (Alibaba Cloud's `Process`, or the share of a task's paths that
@@ -165,7 +166,8 @@ impl Tracker {
             Tracked {
                 accepted: now,
                 gap: Duration::ZERO,
-                next: now,
+                // Soon, not at once: the batches sent a moment later are looked at with it.
+                next: now + self.schedule.floor,
                 states: Vec::new(),
                 progress: None,
                 finished: false,
@@ -248,8 +250,13 @@ impl Tracker {
         let gap =
             self.schedule
                 .next_gap(now.saturating_duration_since(t.accepted), t.gap, t.progress);
+        // The second look is `first` after the task was accepted, not after the first look.
+        t.next = if t.gap.is_zero() {
+            (t.accepted + gap).max(now + self.schedule.floor)
+        } else {
+            now + gap
+        };
         t.gap = gap;
-        t.next = now + gap;
         false
     }
 
@@ -347,13 +354,13 @@ mod tests {
         for i in 0..5 {
             tracker.add(&TaskId(i.to_string()), t0 + S(f64::from(i)));
         }
-        // Each task is due at once when accepted: task 0 at 0 s, task 1 at 1 s, …
-        assert_eq!(tracker.next_due(), Some(t0));
+        // Each task is due a tenth of the interval after it was accepted: task 0 at 0.1 s, …
+        assert_eq!(tracker.next_due(), Some(t0 + S(0.1)));
         for i in 0..5 {
             let id = TaskId(i.to_string());
-            tracker.record(&id, Vec::new(), t0 + S(f64::from(i)));
+            tracker.record(&id, Vec::new(), t0 + S(f64::from(i) + 0.1));
         }
-        // Then a second later: task 0 at 1 s, task 1 at 2 s, …
+        // Then a second after it was accepted: task 0 at 1 s, task 1 at 2 s, …
         assert!(tracker.due(t0 + S(0.5), 3, false).is_empty());
         assert_eq!(tracker.next_due(), Some(t0 + S(1.0)));
         // Task 0 is due at 1 s; tasks 1 and 2 fill the call of 3 ids.
