@@ -203,8 +203,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "HOST:PORT")]
     pub verify_connect: Option<String>,
 
-    /// Refresh a URL still stale at the verify deadline once more, and verify it again
-    /// (not implemented yet: accepted, and only `false` changes nothing) [default: true].
+    /// Refresh a URL still stale at the first verify deadline once more (within the day's
+    /// quota), and verify it again [default: true].
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new(), value_name = "BOOL")]
     pub verify_heal: Option<bool>,
 

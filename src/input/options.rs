@@ -103,7 +103,7 @@ pub struct Options {
     pub verify_root: Option<PathBuf>,
     /// `--verify-connect`: where verification requests go.
     pub verify_connect: Option<Connect>,
-    /// `--verify-heal`: refresh a URL still stale once more (not implemented yet).
+    /// `--verify-heal`: refresh a URL still stale once more, then verify it again.
     pub verify_heal: Option<bool>,
     /// The options only some providers take, by key, each checked against its declaration
     /// (whether the run's provider takes it is checked once the provider is known).

@@ -71,7 +71,7 @@ pub struct VerifySettings {
     pub root: Option<PathBuf>,
     /// `--verify-connect`.
     pub connect: Option<Connect>,
-    /// `--verify-heal` (parsed; healing is not implemented yet).
+    /// `--verify-heal`: refresh a URL still stale at the first verify deadline once more.
     pub heal: bool,
 }
 
