@@ -173,7 +173,7 @@ pub async fn run(settings: &mut Settings, env: &Env, ci: &Ci) -> Result<(Outcome
     let collapses = git.as_mut().map_or(&mut no_collapses, |g| &mut g.collapses);
     let folding = Folding(ci);
     let phases: &dyn PhaseObserver = if named { &() } else { &folding };
-    let mut reports = targets::send_all(ready, &settings.plan, collapses, phases).await;
+    let mut reports = targets::send_all(ready, &mut settings.plan, collapses, phases).await;
     if named {
         console::print(ci.end("cdn_refresh_targets"));
     }

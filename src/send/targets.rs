@@ -61,12 +61,22 @@ pub struct Ready<'a> {
 /// run of one target passes one: folded sections do not nest in a CI log).
 pub async fn send_all(
     targets: Vec<Ready<'_>>,
-    plan: &Plan,
+    plan: &mut Plan,
     collapses: &mut [Collapse],
     phases: &dyn PhaseObserver,
 ) -> Vec<Report> {
-    let runs = targets.iter().map(|ready| {
-        let mut own = plan_for(plan, ready.target).into_owned();
+    // A lone target that takes the whole plan runs on the plan itself, given back after: a
+    // plan of a million URLs is not copied.
+    let whole = targets.len() == 1 && matches!(plan_for(plan, targets[0].target), Cow::Borrowed(_));
+    let owns: Vec<Plan> = if whole {
+        vec![std::mem::take(plan)]
+    } else {
+        targets
+            .iter()
+            .map(|ready| plan_for(plan, ready.target).into_owned())
+            .collect()
+    };
+    let runs = targets.iter().zip(owns).map(|(ready, mut own)| {
         let span = match &ready.target.name {
             Some(name) => tracing::info_span!("target", name = %name),
             None => tracing::Span::none(),
@@ -86,14 +96,14 @@ pub async fn send_all(
                     .await
             };
             report.target = ready.target.name.clone();
-            (report, own.collapses)
+            (report, own)
         }
         .instrument(span)
     });
     let done = join_all(runs).await;
     let mut reports = Vec::with_capacity(done.len());
-    for (report, own_collapses) in done {
-        for undone in own_collapses.iter().filter(|c| c.not_applied.is_some()) {
+    for (report, own) in done {
+        for undone in own.collapses.iter().filter(|c| c.not_applied.is_some()) {
             if let Some(shared) = collapses
                 .iter_mut()
                 .find(|c| c.directory == undone.directory && c.not_applied.is_none())
@@ -106,6 +116,9 @@ pub async fn send_all(
             }
         }
         reports.push(report);
+        if whole {
+            *plan = own;
+        }
     }
     reports
 }
