@@ -20,6 +20,11 @@ pub fn urls(n: usize) -> String {
     plural(n, "URL", "URLs")
 }
 
+/// `1 batch`, `2 batches`.
+pub fn batches(n: usize) -> String {
+    plural(n, "batch", "batches")
+}
+
 /// The summary printed after a run.
 pub fn summary(report: &Report, report_path: Option<&std::path::Path>) -> String {
     let mut out = String::new();

@@ -1191,10 +1191,9 @@ impl Runner<'_> {
                 let urls: Vec<String> = released.into_iter().flatten().collect();
                 let batches = Plan::prefetch_batches(&urls, limits, self.opts.batch_size);
                 tracing::info!(
-                    "prefetch: sending {} in {} batch{}",
+                    "prefetch: sending {} in {}",
                     text::urls(urls.len()),
-                    batches.len(),
-                    if batches.len() == 1 { "" } else { "es" }
+                    text::batches(batches.len())
                 );
                 futures::stream::iter(batches)
             });
@@ -1300,10 +1299,10 @@ impl Runner<'_> {
         let total = batches.len();
         let url_total: usize = batches.iter().map(|b| b.urls.len()).sum();
         tracing::info!(
-            "{}: sending {} in {total} batch{}",
+            "{}: sending {} in {}",
             batches[0].kind.operation,
             text::urls(url_total),
-            if total == 1 { "" } else { "es" }
+            text::batches(total)
         );
         self.send_stream(
             futures::stream::iter(batches),
