@@ -28,6 +28,7 @@ pub fn client(
         endpoint: connection.endpoint.clone(),
         credentials,
         options: connection.options.clone(),
+        run: run_identity(env, target.name.as_deref()),
     })
     .map_err(|e| fail(ClientProblem::Http(e.to_string())))
 }
@@ -42,4 +43,30 @@ pub fn clients(targets: &[Target], env: &Env) -> Result<Vec<Named>, Error> {
         .iter()
         .map(|t| Ok((t.name.clone(), client(t, env, only, false)?)))
         .collect()
+}
+
+/// What identifies this run ([`Connect::run`]): the commit and the CI run (its attempt
+/// included, so a re-run of a job is another run) when the CI says them, else something
+/// unique to this process; and the target.
+fn run_identity(env: &Env, target: Option<&str>) -> String {
+    static PROCESS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let ci: Vec<&str> = [
+        "GITHUB_SHA",
+        "GITHUB_RUN_ID",
+        "GITHUB_RUN_ATTEMPT",
+        "CI_COMMIT_SHA",
+        "CI_PIPELINE_ID",
+        "CI_JOB_ID",
+    ]
+    .iter()
+    .filter_map(|name| env.get(name))
+    .collect();
+    let run = if ci.is_empty() {
+        PROCESS
+            .get_or_init(|| uuid::Uuid::new_v4().to_string())
+            .clone()
+    } else {
+        ci.join(" ")
+    };
+    format!("{run} {}", target.unwrap_or(""))
 }

@@ -20,6 +20,7 @@ register! {
     aliyun,
     qiniu,
     huawei,
+    cloudfront,
 }
 
 use std::fmt;

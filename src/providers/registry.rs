@@ -54,6 +54,10 @@ pub struct Connect {
     pub endpoint: url::Url,
     pub credentials: Credentials,
     pub options: ProviderOptions,
+    /// What identifies this run to a provider whose submits are made idempotent by a
+    /// client token (CloudFront's `CallerReference`): the same for a retry or a resumed
+    /// run of the same deploy, different for another deploy.
+    pub run: String,
 }
 
 /// A key pair, its token when temporary, and the provider's extra values.

@@ -1,0 +1,329 @@
+//! AWS CloudFront: invalidations (`CreateInvalidation`, `GetInvalidation`), REST-XML, signed
+//! with SigV4 (service `cloudfront`, region `us-east-1`).
+//!
+//! A site is a distribution: each URL's host maps to a distribution id (`distribution_id`,
+//! one for every site or `HOST=ID` per site), and a batch (of one host: one request goes to
+//! one distribution) becomes one invalidation of its URLs' paths ([`paths`]). A task id is
+//! `DISTRIBUTION/INVALIDATION`. An invalidation has one status for all its paths, so the
+//! client remembers which URL each path it sent stands for, to report every URL.
+//!
+//! Idempotent by construction: each batch's `CallerReference` is derived from the run, the
+//! distribution and the paths, so a submit sent again after a lost answer gets the
+//! invalidation the first one created, and there is no look-up to do (`find_tasks` is
+//! `None`: the shared code then sends again, which is safe here).
+//!
+//! CloudFront has no prefetch API and no daily quota: the first 1,000 paths a month are
+//! free, then each path (a wildcard counts as one) is billed.
+
+pub mod api;
+pub mod paths;
+pub mod sign;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use self::api::Credentials;
+use self::paths::Distributions;
+use super::registry::{Connect, CredentialEnv, Misfit, OptionKind, OptionSpec, Spec};
+use super::{
+    Batch, ErrorClass, Limits, ObjectType, Operation, Provider, ProviderError, ProviderKind,
+    Quota, Submitted, TaskId, TaskState, TaskStatus,
+};
+use crate::plan::TaskMode;
+
+/// The documented limits (protocols.md §6): 3,000 file paths and 15 wildcard paths in
+/// progress per distribution (so at most that in one invalidation), paths of up to 4,000
+/// characters (the URL, host included, is held to that: stricter, never looser). One host
+/// per request, since a request goes to one distribution. CloudFront publishes no call
+/// rate; Throttling comes after 6–7 quick calls (aws/aws-sdk-js#3983), so submits are paced
+/// at 2 a second and status reads at 5.
+pub const LIMITS: Limits = Limits {
+    refresh_urls_per_request: api::MAX_PATHS,
+    refresh_dirs_per_request: 15,
+    refresh_regex_per_request: 1,
+    prefetch_urls_per_request: api::MAX_PATHS,
+    domains_per_request: 1,
+    max_url_len: paths::MAX_PATH_CHARS,
+    submit_per_second: 2,
+    status_per_second: 5,
+    quota_per_second: 5,
+    status_ids_per_query: 1,
+    refresh_urls_per_minute_per_domain: None,
+    refresh_object_types: &[ObjectType::File, ObjectType::Directory],
+    items_per_second: None,
+};
+
+/// Why `-t prefetch` cannot be done.
+pub const NO_PREFETCH: &str = "CloudFront has no prefetch API: a visitor's first request after the invalidation fills the cache (--verify fetches each URL and so warms the nearest edge)";
+
+/// What the rest of the program knows of CloudFront.
+pub static SPEC: Spec = Spec {
+    name: "cloudfront",
+    title: "AWS CloudFront",
+    about: "AWS CloudFront invalidations (API 2020-05-31).",
+    limits: &LIMITS,
+    default_endpoint: api::DEFAULT_ENDPOINT,
+    credentials: CredentialEnv {
+        id: "AWS_ACCESS_KEY_ID",
+        secret: "AWS_SECRET_ACCESS_KEY",
+        token: Some("AWS_SESSION_TOKEN"),
+        extra: &[],
+    },
+    options: &[OptionSpec {
+        key: "distribution_id",
+        short: None,
+        value_name: "ID|HOST=ID,...",
+        help: "AWS CloudFront: the distribution of the sites, one id for every site (E2QWRUHAPOMQZL) or HOST=ID per site, comma-separated.",
+        kind: OptionKind::Text,
+    }],
+    check,
+    connect,
+};
+
+fn check(options: &super::registry::ProviderOptions, task: TaskMode) -> Result<(), Misfit> {
+    let misfit = |problem: String, fix: &str| Misfit {
+        input: "--distribution-id".into(),
+        problem,
+        fix: fix.into(),
+    };
+    match options.text("distribution_id") {
+        None => {
+            return Err(misfit(
+                "CloudFront needs the distribution of the sites".into(),
+                "give --distribution-id E2QWRUHAPOMQZL (the distribution-id input, or distribution_id in the config), or HOST=ID per site",
+            ));
+        }
+        Some(text) => {
+            Distributions::parse(text).map_err(|why| {
+                misfit(
+                    why,
+                    "write one id (E2QWRUHAPOMQZL) or HOST=ID pairs, comma-separated",
+                )
+            })?;
+        }
+    }
+    if task == TaskMode::Prefetch {
+        return Err(Misfit {
+            input: "--task".into(),
+            problem: NO_PREFETCH.into(),
+            fix: "use --task refresh".into(),
+        });
+    }
+    Ok(())
+}
+
+fn connect(c: Connect) -> Result<Box<dyn Provider>, reqwest::Error> {
+    let distributions = c
+        .options
+        .text("distribution_id")
+        .and_then(|t| Distributions::parse(t).ok())
+        .unwrap_or_default();
+    let credentials = Credentials {
+        access_key_id: c.credentials.id,
+        secret_access_key: c.credentials.secret,
+        session_token: c.credentials.token,
+    };
+    Ok(Box::new(CloudFront {
+        http: crate::http::client()?,
+        endpoint: c.endpoint,
+        credentials,
+        distributions,
+        run: c.run,
+        sent: Mutex::new(HashMap::new()),
+    }))
+}
+
+pub struct CloudFront {
+    http: reqwest::Client,
+    endpoint: url::Url,
+    credentials: Credentials,
+    distributions: Distributions,
+    /// What identifies this run in `CallerReference`s.
+    run: String,
+    /// Task id → (path sent, URL it stands for), for the tasks this client created.
+    sent: Mutex<HashMap<TaskId, Vec<(String, String)>>>,
+}
+
+impl CloudFront {
+    async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        what: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<String>,
+    ) -> Result<T, ProviderError> {
+        let request = api::build_request(
+            &self.http,
+            &self.endpoint,
+            &self.credentials,
+            chrono::Utc::now(),
+            method,
+            path,
+            body,
+        );
+        api::parse(what, api::send(request).await?)
+    }
+}
+
+fn invalid(message: String) -> ProviderError {
+    ProviderError::new(ErrorClass::InvalidRequest, "InvalidArgument", message)
+}
+
+/// An invalidation's status: `InProgress`, then `Completed` (moto answers `COMPLETED`).
+fn status_of(status: &str) -> TaskStatus {
+    if status.eq_ignore_ascii_case("completed") {
+        TaskStatus::Complete
+    } else if status.eq_ignore_ascii_case("inprogress") {
+        TaskStatus::Running
+    } else {
+        TaskStatus::Pending
+    }
+}
+
+#[async_trait]
+impl Provider for CloudFront {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::of(&SPEC)
+    }
+
+    fn limits(&self) -> &Limits {
+        &LIMITS
+    }
+
+    /// No daily quota: nothing to read.
+    async fn quota(&self) -> Result<Quota, ProviderError> {
+        Ok(Quota::default())
+    }
+
+    async fn submit(&self, batch: &Batch) -> Result<Submitted, ProviderError> {
+        if batch.kind.operation == Operation::Prefetch {
+            return Err(invalid(NO_PREFETCH.into()));
+        }
+        let directory = match batch.kind.object_type {
+            ObjectType::File => false,
+            ObjectType::Directory => true,
+            other => return Err(invalid(format!("CloudFront cannot invalidate by {other}"))),
+        };
+        let Some((host, _)) = batch.urls.first().and_then(|u| paths::split(u)) else {
+            return Err(invalid("an empty batch".into()));
+        };
+        let distribution = self.distributions.of(&host).ok_or_else(|| {
+            ProviderError::new(
+                ErrorClass::Domain,
+                "NoDistribution",
+                format!("no distribution id is given for {host}"),
+            )
+            .with_hint(format!(
+                "add {host}=ID to --distribution-id (the distribution-id input), or one id for every site"
+            ))
+        })?;
+        let mut pairs: Vec<(String, String)> = Vec::with_capacity(batch.urls.len());
+        for url in &batch.urls {
+            if paths::split(url).is_none_or(|(h, _)| h != host) {
+                return Err(invalid(format!(
+                    "{url}: one invalidation covers one site ({host})"
+                )));
+            }
+            pairs.push((paths::invalidation_path(url, directory).map_err(invalid)?, url.clone()));
+        }
+        let sent_paths: Vec<String> = pairs.iter().map(|(p, _)| p.clone()).collect();
+        let reference = paths::caller_reference(&self.run, distribution, &sent_paths);
+        let answer: api::Invalidation = self
+            .call(
+                "create invalidation",
+                reqwest::Method::POST,
+                &api::invalidations_path(distribution),
+                Some(api::invalidation_batch(&sent_paths, &reference)),
+            )
+            .await?;
+        let id = TaskId(format!("{distribution}/{}", answer.id));
+        self.sent
+            .lock()
+            .expect("not poisoned")
+            .insert(id.clone(), pairs);
+        Ok(Submitted {
+            ids: vec![id],
+            quota: None,
+        })
+    }
+
+    async fn poll(&self, ids: &[TaskId]) -> Result<Vec<TaskState>, ProviderError> {
+        let mut states = Vec::new();
+        for id in ids {
+            let Some((distribution, invalidation)) = id.0.split_once('/') else {
+                return Err(invalid(format!(
+                    "{id} is not a CloudFront task id (DISTRIBUTION/INVALIDATION)"
+                )));
+            };
+            let answer: api::Invalidation = self
+                .call(
+                    "get invalidation",
+                    reqwest::Method::GET,
+                    &api::invalidation_path(distribution, invalidation),
+                    None,
+                )
+                .await?;
+            let status = status_of(&answer.status);
+            let listed: std::collections::HashSet<&str> = answer.paths().collect();
+            let known = self
+                .sent
+                .lock()
+                .expect("not poisoned")
+                .get(id)
+                .cloned();
+            let state = |url: String| TaskState {
+                task_id: id.clone(),
+                url,
+                status,
+                description: None,
+                progress: None,
+            };
+            match known {
+                // Each URL sent, as long as the answer lists its path.
+                Some(pairs) => states.extend(
+                    pairs
+                        .into_iter()
+                        .filter(|(path, _)| listed.contains(path.as_str()))
+                        .map(|(_, url)| state(url)),
+                ),
+                // A task of another run (`status`): its paths as CloudFront lists them.
+                None => states.extend(listed.into_iter().map(|p| state(p.to_string()))),
+            }
+        }
+        Ok(states)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_both_spellings_of_completed() {
+        assert_eq!(status_of("Completed"), TaskStatus::Complete);
+        assert_eq!(status_of("COMPLETED"), TaskStatus::Complete);
+        assert_eq!(status_of("InProgress"), TaskStatus::Running);
+        assert_eq!(status_of("whatever"), TaskStatus::Pending);
+    }
+
+    #[test]
+    fn options_are_checked_up_front() {
+        let mut o = super::super::registry::ProviderOptions::default();
+        let e = check(&o, TaskMode::Refresh).unwrap_err();
+        assert_eq!(e.input, "--distribution-id");
+        o.set(
+            "distribution_id",
+            super::super::registry::OptionValue::Text("E1-".into()),
+        );
+        assert!(check(&o, TaskMode::Refresh).is_err());
+        o.set(
+            "distribution_id",
+            super::super::registry::OptionValue::Text("E1".into()),
+        );
+        assert!(check(&o, TaskMode::Refresh).is_ok());
+        assert!(check(&o, TaskMode::Both).is_ok());
+        assert_eq!(check(&o, TaskMode::Prefetch).unwrap_err().input, "--task");
+    }
+}
