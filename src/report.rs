@@ -26,6 +26,9 @@ pub enum UrlStatus {
     Rejected,
     /// Only planned (`plan` / `--dry-run`).
     Planned,
+    /// Not sent: the provider has no such operation (CloudFront has no prefetch); the
+    /// reason says so. Neither done nor failed.
+    Unsupported,
 }
 
 /// One URL of one operation.
@@ -177,6 +180,9 @@ pub struct Counts {
     pub failed: usize,
     pub pending: usize,
     pub submitted: usize,
+    /// Not sent: the provider has no such operation.
+    #[serde(default, skip_serializing_if = "is_zero_usize")]
+    pub unsupported: usize,
 }
 
 /// API calls made, beside the retries among them.
@@ -379,6 +385,7 @@ impl Counts {
                 (UrlStatus::Pending, _) => c.pending += 1,
                 (UrlStatus::Submitted, _) => c.submitted += 1,
                 (UrlStatus::Planned, _) => {}
+                (UrlStatus::Unsupported, _) => c.unsupported += 1,
             }
         }
         c

@@ -113,14 +113,17 @@ impl GitJson<'_> {
     }
 }
 
-/// The batches a run would send, refresh then prefetch.
+/// The batches a run would send, refresh then prefetch (none where the provider cannot
+/// prefetch: the limits, shown beside them, say why).
 fn batches<'a>(plan: &'a Plan, limits: &Limits, batch_size: Option<usize>) -> Vec<BatchJson<'a>> {
     let mut batches = plan.refresh_batch_refs(limits, batch_size);
-    batches.extend(Plan::prefetch_batch_refs(
-        &plan.prefetch,
-        limits,
-        batch_size,
-    ));
+    if limits.prefetch_unsupported.is_none() {
+        batches.extend(Plan::prefetch_batch_refs(
+            &plan.prefetch,
+            limits,
+            batch_size,
+        ));
+    }
     batches
         .into_iter()
         .map(|b| BatchJson {

@@ -50,6 +50,7 @@ register! {
     aliyun,
     qiniu,
     huawei,
+    cloudfront,
 }
 
 use std::net::SocketAddr;

@@ -170,6 +170,7 @@ mod tests {
                 r#"{"requests":{},"succeeded":{},"errors":{},"faults":{},"#,
                 r#""accepted":{"refresh":{},"prefetch":{}},"#,
                 r#""quota_used":{},"qiniu_quota_used":{"refresh-url":2},"huawei_quota_used":{},"#,
+                r#""cloudfront_quota_used":{},"#,
                 r#""tasks_created":1}"#
             )
         );

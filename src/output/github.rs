@@ -290,6 +290,7 @@ fn status_name(s: UrlStatus) -> &'static str {
         UrlStatus::Submitted => "submitted",
         UrlStatus::Rejected => "rejected",
         UrlStatus::Planned => "planned",
+        UrlStatus::Unsupported => "unsupported",
     }
 }
 
@@ -298,7 +299,7 @@ fn severity(s: UrlStatus) -> u8 {
     match s {
         UrlStatus::Failed | UrlStatus::Rejected => 0,
         UrlStatus::Pending => 1,
-        UrlStatus::Submitted | UrlStatus::Planned => 2,
+        UrlStatus::Submitted | UrlStatus::Planned | UrlStatus::Unsupported => 2,
         UrlStatus::Complete => 3,
     }
 }

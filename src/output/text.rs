@@ -48,6 +48,7 @@ pub fn summary(report: &Report, report_path: Option<&std::path::Path>) -> String
             (UrlStatus::Pending, "pending"),
             (UrlStatus::Failed, "failed"),
             (UrlStatus::Rejected, "rejected"),
+            (UrlStatus::Unsupported, "unsupported"),
         ] {
             let n = urls.iter().filter(|u| u.status == status).count();
             if n > 0 {
@@ -122,11 +123,16 @@ pub fn plan(plan: &Plan, limits: &Limits, batch_size: Option<usize>) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "plan (dry run, nothing is sent):");
     let mut batches = plan.refresh_batch_refs(limits, batch_size);
-    batches.extend(Plan::prefetch_batch_refs(
-        &plan.prefetch,
-        limits,
-        batch_size,
-    ));
+    let unsupported = limits
+        .prefetch_unsupported
+        .filter(|_| !plan.prefetch.is_empty());
+    if unsupported.is_none() {
+        batches.extend(Plan::prefetch_batch_refs(
+            &plan.prefetch,
+            limits,
+            batch_size,
+        ));
+    }
     for (i, b) in batches.iter().enumerate() {
         let mut hosts: Vec<&str> = b.urls.iter().map(|u| url_list::host(u)).collect();
         hosts.sort();
@@ -160,11 +166,22 @@ pub fn plan(plan: &Plan, limits: &Limits, batch_size: Option<usize>) -> String {
             floor.ceil() as u64
         );
     }
-    if plan.prefetch_after_refresh {
+    if let Some(reason) = unsupported {
+        let _ = writeln!(
+            out,
+            "  prefetch: {} not sent, reported unsupported: {reason}",
+            plural(plan.prefetch.len(), "URL", "URLs")
+        );
+    } else if plan.prefetch_after_refresh {
         let _ = writeln!(
             out,
             "  prefetch batches go out only for URLs whose refresh completed"
         );
+    }
+    if let Some(billing) = limits.billed_per_path {
+        let paths: usize = plan.refresh.values().map(Vec::len).sum();
+        let _ = writeln!(out, "  billable paths: {paths} ({billing})");
+        return out;
     }
     let needs = plan.quota_needs();
     let needs: Vec<String> = needs.iter().map(|(k, n)| format!("{k} {n}")).collect();

@@ -134,6 +134,14 @@ pub struct Limits {
     /// URLs and directories per second, refresh and prefetch together, where the provider
     /// counts items rather than requests (Qiniu: 240).
     pub items_per_second: Option<u32>,
+    /// Why the provider cannot prefetch, when it has no prefetch API (CloudFront): a run's
+    /// prefetch URLs are then reported `unsupported` with this reason, never sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefetch_unsupported: Option<&'static str>,
+    /// How the provider bills paths, when it bills each path rather than counting them
+    /// against a daily quota (CloudFront): `plan` shows the billable path count with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub billed_per_path: Option<&'static str>,
 }
 
 impl Limits {

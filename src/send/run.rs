@@ -234,6 +234,42 @@ pub async fn execute_observed(
     opts: &RunOptions,
     phases: &dyn PhaseObserver,
 ) -> Report {
+    // A provider without a prefetch API: the prefetch URLs are set aside, never sent, and
+    // reported `unsupported` with the provider's reason; the refresh runs as it would alone.
+    let Some(reason) = provider
+        .limits()
+        .prefetch_unsupported
+        .filter(|_| !plan.prefetch.is_empty())
+    else {
+        return send_plan(provider, plan, opts, phases).await;
+    };
+    let prefetch = std::mem::take(&mut plan.prefetch);
+    let after = std::mem::replace(&mut plan.prefetch_after_refresh, false);
+    let mut report = send_plan(provider, plan, opts, phases).await;
+    plan.prefetch = prefetch;
+    plan.prefetch_after_refresh = after;
+    report
+        .urls
+        .extend(plan.prefetch.iter().map(|url| UrlResult {
+            url: url.clone(),
+            operation: Operation::Prefetch,
+            object_type: ObjectType::File,
+            status: UrlStatus::Unsupported,
+            task_id: None,
+            reason: Some(reason.to_string()),
+            verify: None,
+        }));
+    report.counts = Counts::of(&report.urls);
+    report
+}
+
+/// [`execute_observed`] for a plan the provider can do all of.
+async fn send_plan(
+    provider: &dyn Provider,
+    plan: &mut Plan,
+    opts: &RunOptions,
+    phases: &dyn PhaseObserver,
+) -> Report {
     let started = chrono::Utc::now();
     let clock = Instant::now();
     let mut runner = Runner {

@@ -37,6 +37,8 @@ pub const LIMITS: Limits = Limits {
         ObjectType::IgnoreParams,
     ],
     items_per_second: None,
+    prefetch_unsupported: None,
+    billed_per_path: None,
 };
 
 /// What the rest of the program knows of Alibaba Cloud.

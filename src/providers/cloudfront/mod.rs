@@ -53,7 +53,12 @@ pub const LIMITS: Limits = Limits {
     refresh_urls_per_minute_per_domain: None,
     refresh_object_types: &[ObjectType::File, ObjectType::Directory],
     items_per_second: None,
+    prefetch_unsupported: Some(NO_PREFETCH),
+    billed_per_path: Some(BILLING),
 };
+
+/// How CloudFront bills invalidations (protocols.md §6).
+pub const BILLING: &str = "each path is billed, a wildcard as one: the first 1,000 a month are free per account, then $0.005 a path";
 
 /// Why `-t prefetch` cannot be done.
 pub const NO_PREFETCH: &str = "CloudFront has no prefetch API: a visitor's first request after the invalidation fills the cache (--verify fetches each URL and so warms the nearest edge)";

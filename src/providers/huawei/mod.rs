@@ -38,6 +38,8 @@ pub const LIMITS: Limits = Limits {
     refresh_urls_per_minute_per_domain: None,
     refresh_object_types: &[ObjectType::File, ObjectType::Directory],
     items_per_second: None,
+    prefetch_unsupported: None,
+    billed_per_path: None,
 };
 
 /// What the rest of the program knows of Huawei Cloud.
