@@ -12,6 +12,9 @@ use serde::Serialize;
 pub enum ErrorClass {
     /// Rate limited or a provider-side queue is full: try again later.
     Throttled,
+    /// Too much of the account's work is in progress (CloudFront's
+    /// TooManyInvalidationsInProgress): send again once earlier tasks have finished.
+    Busy,
     /// 5xx or a service that says it is busy.
     Unavailable,
     /// Timeout, refused or dropped connection.

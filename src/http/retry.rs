@@ -24,7 +24,9 @@ pub fn is_retryable(class: ErrorClass) -> bool {
         | ErrorClass::Domain
         | ErrorClass::InvalidRequest
         | ErrorClass::Endpoint
-        | ErrorClass::Deadline => false,
+        | ErrorClass::Deadline
+        // Waited for by the run (`send::in_progress`), not by the retry policy.
+        | ErrorClass::Busy => false,
     }
 }
 

@@ -142,6 +142,20 @@ pub struct Limits {
     /// against a daily quota (CloudFront): `plan` shows the billable path count with it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub billed_per_path: Option<&'static str>,
+    /// Paths that may be in progress at once per scope ([`Provider::in_progress_scope`]),
+    /// where the provider caps that instead of a day (CloudFront: 3,000 and 15 wildcards
+    /// per distribution): batches that do not fit wait for earlier tasks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_progress: Option<InProgressLimits>,
+}
+
+/// See [`Limits::in_progress`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct InProgressLimits {
+    /// File paths (neither directories nor paths ending with `*`).
+    pub paths: u64,
+    /// Directories and paths ending with `*`.
+    pub wildcards: u64,
 }
 
 impl Limits {
@@ -299,6 +313,24 @@ pub trait Provider: Send + Sync {
     /// The tasks of this kind, created since `since`, whose paths include `url`: how a
     /// submit whose answer was lost is recognised, so it is adopted instead of sent twice.
     /// `None` when the provider has no such look-up: then a lost answer is sent again.
+    /// What `batch` counts against under [`Limits::in_progress`]: its host unless the
+    /// provider says otherwise (CloudFront: the distribution).
+    fn in_progress_scope(&self, batch: &Batch) -> String {
+        batch
+            .urls
+            .first()
+            .map(|u| crate::input::url_list::host(u).to_string())
+            .unwrap_or_default()
+    }
+    /// The file paths and wildcard paths in progress now in each of `scopes` (read once, at
+    /// the start of a run, where [`Limits::in_progress`] is set).
+    async fn in_progress(
+        &self,
+        scopes: &[String],
+    ) -> Result<Vec<(String, u64, u64)>, ProviderError> {
+        let _ = scopes;
+        Ok(Vec::new())
+    }
     async fn find_tasks(
         &self,
         kind: BatchKind,

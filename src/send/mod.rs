@@ -3,6 +3,7 @@
 //! waiting with [`wait`], resuming an earlier run's report ([`resume`]), and every target of
 //! a run at once ([`targets`]). Nothing here knows a provider's wire format.
 
+pub mod in_progress;
 pub mod quota_ledger;
 pub mod rate_limit;
 pub mod resume;

@@ -24,6 +24,7 @@ use crate::providers::{
     TaskId, TaskState, TaskStatus,
 };
 use crate::report::{self, Calls, Counts, Report, Stop, TaskRecord, UrlResult, UrlStatus};
+use crate::send::in_progress::{Gate, Room};
 use crate::send::quota_ledger::{QuotaLedger, Reservation};
 use crate::send::rate_limit::{Api, ApiRates, Permit};
 use crate::send::resume::Prior;
@@ -188,7 +189,14 @@ struct Runner<'a> {
     /// Held while a batch of a quota not known yet is out: its answer tells the quota, so
     /// the batches after it can be checked.
     probe: tokio::sync::Mutex<()>,
+    /// The room taken under the provider's in-progress limits, where it has them.
+    gate: Gate,
 }
+
+/// How long a batch the provider found too much for what is in progress waits, at most,
+/// before it is sent again when no task of the run finishes first (the others in
+/// progress are someone else's).
+const BUSY_WAIT: Duration = Duration::from_secs(15);
 
 fn on_retry<'c>(
     calls: &'c CallCounter,
@@ -284,6 +292,7 @@ async fn send_plan(
         refused_dirs: Mutex::new(Vec::new()),
         refused_hosts: Mutex::new(Vec::new()),
         probe: tokio::sync::Mutex::new(()),
+        gate: Gate::new(provider.limits().in_progress, BUSY_WAIT),
     };
 
     // Without a quota call (Qiniu), the answers to the batches tell the quota.
@@ -310,6 +319,19 @@ async fn send_plan(
             }
         }
     };
+    // Where the provider caps the work in progress, what is in progress already counts
+    // against it: read once, before anything is sent.
+    if runner.gate.limited()
+        && let Err(e) = runner.read_in_progress(plan).await
+    {
+        let stop = Stop {
+            code: e.code.clone(),
+            message: e.message.clone(),
+            hint: e.hint.clone(),
+        };
+        let reason = format!("reading what is in progress failed; nothing was sent: {e}");
+        return runner.refused(plan, quota, stop, &reason, started, clock);
+    }
     runner.fallback = plan
         .directory_fallback()
         .into_iter()
@@ -574,6 +596,55 @@ impl Runner<'_> {
         .await
     }
 
+    /// Counts what is in progress in the scopes of the plan's refresh URLs (one look per
+    /// host: a scope holds whole hosts).
+    async fn read_in_progress(&self, plan: &Plan) -> Result<(), ProviderError> {
+        let mut hosts = HashSet::new();
+        let mut scopes: Vec<String> = Vec::new();
+        for (object_type, urls) in &plan.refresh {
+            for url in urls {
+                if !hosts.insert(url_list::host(url)) {
+                    continue;
+                }
+                let one = Batch {
+                    kind: BatchKind::refresh(*object_type),
+                    urls: vec![url.clone()],
+                };
+                let scope = self.provider.in_progress_scope(&one);
+                if !scopes.contains(&scope) {
+                    scopes.push(scope);
+                }
+            }
+        }
+        // One scope at a time, each retried on its own.
+        let mut found = Vec::new();
+        for scope in scopes {
+            let one = std::slice::from_ref(&scope);
+            found.extend(
+                with_retry(
+                    &self.opts.retry,
+                    &self.bounds,
+                    || async {
+                        let _permit = self.rates.acquire(Api::Quota).await;
+                        self.calls.quota.fetch_add(1, Ordering::Relaxed);
+                        self.provider.in_progress(one).await
+                    },
+                    on_retry(&self.calls, "in-progress check"),
+                )
+                .await?,
+            );
+        }
+        for (scope, paths, wildcards) in found {
+            if paths + wildcards > 0 {
+                tracing::info!(
+                    "{scope}: {paths} paths and {wildcards} wildcards in progress before this run"
+                );
+            }
+            self.gate.started_with(&scope, Room { paths, wildcards });
+        }
+        Ok(())
+    }
+
     fn stopped(&self) -> Option<String> {
         self.stop
             .lock()
@@ -811,14 +882,74 @@ impl Runner<'_> {
             }
             return vec![(batch.clone(), BatchOutcome::NotSent(reason))];
         }
+        // The provider's in-progress limit: wait for room, within the deadline.
+        let scope = self
+            .gate
+            .limited()
+            .then(|| self.provider.in_progress_scope(batch));
+        let room = Room::of(batch);
+        if let Some(scope) = &scope {
+            let reserved = tokio::select! {
+                r = self.gate.reserve(scope, room, self.bounds.deadline) => Ok(r),
+                (signal, _) = self.bounds.interrupt.wait() => Err(signal),
+            };
+            let why = match reserved {
+                Ok(true) => None,
+                Ok(false) => Some(format!(
+                    "not sent: earlier tasks of {scope} still took the provider's in-progress limit when the --timeout ran out"
+                )),
+                Err(signal) => Some(format!("interrupted ({}): not sent", signal.name())),
+            };
+            if let Some(why) = why {
+                if reservation == Reservation::Granted {
+                    self.ledger().refund(kind, n);
+                }
+                return vec![(batch.clone(), BatchOutcome::NotSent(why))];
+            }
+        }
         let what = format!("{} of {}", batch.kind, text::urls(batch.urls.len()));
         let since = match &self.opts.resume {
             Some(prior) if look_first => prior.started_at - LOOKUP_MARGIN,
             _ => chrono::Utc::now() - LOOKUP_MARGIN,
         };
-        let (mut outcomes, result) = self
-            .send_exactly_once(batch, look_first, since, &what)
-            .await;
+        let (mut outcomes, result) = loop {
+            let (outcomes, result) = self
+                .send_exactly_once(batch, look_first, since, &what)
+                .await;
+            // Too much in progress at the provider (others' tasks, or ours it counts
+            // differently): send again once a task of the run finishes, within the deadline.
+            if let Err((_, err)) = &result
+                && err.class == ErrorClass::Busy
+                && outcomes.is_empty()
+            {
+                let again = tokio::select! {
+                    ok = self.gate.wait_for_room(BUSY_WAIT, self.bounds.deadline) => ok,
+                    _ = self.bounds.interrupt.wait() => false,
+                };
+                if again {
+                    tracing::warn!(
+                        "{what}: {err}; sending again now that earlier tasks have had time to finish"
+                    );
+                    continue;
+                }
+            }
+            break (outcomes, result);
+        };
+        if let Some(scope) = &scope {
+            let ids: Vec<TaskId> = match &result {
+                Ok(sent) => sent.ids.clone(),
+                Err(_) => Vec::new(),
+            };
+            let adopted = outcomes.iter().find_map(|(_, o)| match o {
+                BatchOutcome::Accepted(ids) => Some(ids.clone()),
+                _ => None,
+            });
+            match (ids.is_empty(), adopted) {
+                (false, _) => self.gate.hold(scope, room, &ids),
+                (true, Some(ids)) => self.gate.hold(scope, room, &ids),
+                (true, None) => self.gate.give_back(scope, room),
+            }
+        }
         if let Ok(Sent {
             quota: Some(quota), ..
         }) = &result
@@ -1492,7 +1623,9 @@ impl Runner<'_> {
                             }
                             for id in chunk {
                                 let states = by_task.remove(id).unwrap_or_default();
-                                tracker.record(id, states, now);
+                                if tracker.record(id, states, now) {
+                                    self.gate.finished(id);
+                                }
                             }
                         }
                         Err(err) if stops_run(err.class) => {

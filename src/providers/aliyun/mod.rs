@@ -39,6 +39,7 @@ pub const LIMITS: Limits = Limits {
     items_per_second: None,
     prefetch_unsupported: None,
     billed_per_path: None,
+    in_progress: None,
 };
 
 /// What the rest of the program knows of Alibaba Cloud.

@@ -53,19 +53,39 @@ fn host_header(url: &url::Url) -> String {
     }
 }
 
+/// One API call before signing.
+pub struct Call<'a> {
+    pub method: reqwest::Method,
+    /// Below the endpoint's own path.
+    pub path: &'a str,
+    /// Decoded pairs.
+    pub query: &'a [(&'a str, &'a str)],
+    /// An XML body, for posts.
+    pub body: Option<String>,
+}
+
 /// The signed request: every header sent (but those the HTTP client adds) is signed.
 pub fn build_request(
     http: &reqwest::Client,
     endpoint: &url::Url,
     creds: &Credentials,
     now: chrono::DateTime<chrono::Utc>,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<String>,
+    call: Call<'_>,
 ) -> reqwest::RequestBuilder {
+    let Call {
+        method,
+        path,
+        query,
+        body,
+    } = call;
     let mut url = endpoint.clone();
     url.set_path(&format!("{}{path}", endpoint.path().trim_end_matches('/')));
-    url.set_query(None);
+    // Encoded as the signature's canonical query encodes, so both read the same.
+    let query: Vec<String> = query
+        .iter()
+        .map(|(k, v)| format!("{}={}", sign::uri_encode(k), sign::uri_encode(v)))
+        .collect();
+    url.set_query((!query.is_empty()).then(|| query.join("&")).as_deref());
     let mut headers = vec![
         ("Host".to_string(), host_header(&url)),
         (
@@ -91,7 +111,7 @@ pub fn build_request(
         &sign::SigningRequest {
             method: method.as_str(),
             path: url.path(),
-            query: "",
+            query: url.query().unwrap_or(""),
             headers: &headers,
             body: body.as_bytes(),
         },
@@ -112,7 +132,8 @@ pub async fn send(request: reqwest::RequestBuilder) -> Result<RawResponse, Provi
     Ok(RawResponse {
         status: answer.status,
         request_id: answer
-            .header("x-amz-request-id")
+            .header("x-amzn-requestid")
+            .or_else(|| answer.header("x-amz-request-id"))
             .map(|s| crate::echo::cap(s, crate::echo::VALUE).into_owned()),
         body: answer.body,
     })
@@ -285,7 +306,7 @@ pub fn classify(status: u16, code: Option<&str>, message: String) -> ProviderErr
     let (class, hint): (ErrorClass, Option<&str>) = match code {
         Some("Throttling" | "ThrottlingException" | "RequestLimitExceeded") => (Throttled, None),
         // The in-progress limits: earlier invalidations must complete first.
-        Some("TooManyInvalidationsInProgress") => (Throttled, None),
+        Some("TooManyInvalidationsInProgress") => (Busy, None),
         Some(
             "SignatureDoesNotMatch"
             | "InvalidClientTokenId"
@@ -362,7 +383,7 @@ mod tests {
                 "<ErrorResponse><Error><Code>TooManyInvalidationsInProgress</Code></Error></ErrorResponse>",
             ),
         );
-        assert_eq!(busy.unwrap_err().class, ErrorClass::Throttled);
+        assert_eq!(busy.unwrap_err().class, ErrorClass::Busy);
         let garbage = parse::<Invalidation>("get", raw(200, "{\"json\":1}"));
         assert_eq!(garbage.unwrap_err().class, ErrorClass::BadResponse);
         let down = parse::<Invalidation>("get", raw(503, ""));

@@ -28,7 +28,7 @@ use self::api::Credentials;
 use self::paths::Distributions;
 use super::registry::{Connect, CredentialEnv, Misfit, OptionKind, OptionSpec, Spec};
 use super::{
-    Batch, ErrorClass, Limits, ObjectType, Operation, Provider, ProviderError, ProviderKind,
+    Batch, ErrorClass, InProgressLimits, Limits, ObjectType, Operation, Provider, ProviderError, ProviderKind,
     Quota, Submitted, TaskId, TaskState, TaskStatus,
 };
 use crate::plan::TaskMode;
@@ -38,7 +38,8 @@ use crate::plan::TaskMode;
 /// characters (the URL, host included, is held to that: stricter, never looser). One host
 /// per request, since a request goes to one distribution. CloudFront publishes no call
 /// rate; Throttling comes after 6–7 quick calls (aws/aws-sdk-js#3983), so submits are paced
-/// at 2 a second and status reads at 5.
+/// at 5 a second, reads (status, the in-progress look at the start) at 10, and a
+/// Throttling answer is retried by the shared policy.
 pub const LIMITS: Limits = Limits {
     refresh_urls_per_request: api::MAX_PATHS,
     refresh_dirs_per_request: 15,
@@ -46,15 +47,19 @@ pub const LIMITS: Limits = Limits {
     prefetch_urls_per_request: api::MAX_PATHS,
     domains_per_request: 1,
     max_url_len: paths::MAX_PATH_CHARS,
-    submit_per_second: 2,
-    status_per_second: 5,
-    quota_per_second: 5,
+    submit_per_second: 5,
+    status_per_second: 10,
+    quota_per_second: 10,
     status_ids_per_query: 1,
     refresh_urls_per_minute_per_domain: None,
     refresh_object_types: &[ObjectType::File, ObjectType::Directory],
     items_per_second: None,
     prefetch_unsupported: Some(NO_PREFETCH),
     billed_per_path: Some(BILLING),
+    in_progress: Some(InProgressLimits {
+        paths: api::MAX_PATHS as u64,
+        wildcards: 15,
+    }),
 };
 
 /// How CloudFront bills invalidations (protocols.md §6).
@@ -151,12 +156,80 @@ pub struct CloudFront {
     sent: Mutex<HashMap<TaskId, Vec<(String, String)>>>,
 }
 
+/// Pages of ListInvalidations read per distribution at the start (newest first: what is
+/// in progress comes first), and invalidations looked at, at most.
+const LIST_PAGES: usize = 3;
+const LIST_PAGE_SIZE: &str = "100";
+const IN_PROGRESS_LOOKS: usize = 200;
+
 impl CloudFront {
+    /// File and wildcard paths in progress on `distribution`: the in-progress invalidations
+    /// among the newest, each read for its paths.
+    async fn in_progress_on(&self, distribution: &str) -> Result<(u64, u64), ProviderError> {
+        let mut ids: Vec<String> = Vec::new();
+        let mut marker = String::new();
+        for _ in 0..LIST_PAGES {
+            let mut query = vec![("MaxItems", LIST_PAGE_SIZE)];
+            if !marker.is_empty() {
+                query.push(("Marker", marker.as_str()));
+            }
+            let page: api::InvalidationList = self
+                .call(
+                    "list invalidations",
+                    reqwest::Method::GET,
+                    &api::invalidations_path(distribution),
+                    &query,
+                    None,
+                )
+                .await?;
+            let items = page.items.unwrap_or_default().summaries;
+            let before = ids.len();
+            ids.extend(
+                items
+                    .iter()
+                    .filter(|s| status_of(&s.status) != TaskStatus::Complete)
+                    .map(|s| s.id.clone()),
+            );
+            // Newest first: a page without one in progress ends the look.
+            if ids.len() == before || !page.is_truncated {
+                break;
+            }
+            match page.next_marker.filter(|m| !m.is_empty() && *m != marker) {
+                Some(next) => marker = next,
+                None => break,
+            }
+        }
+        let (mut paths, mut wildcards) = (0, 0);
+        for id in ids.iter().take(IN_PROGRESS_LOOKS) {
+            let inv: api::Invalidation = self
+                .call(
+                    "get invalidation",
+                    reqwest::Method::GET,
+                    &api::invalidation_path(distribution, id),
+                    &[],
+                    None,
+                )
+                .await?;
+            if status_of(&inv.status) == TaskStatus::Complete {
+                continue;
+            }
+            for p in inv.paths() {
+                if p.ends_with('*') {
+                    wildcards += 1;
+                } else {
+                    paths += 1;
+                }
+            }
+        }
+        Ok((paths, wildcards))
+    }
+
     async fn call<T: serde::de::DeserializeOwned>(
         &self,
         what: &str,
         method: reqwest::Method,
         path: &str,
+        query: &[(&str, &str)],
         body: Option<String>,
     ) -> Result<T, ProviderError> {
         let request = api::build_request(
@@ -164,9 +237,12 @@ impl CloudFront {
             &self.endpoint,
             &self.credentials,
             chrono::Utc::now(),
-            method,
-            path,
-            body,
+            api::Call {
+                method,
+                path,
+                query,
+                body,
+            },
         );
         api::parse(what, api::send(request).await?)
     }
@@ -240,6 +316,7 @@ impl Provider for CloudFront {
                 "create invalidation",
                 reqwest::Method::POST,
                 &api::invalidations_path(distribution),
+                &[],
                 Some(api::invalidation_batch(&sent_paths, &reference)),
             )
             .await?;
@@ -252,6 +329,41 @@ impl Provider for CloudFront {
             ids: vec![id],
             quota: None,
         })
+    }
+
+    /// A batch counts against its distribution.
+    fn in_progress_scope(&self, batch: &Batch) -> String {
+        let host = batch
+            .urls
+            .first()
+            .and_then(|u| paths::split(u))
+            .map(|(h, _)| h)
+            .unwrap_or_default();
+        self.distributions
+            .of(&host)
+            .map_or(host, str::to_string)
+    }
+
+    /// The distributions among `scopes` (a host without one is refused when its batch is
+    /// sent, and so is a distribution the account does not have: nothing to count).
+    async fn in_progress(
+        &self,
+        scopes: &[String],
+    ) -> Result<Vec<(String, u64, u64)>, ProviderError> {
+        let mut out = Vec::new();
+        for scope in scopes {
+            let known = self.distributions.default.as_deref() == Some(scope.as_str())
+                || self.distributions.by_host.values().any(|id| id == scope);
+            if !known {
+                continue;
+            }
+            match self.in_progress_on(scope).await {
+                Ok((paths, wildcards)) => out.push((scope.clone(), paths, wildcards)),
+                Err(e) if e.class == ErrorClass::Domain => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
     }
 
     async fn poll(&self, ids: &[TaskId]) -> Result<Vec<TaskState>, ProviderError> {
@@ -267,6 +379,7 @@ impl Provider for CloudFront {
                     "get invalidation",
                     reqwest::Method::GET,
                     &api::invalidation_path(distribution, invalidation),
+                    &[],
                     None,
                 )
                 .await?;
@@ -293,8 +406,17 @@ impl Provider for CloudFront {
                         .filter(|(path, _)| listed.contains(path.as_str()))
                         .map(|(_, url)| state(url)),
                 ),
-                // A task of another run (`status`): its paths as CloudFront lists them.
-                None => states.extend(listed.into_iter().map(|p| state(p.to_string()))),
+                // A task of another run (`--resume`, `status`): its paths as CloudFront
+                // lists them, below the one site of the distribution when there is one.
+                None => {
+                    let site = self.distributions.only_host_of(distribution);
+                    states.extend(listed.into_iter().map(|p| {
+                        state(match site {
+                            Some(host) => format!("{host}{}", p.trim_end_matches('*')),
+                            None => p.to_string(),
+                        })
+                    }))
+                }
             }
         }
         Ok(states)

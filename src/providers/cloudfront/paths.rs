@@ -74,6 +74,17 @@ impl Distributions {
         Ok(out)
     }
 
+    /// The one host given for `distribution`, when exactly one is.
+    pub fn only_host_of(&self, distribution: &str) -> Option<&str> {
+        let mut hosts = self
+            .by_host
+            .iter()
+            .filter(|(_, id)| *id == distribution)
+            .map(|(h, _)| h.as_str());
+        let first = hosts.next()?;
+        hosts.next().is_none().then_some(first)
+    }
+
     /// The distribution of `host` (lower case, as URLs are normalised).
     pub fn of(&self, host: &str) -> Option<&str> {
         self.by_host
@@ -186,6 +197,8 @@ mod tests {
         assert_eq!(d.of("example.com"), Some("E1"));
         let only = Distributions::parse("a.com=E2").unwrap();
         assert_eq!(only.of("b.com"), None);
+        assert_eq!(only.only_host_of("E2"), Some("a.com"));
+        assert_eq!(d.only_host_of("E1"), None);
         for bad in ["", "E1 E2", "a.com=E1,a.com=E2", "=E1", "a.com=", "E-1", "x/y=E1"] {
             assert!(Distributions::parse(bad).is_err(), "{bad:?}");
         }

@@ -40,6 +40,7 @@ pub const LIMITS: Limits = Limits {
     items_per_second: Some(240),
     prefetch_unsupported: None,
     billed_per_path: None,
+    in_progress: None,
 };
 
 /// What the rest of the program knows of Qiniu.
