@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Checks the emulator against the official Python SDKs: Alibaba Cloud's, Qiniu's and Huawei
-# Cloud's.
+# Checks the emulator against the official Python SDKs: Alibaba Cloud's, Qiniu's, Huawei
+# Cloud's and AWS's (boto3, for CloudFront; that script also runs the cdn-refresh client
+# against moto_server, an independent fake of CloudFront).
 #
 #   scripts/sdk-check/run.sh [BIN]     BIN: a built cdn-refresh (default target/debug/cdn-refresh)
 #
@@ -19,6 +20,7 @@ providers=(
     "aliyun testid:testsecret STS.sdkcheck:sts-secret:sts-token-value"
     "qiniu  testak:testsk"
     "huawei HWTESTAK:HWTESTSK HWSTSAK:hw-sts-secret:hw-security-token"
+    "cloudfront AKIDCDNREFRESHTEST:cloudfront-test-secret ASIASDKCHECK:cf-sts-secret:cf-session-token"
 )
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -89,7 +91,7 @@ for row in "${providers[@]}"; do
     read -r name key sts_key <<<"$row"
     sts=()
     [ -z "$sts_key" ] || sts=("${name^^}_STS_KEY=$sts_key")
-    run_check "$name" env "${sts[@]}" "$venv/bin/python" "$here/${name}_sdk_check.py" \
+    run_check "$name" env "${sts[@]}" CDN_REFRESH_BIN="$bin" "$venv/bin/python" "$here/${name}_sdk_check.py" \
         "$url" "${key%%:*}" "${key#*:}"
 done
 echo "all SDK checks: $passed passed, $failed failed"
