@@ -228,6 +228,10 @@ pub struct Report {
     /// the other hosts' URLs were.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hosts_refused: Vec<RefusedHost>,
+    /// URL-list mode: directories refreshed instead of the URLs under them (`--max-paths`);
+    /// git mode lists its collapses in `git.collapses`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub collapses: Vec<Collapse>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stopped: Option<Stop>,
     pub calls: Calls,
@@ -433,6 +437,7 @@ impl Report {
             quota_after: None,
             directories_refused: Vec::new(),
             hosts_refused: Vec::new(),
+            collapses: Vec::new(),
             stopped,
             calls: Calls::default(),
             tasks: Vec::new(),

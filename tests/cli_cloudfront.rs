@@ -403,3 +403,52 @@ async fn plan_shows_the_billable_paths_and_sends_nothing() {
     );
     assert_eq!(emu.stats().await.total_requests(), 0);
 }
+
+#[tokio::test]
+async fn max_paths_collapses_the_least_valuable_paths_into_a_wildcard() {
+    let emu = emulator(&["--task-duration", "100ms"]).await;
+    let urls = [
+        "https://example.com/img/1.png",
+        "https://example.com/img/2.png",
+        "https://example.com/img/3.png",
+        "https://example.com/js/app.js",
+        "https://example.com/index.html",
+    ]
+    .join("\n");
+    let out = run(
+        &emu,
+        &cloudfront(&["--urls", &urls, "--max-paths", "3"]),
+        CREDS,
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    let report = out.report();
+    assert_eq!(
+        report["collapses"][0]["directory"],
+        "https://example.com/img/"
+    );
+    assert_eq!(report["collapses"][0]["urls"].as_array().unwrap().len(), 3);
+    assert_eq!(count(&out, "refresh", "complete"), 3, "{}", out.all());
+    let stats = emu.stats().await;
+    // Three paths billed: /img/*, /js/app.js, /index.html.
+    assert_eq!(stats.total_accepted(Operation::Refresh), 3, "{stats:?}");
+    assert_eq!(
+        stats.accepted.refresh.get("https://example.com/img/"),
+        Some(&1)
+    );
+    // A cap that cannot be met is refused before anything is sent.
+    let too_few = run(
+        &emu,
+        &cloudfront(&[
+            "--urls",
+            "https://example.com/a.js\nhttps://www.example.com/b.js",
+            "--max-paths",
+            "1",
+        ]),
+        CREDS,
+    )
+    .await;
+    assert_eq!(too_few.code, 2, "{}", too_few.all());
+    assert!(too_few.stderr.contains("--max-paths"), "{}", too_few.stderr);
+    assert_eq!(emu.stats().await.total_accepted(Operation::Refresh), 3);
+}

@@ -174,6 +174,12 @@ pub async fn run(settings: &mut Settings, env: &Env, ci: &Ci) -> Result<(Outcome
     let folding = Folding(ci);
     let phases: &dyn PhaseObserver = if named { &() } else { &folding };
     let mut reports = targets::send_all(ready, &mut settings.plan, collapses, phases).await;
+    if git.is_none() {
+        // URL-list mode: the collapses of --max-paths, as each target ended them.
+        for report in &mut reports {
+            report.collapses = settings.plan.collapses.clone();
+        }
+    }
     if named {
         console::print(ci.end("cdn_refresh_targets"));
     }

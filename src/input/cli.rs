@@ -245,6 +245,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "N")]
     pub collapse_threshold: Option<usize>,
 
+    /// Refresh at most N paths: the least valuable (those that share a directory with many
+    /// others) are collapsed into their directory, each collapse listed in the report; for
+    /// providers that bill per path (CloudFront) [default: no cap].
+    #[arg(long, value_name = "N")]
+    pub max_paths: Option<usize>,
+
     /// The options only some providers take (`--area`, `--refresh-mode`, …), by config key
     /// (`l2_preload`), as given on the command line or in the env; their flags come from
     /// the providers' declarations ([`crate::providers::registry::OptionSpec`]).

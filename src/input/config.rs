@@ -211,6 +211,7 @@ struct RawConfig {
     index_urls: Option<Spanned<Vec<IndexUrl>>>,
     pretty_urls: Option<bool>,
     collapse_threshold: Option<Spanned<usize>>,
+    max_paths: Option<Spanned<usize>>,
     on_missing_base: Option<OnMissingBase>,
     provider: Text,
     task: Text,
@@ -787,6 +788,7 @@ impl Validator<'_> {
             map_options,
             run: Options {
                 collapse_threshold: self.positive("collapse_threshold", raw.collapse_threshold)?,
+                max_paths: self.positive("max_paths", raw.max_paths)?,
                 on_missing_base: raw.on_missing_base,
                 provider: self.provider("provider", raw.provider)?,
                 task: self.one_of("task", raw.task, options::TASKS)?,

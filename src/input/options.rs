@@ -97,6 +97,8 @@ pub struct Options {
     pub on_dir_refresh_denied: Option<DirRefreshDenied>,
     pub on_missing_base: Option<MissingBase>,
     pub collapse_threshold: Option<usize>,
+    /// `--max-paths`: refresh at most this many paths, collapsing the rest.
+    pub max_paths: Option<usize>,
     /// `--verify`: check the edge after the run.
     pub verify: Option<VerifyMode>,
     /// `--verify-root`: the built site's folder, as uploaded.
@@ -138,6 +140,7 @@ impl Options {
             on_dir_refresh_denied: self.on_dir_refresh_denied.or(other.on_dir_refresh_denied),
             on_missing_base: self.on_missing_base.or(other.on_missing_base),
             collapse_threshold: self.collapse_threshold.or(other.collapse_threshold),
+            max_paths: self.max_paths.or(other.max_paths),
             verify: self.verify.or(other.verify),
             verify_root: self.verify_root.or(other.verify_root),
             verify_connect: self.verify_connect.or(other.verify_connect),
@@ -223,6 +226,7 @@ impl Options {
                 })
                 .transpose()?,
             collapse_threshold: positive(&a.input_name("collapse-threshold"), a.collapse_threshold)?,
+            max_paths: positive(&a.input_name("max-paths"), a.max_paths)?,
             verify: a
                 .verify
                 .as_deref()

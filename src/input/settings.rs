@@ -353,6 +353,23 @@ pub fn settings(
         skip = skipped && !listed;
     }
 
+    if let Some(max) = opts.max_paths {
+        let before = plan.collapses.len();
+        crate::plan::cap::cap_paths(&mut plan, max, limits).map_err(|why| {
+            InputError::new(
+                "--max-paths",
+                why,
+                "raise --max-paths (the max-paths input, max_paths in the config), or send fewer URLs",
+            )
+        })?;
+        // Git mode's report lists its collapses; these join them.
+        if let Some(info) = &mut git {
+            info.report
+                .collapses
+                .extend(plan.collapses[before..].iter().cloned());
+        }
+    }
+
     let dir_denied = opts
         .on_dir_refresh_denied
         .unwrap_or(DirRefreshDenied::Files);

@@ -181,6 +181,14 @@ pub fn plan(plan: &Plan, limits: &Limits, batch_size: Option<usize>) -> String {
     if let Some(billing) = limits.billed_per_path {
         let paths: usize = plan.refresh.values().map(Vec::len).sum();
         let _ = writeln!(out, "  billable paths: {paths} ({billing})");
+        for c in plan.collapses.iter().filter(|c| c.not_applied.is_none()) {
+            let _ = writeln!(
+                out,
+                "  collapsed: {} stands for {}",
+                c.directory,
+                plural(c.urls.len(), "URL", "URLs")
+            );
+        }
         return out;
     }
     let needs = plan.quota_needs();

@@ -15,6 +15,7 @@
 //! paths → URLs) and [`batching`] (a plan's URLs → requests within the provider's limits).
 
 pub mod batching;
+pub mod cap;
 pub mod changes;
 pub mod rules;
 
