@@ -72,6 +72,12 @@ pub struct Gate {
     limits: Option<InProgressLimits>,
     state: Mutex<State>,
     freed: Notify,
+    /// Batches waiting for room now; while there are, the status checks look at the open
+    /// tasks every poll interval rather than on the growing schedule, since a task's end
+    /// is what they wait for.
+    waiting: std::sync::atomic::AtomicUsize,
+    /// Told when a batch starts waiting, so the status checks hurry at once.
+    pub started_waiting: Notify,
     /// How long a batch that only the tasks of before the run keep out waits.
     probe: std::time::Duration,
 }
@@ -88,6 +94,8 @@ impl Gate {
             limits,
             state: Mutex::new(State::default()),
             freed: Notify::new(),
+            waiting: std::sync::atomic::AtomicUsize::new(0),
+            started_waiting: Notify::new(),
             probe,
         }
     }
@@ -130,10 +138,30 @@ impl Gate {
         Some(!own_fit)
     }
 
+    /// Whether a batch waits for room now.
+    pub fn waiting(&self) -> bool {
+        self.waiting.load(std::sync::atomic::Ordering::Relaxed) > 0
+    }
+
+    /// Counts a waiting batch while it lives.
+    fn wait_guard(&self) -> impl Drop + '_ {
+        struct Guard<'g>(&'g std::sync::atomic::AtomicUsize);
+        impl Drop for Guard<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        self.waiting
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.started_waiting.notify_waiters();
+        Guard(&self.waiting)
+    }
+
     /// Reserves `room` in `scope`, waiting for tasks to finish while it does not fit, until
     /// `deadline` (then `false`: not reserved).
     pub async fn reserve(&self, scope: &str, room: Room, deadline: Instant) -> bool {
         let mut probing = false;
+        let mut guard = None;
         loop {
             let freed = self.freed.notified();
             tokio::pin!(freed);
@@ -142,6 +170,9 @@ impl Gate {
                 None => return true,
                 Some(own) => own,
             };
+            if guard.is_none() {
+                guard = Some(self.wait_guard());
+            }
             // Kept out only by what was in progress before the run: wait `probe` for a
             // task of the run to finish, then let the provider say.
             let until = if own {
@@ -161,6 +192,7 @@ impl Gate {
     /// Waits until a task finishes (or `wait` passes, or the deadline); `false` past the
     /// deadline.
     pub async fn wait_for_room(&self, wait: std::time::Duration, deadline: Instant) -> bool {
+        let _guard = self.wait_guard();
         let until = (Instant::now() + wait).min(deadline);
         let _ = tokio::time::timeout_at(until, self.freed.notified()).await;
         Instant::now() < deadline

@@ -1547,6 +1547,8 @@ impl Runner<'_> {
     ) -> Option<ProviderError> {
         let per_query = self.provider.limits().status_ids_per_query.max(1);
         let mut said = (0usize, Instant::now() - HEARTBEAT);
+        // When the open tasks were last looked at because a batch waits for room.
+        let mut hurried = Instant::now();
         loop {
             if release.is_some() {
                 let (mut urls, refresh_over) = pipe.completed_refreshes();
@@ -1570,11 +1572,19 @@ impl Runner<'_> {
                 return None;
             }
             let deadline = self.bounds.deadline;
+            // A batch waits for room under the in-progress limits: the open tasks are
+            // looked at every poll interval, their end being what it waits for.
+            let hurry_at = self
+                .gate
+                .waiting()
+                .then(|| hurried + self.opts.poll_interval);
             if Instant::now() < deadline {
                 let at = next.unwrap_or(deadline).min(deadline);
+                let at = hurry_at.map_or(at, |h| at.min(h));
                 tokio::select! {
                     _ = tokio::time::sleep_until(at) => {}
                     _ = pipe.wake.notified() => continue,
+                    _ = self.gate.started_waiting.notified() => continue,
                     _ = self.bounds.interrupt.wait() => return None,
                 }
             }
@@ -1582,11 +1592,15 @@ impl Runner<'_> {
             // At the deadline, one last look at every open task, so that nothing that
             // finished just in time is reported pending.
             let last = now >= deadline;
-            let due = pipe
-                .tracker
-                .lock()
-                .expect("not poisoned")
-                .due(now, per_query, last);
+            let hurrying = hurry_at.is_some_and(|h| now >= h);
+            if hurrying {
+                hurried = now;
+            }
+            let due =
+                pipe.tracker
+                    .lock()
+                    .expect("not poisoned")
+                    .due(now, per_query, last || hurrying);
             if due.is_empty() {
                 if last {
                     return None;

@@ -280,8 +280,8 @@ pub fn parse<T: serde::de::DeserializeOwned>(
             b.error.code.as_deref(),
             b.error
                 .message
-                .clone()
-                .unwrap_or_else(|| format!("HTTP status {}", raw.status)),
+                .as_deref()
+                .map_or_else(|| format!("HTTP status {}", raw.status), redact_token),
         ),
         None => classify(
             raw.status,
@@ -297,6 +297,21 @@ pub fn parse<T: serde::de::DeserializeOwned>(
         .or(raw.request_id)
         .map(|s| crate::echo::cap(&s, crate::echo::VALUE).into_owned());
     Err(err)
+}
+
+/// `message` without the value of a session token: AWS's SignatureDoesNotMatch message
+/// carries the canonical request, whose `x-amz-security-token:` line holds the token. Done
+/// before the message is cut to length, so no part of a token is left either.
+pub fn redact_token(message: &str) -> String {
+    const LINE: &str = "x-amz-security-token:";
+    message
+        .split('\n')
+        .map(|line| match line.find(LINE) {
+            Some(i) => format!("{}{LINE}<redacted>", &line[..i]),
+            None => line.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The class of a CloudFront error (protocols.md §6), and how to fix the final ones.
@@ -396,6 +411,15 @@ mod tests {
             ),
         );
         assert_eq!(missing.unwrap_err().class, ErrorClass::Domain);
+    }
+
+    #[test]
+    fn session_tokens_never_reach_a_message() {
+        let body = "<ErrorResponse><Error><Code>SignatureDoesNotMatch</Code><Message>should have been\n'POST\nhost:cloudfront.amazonaws.com\nx-amz-security-token:FQoGZXIvYXdzEXAMPLE\n'</Message></Error></ErrorResponse>";
+        let err = parse::<Invalidation>("create", raw(403, body)).unwrap_err();
+        assert!(!err.message.contains("FQoGZXIvYXdzEXAMPLE"), "{}", err.message);
+        assert!(err.message.contains("x-amz-security-token:<redacted>"));
+        assert!(err.message.contains("host:cloudfront.amazonaws.com"));
     }
 
     #[test]
