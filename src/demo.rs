@@ -413,18 +413,23 @@ impl Demo {
                 "--verify-connect".into(),
                 self.emulator.url(),
             ],
-            vec![
+            [
                 "--provider".into(),
                 self.provider.name().into(),
                 "--endpoint".into(),
                 self.emulator.url(),
+            ]
+            .into_iter()
+            .chain(self.emulator.client_flags(self.provider))
+            .chain([
                 "--poll-interval".into(),
                 "500ms".into(),
                 "--timeout".into(),
                 "1m".into(),
                 "--report".into(),
                 path(&self.report_path),
-            ],
+            ])
+            .collect(),
         ]
     }
 

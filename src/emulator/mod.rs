@@ -177,6 +177,11 @@ impl Running {
         lines.join("\n")
     }
 
+    /// The flags a client of `provider` needs beside the key to use the emulated account.
+    pub fn client_flags(&self, provider: ProviderKind) -> Vec<String> {
+        registry::named(provider.name()).map_or_else(Vec::new, |e| (e.client_flags)(&self.app.args))
+    }
+
     /// Same as `GET /_emulator/stats`.
     pub async fn stats(&self) -> Stats {
         self.app.stats()

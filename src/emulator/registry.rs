@@ -36,6 +36,9 @@ pub(crate) struct Emulated {
     pub state: fn() -> Box<dyn ProviderState>,
     /// The field of `GET /_emulator/stats` with today's use of its daily quotas.
     pub quota_field: &'static str,
+    /// The flags a client of this provider needs beside the key to use the emulated account
+    /// (CloudFront's `--distribution-id`): what the demo adds to its command line.
+    pub client_flags: fn(&EmulatorArgs) -> Vec<String>,
 }
 
 /// A provider's knobs: a clap `Args` struct, added to `cdn-refresh emulator`'s flags and

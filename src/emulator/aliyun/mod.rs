@@ -38,6 +38,7 @@ pub(crate) static SPEC: Emulated = Emulated {
     banner,
     state: || Box::new(AliyunState::default()),
     quota_field: "quota_used",
+    client_flags: |_| Vec::new(),
 };
 
 /// The credential accepted when none is given (`--aliyun-key`'s default).

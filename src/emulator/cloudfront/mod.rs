@@ -47,7 +47,22 @@ pub(crate) static SPEC: Emulated = Emulated {
     banner,
     state: || Box::new(CloudFrontState::default()),
     quota_field: "cloudfront_quota_used",
+    client_flags,
 };
+
+/// `--distribution-id` with every distribution the emulator serves.
+fn client_flags(args: &EmulatorArgs) -> Vec<String> {
+    vec!["--distribution-id".into(), distribution_flag(args)]
+}
+
+/// `HOST=ID,…` of every distribution.
+fn distribution_flag(args: &EmulatorArgs) -> String {
+    distributions(args)
+        .iter()
+        .flat_map(|(id, hosts)| hosts.iter().map(move |h| format!("{h}={id}")))
+        .collect::<Vec<_>>()
+        .join(",")
+}
 
 /// The key accepted when none is given (`--cloudfront-key`'s default).
 const DEFAULT_KEY: (&str, &str) = ("AKIDCDNREFRESHTEST", "cloudfront-test-secret");
@@ -95,11 +110,10 @@ fn banner(args: &EmulatorArgs, url: &str) -> Vec<String> {
         };
         lines.push(format!("cloudfront: access key id {} ({secret}{token})", key.id));
     }
-    let pairs: Vec<String> = distributions(args)
-        .iter()
-        .flat_map(|(id, hosts)| hosts.iter().map(move |h| format!("{h}={id}")))
-        .collect();
-    lines.push(format!("cloudfront: --distribution-id {}", pairs.join(",")));
+    lines.push(format!(
+        "cloudfront: --distribution-id {}",
+        distribution_flag(args)
+    ));
     lines.push(format!(
         "cloudfront: at most {} file paths and {} wildcard paths in progress per distribution; {} calls per second per API",
         knobs.cloudfront_max_paths_in_progress,

@@ -63,6 +63,7 @@ pub(crate) static SPEC: Emulated = Emulated {
     banner,
     state: || Box::new(HuaweiState::default()),
     quota_field: "huawei_quota_used",
+    client_flags: |_| Vec::new(),
 };
 
 /// The key pair accepted when none is given (`AK`, `SK`; `--huawei-key`'s default).

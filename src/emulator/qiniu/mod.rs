@@ -46,6 +46,7 @@ pub(crate) static SPEC: Emulated = Emulated {
     banner,
     state: || Box::new(QiniuState::default()),
     quota_field: "qiniu_quota_used",
+    client_flags: |_| Vec::new(),
 };
 
 /// The key pair accepted when none is given (`AK`, `SK`; `--qiniu-key`'s default).
