@@ -101,6 +101,9 @@ async fn a_directory_is_a_wildcard_path() {
     assert_eq!(status.code, 0, "{}", status.all());
     // Another process does not know the URL: it shows the path CloudFront lists.
     assert!(status.stdout.contains("/docs/*"), "{}", status.stdout);
+    let quota = run(&emu, &["quota", "--provider", "cloudfront"], CREDS).await;
+    assert_eq!(quota.code, 0, "{}", quota.all());
+    assert!(quota.stdout.contains("no daily quota"), "{}", quota.stdout);
 }
 
 #[tokio::test]

@@ -227,6 +227,10 @@ fn minimum_time(batches: &[crate::plan::batching::BatchRef<'_>], limits: &Limits
 
 /// The day's quotas.
 pub fn quota(quota: &Quota) -> String {
+    if quota.entries.is_empty() {
+        // CloudFront: paths are billed, nothing is counted against a day.
+        return "quota: the provider has no daily quota\n".into();
+    }
     let mut out = String::from("quota (remaining of today's limit):\n");
     for e in &quota.entries {
         let _ = writeln!(
