@@ -152,6 +152,39 @@ async fn a_batch_over_the_in_progress_limit_waits_for_the_run_s_earlier_invalida
 }
 
 #[tokio::test]
+async fn without_waiting_the_provider_paces_what_does_not_fit() {
+    // --wait false: no status check sees the first invalidation end, so the second batch
+    // is sent, refused with TooManyInvalidationsInProgress, and sent again later until it is
+    // accepted, within --timeout.
+    let emu = emulator(&["--task-duration", "2s"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let list: Vec<String> = (0..3002)
+        .map(|i| format!("https://example.com/w-{i}.js"))
+        .collect();
+    let file = common::url_file(dir.path(), &list);
+    let out = run(
+        &emu,
+        &cloudfront(&["-r", &file, "--wait", "false", "--timeout", "2m"]),
+        CREDS,
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(count(&out, "refresh", "submitted"), 3002);
+    let stats = emu.stats().await;
+    assert_eq!(stats.total_accepted(Operation::Refresh), 3002);
+    assert!(
+        stats
+            .errors
+            .get("cloudfront:TooManyInvalidationsInProgress")
+            .copied()
+            .unwrap_or(0)
+            > 0,
+        "{:?}",
+        stats.errors
+    );
+}
+
+#[tokio::test]
 async fn too_many_in_progress_is_waited_out_not_failed() {
     // The account allows fewer paths in progress than CloudFront's documented 3,000 (4
     // here): the provider's TooManyInvalidationsInProgress makes the second batch wait for

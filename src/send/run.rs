@@ -946,7 +946,11 @@ impl Runner<'_> {
                 BatchOutcome::Accepted(ids) => Some(ids.clone()),
                 _ => None,
             });
+            // Without waiting (`--wait false`) no status check will see the task end: its
+            // room is not held, and the provider's own "too much in progress" paces what
+            // follows (waited out above, within the deadline).
             match (ids.is_empty(), adopted) {
+                _ if !self.opts.wait => self.gate.give_back(scope, room),
                 (false, _) => self.gate.hold(scope, room, &ids),
                 (true, Some(ids)) => self.gate.hold(scope, room, &ids),
                 (true, None) => self.gate.give_back(scope, room),
