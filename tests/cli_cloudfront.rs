@@ -264,24 +264,6 @@ async fn invalidations_in_progress_before_the_run_are_counted() {
 #[tokio::test]
 async fn bad_input_is_refused_before_anything_is_sent() {
     let emu = emulator(&[]).await;
-    let missing = run(
-        &emu,
-        &[
-            "run",
-            "--provider",
-            "cloudfront",
-            "--urls",
-            "https://example.com/a",
-        ],
-        CREDS,
-    )
-    .await;
-    assert_eq!(missing.code, 2, "{}", missing.all());
-    assert!(
-        missing.stderr.contains("--distribution-id"),
-        "{}",
-        missing.stderr
-    );
     let prefetch_only = run(
         &emu,
         &cloudfront(&["--urls", "https://example.com/a", "-t", "prefetch"]),
@@ -319,6 +301,8 @@ async fn bad_input_is_refused_before_anything_is_sent() {
 
 #[tokio::test]
 async fn a_site_without_a_distribution_is_refused_alone() {
+    // www.example.com is not in the ids given: found by its alias; other.example.org is
+    // neither given nor any distribution's alias: refused alone, with the fix.
     let emu = emulator(&["--task-duration", "100ms"]).await;
     let out = run(
         &emu,
@@ -329,15 +313,22 @@ async fn a_site_without_a_distribution_is_refused_alone() {
             "--distribution-id",
             "example.com=EEXAMPLECOM",
             "--urls",
-            "https://example.com/a.js\nhttps://www.example.com/b.js",
+            "https://example.com/a.js\nhttps://www.example.com/b.js\nhttps://other.example.org/c.js",
         ],
         CREDS,
     )
     .await;
     assert_eq!(out.code, 3, "{}", out.all());
-    assert_eq!(count(&out, "refresh", "complete"), 1, "{}", out.all());
-    assert_eq!(out.report()["hosts_refused"][0]["host"], "www.example.com");
-    assert!(out.stderr.contains("www.example.com=ID"), "{}", out.stderr);
+    assert_eq!(count(&out, "refresh", "complete"), 2, "{}", out.all());
+    assert_eq!(
+        out.report()["hosts_refused"][0]["host"],
+        "other.example.org"
+    );
+    assert!(
+        out.stderr.contains("other.example.org=ID"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[tokio::test]
@@ -487,4 +478,44 @@ async fn max_paths_collapses_the_least_valuable_paths_into_a_wildcard() {
     assert_eq!(too_few.code, 2, "{}", too_few.all());
     assert!(too_few.stderr.contains("--max-paths"), "{}", too_few.stderr);
     assert_eq!(emu.stats().await.total_accepted(Operation::Refresh), 3);
+}
+
+#[tokio::test]
+async fn without_an_id_each_site_s_distribution_is_found_by_its_alias_once() {
+    let emu = emulator(&["--task-duration", "100ms"]).await;
+    let urls = "https://example.com/a.js\nhttps://www.example.com/b.js\nhttps://static.example.com/c.js\nhttps://nowhere.example.org/d.js";
+    let out = run(
+        &emu,
+        &["run", "--provider", "cloudfront", "--urls", urls],
+        CREDS,
+    )
+    .await;
+    // The site no distribution has as an alias is refused alone, named, with the fix.
+    assert_eq!(out.code, 3, "{}", out.all());
+    assert_eq!(count(&out, "refresh", "complete"), 3, "{}", out.all());
+    assert_eq!(
+        out.report()["hosts_refused"][0]["host"],
+        "nowhere.example.org"
+    );
+    assert!(
+        out.stderr.contains("alternate domain name"),
+        "{}",
+        out.stderr
+    );
+    let tasks: Vec<&str> = out.report()["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    for id in ["EEXAMPLECOM/", "EWWWEXAMPLECOM/", "ESTATICEXAMPLECOM/"] {
+        assert!(tasks.iter().any(|t| t.starts_with(id)), "{id}: {tasks:?}");
+    }
+    let stats = emu.stats().await;
+    // Read once for the run, then kept.
+    assert_eq!(
+        stats.requests.get("cloudfront:ListDistributions"),
+        Some(&1),
+        "{stats:?}"
+    );
 }

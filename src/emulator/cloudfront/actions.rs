@@ -25,6 +25,9 @@
 //! reported `Completed` but is not evicted at the edge: CloudFront's own silent failure
 //! (a path that matches nothing), which only verifying the edge catches.
 //!
+//! ListDistributions lists the distributions in id order, each with its sites as
+//! `Aliases` (what a client finds a site's distribution by).
+//!
 //! GetInvalidation answers one of the distribution's invalidations (404 `NoSuchInvalidation`
 //! else); ListInvalidations lists them newest first, `MaxItems` (1–100, default 100) from
 //! `Marker` (the id the previous page's `NextMarker` named). Under an `endless-pages`
@@ -63,6 +66,7 @@ pub(crate) fn run(ctx: &mut Ctx<'_>, endpoint: &Endpoint, call: &ApiCall) -> Res
         }
         Endpoint::Invalidations(id) => list(ctx, id, call.uri.query().unwrap_or("")),
         Endpoint::Invalidation(id, inv) => get(ctx, id, inv),
+        Endpoint::Distributions => list_distributions(ctx, call.uri.query().unwrap_or("")),
     }
 }
 
@@ -315,10 +319,8 @@ fn get(ctx: &mut Ctx<'_>, distribution: &str, id: &str) -> Result<Answer, ApiErr
     })
 }
 
-fn list(ctx: &mut Ctx<'_>, distribution: &str, query: &str) -> Result<Answer, ApiError> {
-    if !distributions(&ctx.app.args).contains_key(distribution) {
-        return Err(no_distribution(distribution));
-    }
+/// `MaxItems` (1–100, default 100) and `Marker` of a list call.
+fn paging(query: &str) -> Result<(String, usize), ApiError> {
     let mut marker = String::new();
     let mut max_items = MAX_LIST_ITEMS;
     for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
@@ -336,6 +338,55 @@ fn list(ctx: &mut Ctx<'_>, distribution: &str, query: &str) -> Result<Answer, Ap
             _ => {}
         }
     }
+    Ok((marker, max_items))
+}
+
+/// ListDistributions: each distribution with its sites as alternate domain names, in id
+/// order from `Marker` (the id the previous page's `NextMarker` named).
+fn list_distributions(ctx: &mut Ctx<'_>, query: &str) -> Result<Answer, ApiError> {
+    let (marker, max_items) = paging(query)?;
+    let all: Vec<(String, Vec<String>)> = distributions(&ctx.app.args)
+        .into_iter()
+        .filter(|(id, _)| marker.is_empty() || *id >= marker)
+        .collect();
+    let page = &all[..all.len().min(max_items)];
+    let next = all.get(max_items).map(|(id, _)| id.clone());
+    let mut out = format!(
+        r#"<?xml version="1.0"?><DistributionList xmlns="{XMLNS}"><Marker>{}</Marker>"#,
+        escape(&marker)
+    );
+    if let Some(next) = &next {
+        out.push_str(&format!("<NextMarker>{}</NextMarker>", escape(next)));
+    }
+    out.push_str(&format!(
+        "<MaxItems>{max_items}</MaxItems><IsTruncated>{}</IsTruncated><Quantity>{}</Quantity><Items>",
+        next.is_some(),
+        page.len()
+    ));
+    for (id, hosts) in page {
+        out.push_str(&format!(
+            "<DistributionSummary><Id>{id}</Id><ARN>arn:aws:cloudfront::123456789012:distribution/{id}</ARN><Status>Deployed</Status><DomainName>{}.cloudfront.net</DomainName><Aliases><Quantity>{}</Quantity><Items>",
+            id.to_ascii_lowercase(),
+            hosts.len()
+        ));
+        for h in hosts {
+            out.push_str(&format!("<CNAME>{}</CNAME>", escape(h)));
+        }
+        out.push_str("</Items></Aliases><Enabled>true</Enabled></DistributionSummary>");
+    }
+    out.push_str("</Items></DistributionList>");
+    Ok(Answer {
+        status: 200,
+        body: out,
+        location: None,
+    })
+}
+
+fn list(ctx: &mut Ctx<'_>, distribution: &str, query: &str) -> Result<Answer, ApiError> {
+    if !distributions(&ctx.app.args).contains_key(distribution) {
+        return Err(no_distribution(distribution));
+    }
+    let (marker, max_items) = paging(query)?;
     let duration = ctx.app.args.task_duration;
     let summaries: Vec<(String, DateTime<Utc>, &'static str)> = if ctx.endless_pages {
         (0..max_items)

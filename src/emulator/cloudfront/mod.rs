@@ -5,6 +5,7 @@
 //! | CreateInvalidation | `POST /2020-05-31/distribution/{Id}/invalidation` |
 //! | ListInvalidations | `GET /2020-05-31/distribution/{Id}/invalidation` |
 //! | GetInvalidation | `GET /2020-05-31/distribution/{Id}/invalidation/{InvalidationId}` |
+//! | ListDistributions | `GET /2020-05-31/distribution` (each with its sites as `Aliases`) |
 //!
 //! A request goes: path and method → SigV4 ([`auth`], verified with the pure functions the
 //! client signs with) → the call rate (one window per API, `--cloudfront-requests-per-second`,
@@ -177,6 +178,7 @@ pub(crate) struct CloudFront;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Endpoint {
+    Distributions,
     /// POST create, GET list.
     Invalidations(String),
     Invalidation(String, String),
@@ -184,6 +186,9 @@ pub(crate) enum Endpoint {
 
 impl Endpoint {
     fn from_path(path: &str) -> Option<Self> {
+        if path == format!("/{VERSION}/distribution") {
+            return Some(Endpoint::Distributions);
+        }
         let rest = path.strip_prefix(&format!("/{VERSION}/distribution/"))?;
         let parts: Vec<&str> = rest.split('/').collect();
         let segment = |s: &str| {
@@ -198,6 +203,7 @@ impl Endpoint {
 
     fn action(&self, method: &Method) -> &'static str {
         match (self, method) {
+            (Endpoint::Distributions, _) => "cloudfront:ListDistributions",
             (Endpoint::Invalidations(_), &Method::POST) => "cloudfront:CreateInvalidation",
             (Endpoint::Invalidations(_), _) => "cloudfront:ListInvalidations",
             (Endpoint::Invalidation(..), _) => "cloudfront:GetInvalidation",
@@ -286,7 +292,7 @@ fn process(app: &App, call: &ApiCall, endpoint: Option<&Endpoint>) -> Result<Ans
     })?;
     let allowed = match endpoint {
         Endpoint::Invalidations(_) => call.method == Method::POST || call.method == Method::GET,
-        Endpoint::Invalidation(..) => call.method == Method::GET,
+        Endpoint::Invalidation(..) | Endpoint::Distributions => call.method == Method::GET,
     };
     if !allowed {
         return Err(ApiError::new(405, "MethodNotAllowed", "The method is not allowed.")

@@ -18,6 +18,11 @@ pub const XMLNS: &str = "http://cloudfront.amazonaws.com/doc/2020-05-31/";
 /// Paths one invalidation may carry (and one answer may list): the in-progress limit.
 pub const MAX_PATHS: usize = 3_000;
 
+/// ListDistributions.
+pub fn distributions_path() -> String {
+    format!("/{VERSION}/distribution")
+}
+
 /// `/2020-05-31/distribution/{id}/invalidation`.
 pub fn invalidations_path(distribution: &str) -> String {
     format!("/{VERSION}/distribution/{distribution}/invalidation")
@@ -240,6 +245,45 @@ pub struct SummaryItems {
 pub struct InvalidationSummary {
     pub id: String,
     pub status: String,
+}
+
+/// `<DistributionList>`: a page of ListDistributions.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DistributionList {
+    #[serde(default)]
+    pub is_truncated: bool,
+    #[serde(default)]
+    pub next_marker: Option<String>,
+    #[serde(default)]
+    pub items: Option<DistributionItems>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct DistributionItems {
+    #[serde(default, rename = "DistributionSummary")]
+    pub summaries: Vec<DistributionSummary>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DistributionSummary {
+    pub id: String,
+    #[serde(default)]
+    pub aliases: Option<AliasesXml>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AliasesXml {
+    #[serde(default)]
+    pub items: Option<CnameItems>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct CnameItems {
+    #[serde(default, rename = "CNAME")]
+    pub cnames: Vec<String>,
 }
 
 #[derive(Deserialize)]

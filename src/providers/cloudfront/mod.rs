@@ -98,21 +98,15 @@ fn check(options: &super::registry::ProviderOptions, task: TaskMode) -> Result<(
         problem,
         fix: fix.into(),
     };
-    match options.text("distribution_id") {
-        None => {
-            return Err(misfit(
-                "CloudFront needs the distribution of the sites".into(),
-                "give --distribution-id E2QWRUHAPOMQZL (the distribution-id input, or distribution_id in the config), or HOST=ID per site",
-            ));
-        }
-        Some(text) => {
-            Distributions::parse(text).map_err(|why| {
-                misfit(
-                    why,
-                    "write one id (E2QWRUHAPOMQZL) or HOST=ID pairs, comma-separated",
-                )
-            })?;
-        }
+    // Without one, each site's distribution is the one that has it as an alternate domain
+    // name (ListDistributions, read once a run).
+    if let Some(text) = options.text("distribution_id") {
+        Distributions::parse(text).map_err(|why| {
+            misfit(
+                why,
+                "write one id (E2QWRUHAPOMQZL) or HOST=ID pairs, comma-separated",
+            )
+        })?;
     }
     if task == TaskMode::Prefetch {
         return Err(Misfit {
@@ -142,6 +136,7 @@ fn connect(c: Connect) -> Result<Box<dyn Provider>, reqwest::Error> {
         distributions,
         run: c.run,
         sent: Mutex::new(HashMap::new()),
+        aliases: tokio::sync::Mutex::new(None),
     }))
 }
 
@@ -154,7 +149,13 @@ pub struct CloudFront {
     run: String,
     /// Task id → (path sent, URL it stands for), for the tasks this client created.
     sent: Mutex<HashMap<TaskId, Vec<(String, String)>>>,
+    /// Alternate domain name → distribution, from ListDistributions, when a site has no
+    /// distribution id given (read once, then kept for the run).
+    aliases: tokio::sync::Mutex<Option<HashMap<String, String>>>,
 }
+
+/// Pages of ListDistributions read at most (100 distributions each).
+const DISTRIBUTION_PAGES: usize = 20;
 
 /// Pages of ListInvalidations read per distribution at the start (newest first: what is
 /// in progress comes first), and invalidations looked at, at most.
@@ -163,6 +164,52 @@ const LIST_PAGE_SIZE: &str = "100";
 const IN_PROGRESS_LOOKS: usize = 200;
 
 impl CloudFront {
+    /// The distribution of `host`: the one given, else the one whose alternate domain names
+    /// (CNAMEs) include it. `None`: no distribution of the account serves it.
+    async fn distribution_of(&self, host: &str) -> Result<Option<String>, ProviderError> {
+        if let Some(id) = self.distributions.of(host) {
+            return Ok(Some(id.to_string()));
+        }
+        let mut aliases = self.aliases.lock().await;
+        if aliases.is_none() {
+            *aliases = Some(self.list_aliases().await?);
+        }
+        Ok(aliases.as_ref().and_then(|a| a.get(host)).cloned())
+    }
+
+    /// Every alternate domain name of the account's distributions.
+    async fn list_aliases(&self) -> Result<HashMap<String, String>, ProviderError> {
+        let mut out = HashMap::new();
+        let mut marker = String::new();
+        for _ in 0..DISTRIBUTION_PAGES {
+            let mut query = vec![("MaxItems", LIST_PAGE_SIZE)];
+            if !marker.is_empty() {
+                query.push(("Marker", marker.as_str()));
+            }
+            let page: api::DistributionList = self
+                .call(
+                    "list distributions",
+                    reqwest::Method::GET,
+                    &api::distributions_path(),
+                    &query,
+                    None,
+                )
+                .await?;
+            for d in page.items.unwrap_or_default().summaries {
+                let cnames = d.aliases.and_then(|a| a.items).unwrap_or_default().cnames;
+                for cname in cnames {
+                    out.entry(cname.trim_end_matches('.').to_ascii_lowercase())
+                        .or_insert_with(|| d.id.clone());
+                }
+            }
+            match page.next_marker.filter(|m| page.is_truncated && !m.is_empty() && *m != marker) {
+                Some(next) => marker = next,
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
     /// File and wildcard paths in progress on `distribution`: the in-progress invalidations
     /// among the newest, each read for its paths.
     async fn in_progress_on(&self, distribution: &str) -> Result<(u64, u64), ProviderError> {
@@ -290,16 +337,19 @@ impl Provider for CloudFront {
         let Some((host, _)) = batch.urls.first().and_then(|u| paths::split(u)) else {
             return Err(invalid("an empty batch".into()));
         };
-        let distribution = self.distributions.of(&host).ok_or_else(|| {
+        let distribution = self.distribution_of(&host).await?.ok_or_else(|| {
             ProviderError::new(
                 ErrorClass::Domain,
                 "NoDistribution",
-                format!("no distribution id is given for {host}"),
+                format!(
+                    "no distribution id is given for {host}, and no distribution of the account has it as an alternate domain name"
+                ),
             )
             .with_hint(format!(
                 "add {host}=ID to --distribution-id (the distribution-id input), or one id for every site"
             ))
         })?;
+        let distribution = distribution.as_str();
         let mut pairs: Vec<(String, String)> = Vec::with_capacity(batch.urls.len());
         for url in &batch.urls {
             if paths::split(url).is_none_or(|(h, _)| h != host) {
@@ -339,9 +389,16 @@ impl Provider for CloudFront {
             .and_then(|u| paths::split(u))
             .map(|(h, _)| h)
             .unwrap_or_default();
-        self.distributions
-            .of(&host)
-            .map_or(host, str::to_string)
+        if let Some(id) = self.distributions.of(&host) {
+            return id.to_string();
+        }
+        // Found by its alias (read at the start of the run, see `in_progress`).
+        let found = self
+            .aliases
+            .try_lock()
+            .ok()
+            .and_then(|a| a.as_ref().and_then(|a| a.get(&host).cloned()));
+        found.unwrap_or(host)
     }
 
     /// The distributions among `scopes` (a host without one is refused when its batch is
@@ -350,15 +407,23 @@ impl Provider for CloudFront {
         &self,
         scopes: &[String],
     ) -> Result<Vec<(String, u64, u64)>, ProviderError> {
-        let mut out = Vec::new();
+        let mut out: Vec<(String, u64, u64)> = Vec::new();
         for scope in scopes {
             let known = self.distributions.default.as_deref() == Some(scope.as_str())
                 || self.distributions.by_host.values().any(|id| id == scope);
-            if !known {
+            // A host without a given id: its distribution by alias, if it has one.
+            let id = match known {
+                true => scope.clone(),
+                false => match self.distribution_of(scope).await? {
+                    Some(id) => id,
+                    None => continue,
+                },
+            };
+            if out.iter().any(|(done, _, _)| *done == id) {
                 continue;
             }
-            match self.in_progress_on(scope).await {
-                Ok((paths, wildcards)) => out.push((scope.clone(), paths, wildcards)),
+            match self.in_progress_on(&id).await {
+                Ok((paths, wildcards)) => out.push((id, paths, wildcards)),
                 Err(e) if e.class == ErrorClass::Domain => {}
                 Err(e) => return Err(e),
             }
@@ -438,8 +503,8 @@ mod tests {
     #[test]
     fn options_are_checked_up_front() {
         let mut o = super::super::registry::ProviderOptions::default();
-        let e = check(&o, TaskMode::Refresh).unwrap_err();
-        assert_eq!(e.input, "--distribution-id");
+        // No id: found by alias at run time.
+        assert!(check(&o, TaskMode::Refresh).is_ok());
         o.set(
             "distribution_id",
             super::super::registry::OptionValue::Text("E1-".into()),
