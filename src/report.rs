@@ -40,8 +40,9 @@ pub struct UrlResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// What the edge served after the run (`--verify`); absent when verification is off.
+    /// Boxed: most runs have none, and a million results should not each carry its room.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verify: Option<Verdict>,
+    pub verify: Option<Box<Verdict>>,
 }
 
 /// The verdicts of a run's verification, each distinct URL counted once.
@@ -447,6 +448,16 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_result_stays_small_as_a_million_of_them_are_kept() {
+        // A run of a million URLs keeps a million results; each byte here is a megabyte.
+        assert!(
+            std::mem::size_of::<UrlResult>() <= 88,
+            "{}",
+            std::mem::size_of::<UrlResult>()
+        );
+    }
 
     fn url(u: &str, operation: Operation, status: UrlStatus) -> UrlResult {
         UrlResult {
