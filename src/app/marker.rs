@@ -79,6 +79,14 @@ pub fn advance(settings: &Settings, reports: Option<&[Report]>, git: &mut GitRep
     }
 }
 
+fn place(why: String) -> crate::input::InputError {
+    crate::input::InputError::new(
+        "marker write",
+        why,
+        "give the built site's folder and a file path inside it (--file)",
+    )
+}
+
 fn short(sha: &str) -> String {
     sha.chars().take(7).collect()
 }
@@ -136,6 +144,8 @@ pub fn write(
             ));
         }
     };
+    // Where it would go is checked first: a mistake there shows on the first run.
+    marker::site::check_place(&args.dir, &args.file).map_err(place)?;
     if entry.state != "publish" {
         let why = entry
             .note
@@ -149,13 +159,7 @@ pub fn write(
     if !marker::is_commit(&git.head) {
         return Err(bad("its git head is not a commit id".into()));
     }
-    let written = marker::site::write(&args.dir, &args.file, &git.head).map_err(|why| {
-        InputError::new(
-            "marker write",
-            why,
-            "give the built site's folder and a file path inside it",
-        )
-    })?;
+    let written = marker::site::write(&args.dir, &args.file, &git.head).map_err(place)?;
     Ok(format!(
         "marker {} written: {} (upload it so that {} serves it)\n",
         short(&git.head),

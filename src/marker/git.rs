@@ -91,7 +91,9 @@ pub fn push(repo: &Path, name: &str, sha: &str, old: Option<&str>) -> Pushed {
         Ok(()) => Pushed::Moved,
         Err(e) => {
             let message = redact(&e);
-            let fix = if message.contains("stale info") || message.contains("rejected") {
+            // `--force-with-lease` refusing is git's "stale info"; anything else that
+            // stops a push of one ref is, in CI, the token's permissions.
+            let fix = if message.contains("stale info") {
                 "another run moved the marker meanwhile (its run refreshed from the same base); \
                  keep deploys of one target in order: GitHub `concurrency:`, GitLab \
                  `resource_group:`"

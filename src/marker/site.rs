@@ -100,6 +100,19 @@ async fn fetch(url: url::Url) -> Result<Answer, String> {
 /// Writes `sha` (a full commit id) into `dir/file`, creating the folders of `file`; returns
 /// the path written. `file` is a relative path inside `dir`, never above it.
 pub fn write(dir: &Path, file: &str, sha: &str) -> Result<PathBuf, String> {
+    check_place(dir, file)?;
+    let path = dir.join(file);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
+    std::fs::write(&path, format!("{sha}\n"))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(path)
+}
+
+/// Whether `dir` is a folder and `file` a relative path inside it, never above it.
+pub fn check_place(dir: &Path, file: &str) -> Result<(), String> {
     let relative = Path::new(file);
     let inside = !file.is_empty()
         && relative
@@ -117,12 +130,5 @@ pub fn write(dir: &Path, file: &str, sha: &str) -> Result<PathBuf, String> {
             dir.display()
         ));
     }
-    let path = dir.join(relative);
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
-            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-    }
-    std::fs::write(&path, format!("{sha}\n"))
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    Ok(path)
+    Ok(())
 }
