@@ -646,3 +646,41 @@ async fn bad_marker_inputs_stop_before_anything_is_sent() {
     assert!(out.stderr.contains("git mode is off"), "{}", out.stderr);
     assert_eq!(emu.stats().await.accepted.refresh.len(), 0);
 }
+
+#[tokio::test]
+async fn skip_sends_nothing_and_starts_the_marker_and_an_unreadable_origin_is_a_missing_marker() {
+    let site = Site::new();
+    let repo = site.work_str();
+    let emu = emulator(&["--task-duration", "0s"]).await;
+    // `skip` on a missing marker: nothing sent, status skipped; the marker starts at head, so
+    // the next run has a base.
+    let out = run(
+        &emu,
+        &args(&repo, &["--marker", "--on-missing-base", "skip"]),
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(out.report()["status"], "skipped");
+    assert_eq!(emu.stats().await.accepted.refresh.len(), 0);
+    assert_eq!(site.marker(REF), Some(site.head()));
+
+    // An origin that cannot be reached: the marker cannot be read, and git's message says why.
+    git(
+        &site.work(),
+        &["remote", "set-url", "origin", "/nonexistent/origin.git"],
+    );
+    let out = run(&emu, &args(&repo, &["--marker"]), &[]).await;
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.stderr
+            .contains("cannot read the marker refs/cdn-refresh/default"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("/nonexistent/origin.git"),
+        "{}",
+        out.stderr
+    );
+}
