@@ -106,22 +106,18 @@ pub(crate) fn git_plan(
     let threshold = opts.collapse_threshold;
     let repo = args.repo.clone().unwrap_or_else(|| PathBuf::from("."));
     let lookup = |name: &str| env.get(name).map(str::to_string);
+    let failed = |e: changes::ChangesError| InputError::Message(e.to_string());
+    // With markers, the base is theirs (`--base auto`), and the report says what each named.
     let (resolved, marker_reports, base_reason) = if markers.is_empty() {
         let resolved = changes::changes(&repo, args.base.as_deref(), args.head.as_deref(), &lookup);
-        (resolved, Vec::new(), None)
+        (resolved.map_err(failed)?, Vec::new(), None)
     } else {
-        match crate::marker::resolve(
-            &repo,
-            markers,
-            args.base.as_deref(),
-            args.head.as_deref(),
-            &lookup,
-        ) {
-            Ok((resolved, reports, why)) => (Ok(resolved), reports, Some(why)),
-            Err(e) => (Err(e), Vec::new(), None),
-        }
+        let base = args.base.as_deref();
+        let (resolved, reports, why) =
+            crate::marker::resolve(&repo, markers, base, args.head.as_deref(), &lookup)
+                .map_err(failed)?;
+        (resolved, reports, Some(why))
     };
-    let resolved = resolved.map_err(|e| InputError::Message(e.to_string()))?;
     match resolved {
         Resolved::Diff(diff) => {
             let git = Plan::from_changes(&diff.changes, rules, task, limits, threshold)
