@@ -421,6 +421,64 @@ mod tests {
         assert!(Marker::of(&MarkerStore::Git, Some("refs/x/{target}"), Some("a b")).is_err());
     }
 
+    fn report(
+        status: crate::report::RunStatus,
+        urls: &[(UrlStatus, Option<VerdictKind>)],
+    ) -> Report {
+        use crate::providers::{ObjectType, Operation, ProviderKind};
+        let urls = urls
+            .iter()
+            .enumerate()
+            .map(|(i, (status, verdict))| crate::report::UrlResult {
+                url: format!("https://www.example.com/{i}"),
+                operation: Operation::Refresh,
+                object_type: ObjectType::File,
+                status: *status,
+                task_id: None,
+                reason: None,
+                verify: verdict.map(|v| crate::report::Verdict {
+                    verdict: v,
+                    attempts: 1,
+                    status: None,
+                    headers: Default::default(),
+                    reason: None,
+                    heal: None,
+                }),
+            })
+            .collect();
+        Report::without_tasks(ProviderKind::default_kind(), status, urls, None, None)
+    }
+
+    #[test]
+    fn only_a_fully_successful_run_moves_a_marker() {
+        use crate::report::RunStatus as R;
+        use UrlStatus as U;
+        let fresh = Some(VerdictKind::Fresh);
+        assert!(fully_successful(&report(R::Success, &[(U::Complete, None)]), false).is_ok());
+        assert!(fully_successful(&report(R::Success, &[(U::Complete, fresh)]), false).is_ok());
+        assert!(fully_successful(&report(R::Skipped, &[]), false).is_ok());
+        for (r, interrupted) in [
+            (report(R::Success, &[(U::Complete, None)]), true),
+            (
+                report(R::Partial, &[(U::Complete, None), (U::Failed, None)]),
+                false,
+            ),
+            (report(R::Pending, &[(U::Pending, None)]), false),
+            (report(R::Success, &[(U::Submitted, None)]), false),
+            (report(R::DryRun, &[(U::Planned, None)]), false),
+            (
+                report(R::Success, &[(U::Complete, Some(VerdictKind::Stale))]),
+                false,
+            ),
+            (
+                report(R::Success, &[(U::Complete, Some(VerdictKind::Error))]),
+                false,
+            ),
+        ] {
+            assert!(fully_successful(&r, interrupted).is_err(), "{:?}", r.urls);
+        }
+    }
+
     #[test]
     fn only_one_commit_id_is_a_marker() {
         let sha = "1a2b3c4d5e6f7a8b9c0d1a2b3c4d5e6f7a8b9c0d";
