@@ -288,7 +288,7 @@ pub struct MarkerReport {
     /// Why it named no commit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub missing: Option<String>,
-    /// What became of it: `moved` (to `head`), `publish` (the run succeeded: `cdn-refresh
+    /// What became of it: `moved` (to `head`, or already there), `publish` (the run succeeded: `cdn-refresh
     /// marker write DIR` writes the file to upload), `kept` (see `note`), `push-refused`.
     pub state: String,
     /// Why it was kept, or what the push said.

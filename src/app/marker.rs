@@ -52,6 +52,15 @@ pub fn advance(settings: &Settings, reports: Option<&[Report]>, git: &mut GitRep
                 )));
                 entry.state = "publish".into();
             }
+            Store::Git(_) if entry.commit.as_deref() == Some(git.head.as_str()) => {
+                // Nothing new was deployed: the marker is where it should be, no push.
+                console::print(ci.verbatim(&format!(
+                    "{who}{} is at {} already\n",
+                    m.describe(),
+                    short(&git.head)
+                )));
+                entry.state = "moved".into();
+            }
             Store::Git(name) => {
                 match marker::git::push(&info.repo, name, &git.head, entry.commit.as_deref()) {
                     Pushed::Moved => {
