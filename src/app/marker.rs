@@ -32,12 +32,12 @@ pub fn advance(settings: &Settings, reports: Option<&[Report]>, git: &mut GitRep
             None => String::new(),
         };
         if let Err(why) = verdict {
-            let at = entry
-                .commit
-                .as_deref()
-                .map_or("where it was".to_string(), short);
+            let (stays, again) = match entry.commit.as_deref() {
+                Some(sha) => (format!("stays at {}", short(sha)), "diffs from it again"),
+                None => ("is not created".to_string(), "has no marker either"),
+            };
             console::print(ci.verbatim(&format!(
-                "{who}{} stays at {at}: {why}; the next run diffs from it again\n",
+                "{who}{} {stays}: {why}; the next run {again}\n",
                 m.describe()
             )));
             entry.state = "kept".into();
