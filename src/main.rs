@@ -225,6 +225,16 @@ async fn dispatch(cli: Cli, env: Env, interrupt: Interrupt) -> u8 {
         },
         #[cfg(feature = "emulator")]
         Some(Command::Demo(args)) => demo_command(args.report.as_deref()).await,
+        Some(Command::Marker(cli::MarkerCommand::Write(args))) => {
+            let ci = Ci::detect(&env, None);
+            match app::marker::write(&args, ci.default_report_path()) {
+                Ok(text) => {
+                    console::print(ci.verbatim(&text));
+                    SUCCESS
+                }
+                Err(e) => fail(&app::Error::Input(e)),
+            }
+        }
     }
 }
 

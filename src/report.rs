@@ -265,6 +265,36 @@ pub struct GitReport {
     /// Set when there was no base to diff against: the policy applied and why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub missing_base: Option<MissingBaseReport>,
+    /// Why this base: `marker refs/cdn-refresh/prod at 1a2b3c4`, or where the CI event had
+    /// it; set when a marker is configured (`base_source` says it otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_reason: Option<String>,
+    /// `--marker`: each target's marker, what it named and what became of it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub markers: Vec<MarkerReport>,
+}
+
+/// One target's marker of the last fully successful run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarkerReport {
+    /// The target's name, in a run with several.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// `git` or `site`.
+    pub store: String,
+    /// The ref in origin, or the URL of the marker file.
+    pub location: String,
+    /// The commit it named when the run started; absent when there was none (`missing`).
+    pub commit: Option<String>,
+    /// Why it named no commit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing: Option<String>,
+    /// What became of it: `moved` (to `head`, or already there), `publish` (the run succeeded: `cdn-refresh
+    /// marker write DIR` writes the file to upload), `kept` (see `note`), `push-refused`.
+    pub state: String,
+    /// Why it was kept, or what the push said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// `--on-missing-base` as applied.

@@ -519,7 +519,7 @@ fn git_section(git: &GitReport, pointer: &str) -> String {
                 "Git: `{}..{}` (base from {}): {} changed, {} unmapped, {} excluded.\n",
                 short(base),
                 short(&git.head),
-                cell(&git.base_source),
+                cell(git.base_reason.as_deref().unwrap_or(&git.base_source)),
                 git.changes,
                 git.unmapped,
                 git.excluded

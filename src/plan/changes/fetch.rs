@@ -14,8 +14,6 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::BaseSource;
-
 /// Bound on the one fetch; a fetch of one commit takes seconds.
 pub(super) const TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -39,7 +37,7 @@ impl Fetched {
 
 /// A full SHA-1 or SHA-256 in hex: the only thing we pass to `git fetch` (so no
 /// argument from an event or flag can become an option).
-pub(super) fn is_full_sha(s: &str) -> bool {
+pub fn is_full_sha(s: &str) -> bool {
     (s.len() == 40 || s.len() == 64) && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
@@ -71,6 +69,12 @@ pub(super) fn fetch(repo: &Path, shas: &[&str], timeout: Duration) -> Fetched {
     let outcome = run(cmd, timeout);
     tracing::info!(command = %command, ok = outcome.is_ok(), "fetched missing commits");
     Fetched { command, outcome }
+}
+
+/// Runs a prepared `git` command to its end or `timeout`; `Err` is git's stderr (or why it
+/// could not run or was stopped). Shared with the marker store, which fetches and pushes a ref.
+pub fn run_git(cmd: Command, timeout: Duration) -> Result<(), String> {
+    run(cmd, timeout)
 }
 
 fn run(mut cmd: Command, timeout: Duration) -> Result<(), String> {
@@ -118,11 +122,10 @@ fn run(mut cmd: Command, timeout: Duration) -> Result<(), String> {
 pub(super) fn missing_base_reason(
     repo: &Path,
     base: &str,
-    source: BaseSource,
+    from: &str,
     shallow: bool,
     fetched: Option<&Fetched>,
 ) -> String {
-    let from = source.describe();
     let shallow = if shallow { " (a shallow clone)" } else { "" };
     let (what, fix) = match fetched.filter(|_| is_full_sha(base)) {
         None => (
