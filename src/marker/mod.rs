@@ -436,13 +436,15 @@ mod tests {
                 status: *status,
                 task_id: None,
                 reason: None,
-                verify: verdict.map(|v| crate::report::Verdict {
-                    verdict: v,
-                    attempts: 1,
-                    status: None,
-                    headers: Default::default(),
-                    reason: None,
-                    heal: None,
+                verify: verdict.map(|v| {
+                    Box::new(crate::report::Verdict {
+                        verdict: v,
+                        attempts: 1,
+                        status: None,
+                        headers: Default::default(),
+                        reason: None,
+                        heal: None,
+                    })
                 }),
             })
             .collect();
