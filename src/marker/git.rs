@@ -14,32 +14,17 @@
 //! through [`redact`] before it is printed or reported.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use super::Read;
-use crate::plan::changes::{commit_of, is_shallow, run_git};
+use crate::plan::changes::{commit_of, git_in, is_shallow, run_git};
 
 /// Bound on one fetch or push of the marker.
 pub const TIMEOUT: Duration = Duration::from_secs(60);
 
-fn git(repo: &Path) -> Command {
-    let mut cmd = Command::new("git");
-    cmd.arg("-C").arg(repo);
-    // As `changes::fetch`: trust the checkout whoever owns it, protocol v2.
-    cmd.args(["-c", "safe.directory=*", "-c", "protocol.version=2"]);
-    cmd.env_remove("GIT_DIR")
-        .env_remove("GIT_WORK_TREE")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    cmd
-}
-
 /// Fetches `name` from `origin` into the same ref here, and reads the commit it names.
 pub fn read(repo: &Path, name: &str) -> Read {
-    let mut cmd = git(repo);
+    let mut cmd = git_in(repo);
     cmd.args(["fetch", "--quiet", "--no-tags"]);
     if is_shallow(repo) {
         // A full clone stays full: a depth would make it shallow.
@@ -81,7 +66,7 @@ pub enum Pushed {
 
 /// Moves `name` in `origin` to `sha`, if it still names `old` (`None`: if it is absent).
 pub fn push(repo: &Path, name: &str, sha: &str, old: Option<&str>) -> Pushed {
-    let mut cmd = git(repo);
+    let mut cmd = git_in(repo);
     cmd.args(["push", "--quiet", "--no-verify"]);
     cmd.arg(format!("--force-with-lease={name}:{}", old.unwrap_or("")));
     cmd.args(["origin", &format!("{sha}:{name}")]);

@@ -49,7 +49,7 @@ use serde::Serialize;
 
 pub use base::{BaseChoice, MISSING_FIX, resolve_base};
 pub use diff::{diff, files_at};
-pub use fetch::{is_full_sha, run_git};
+pub use fetch::{git_in, is_full_sha, run_git};
 
 /// Looks up one environment variable; `main` passes a closure over the captured
 /// environment, tests pass a map. An empty value counts as unset.
