@@ -36,7 +36,7 @@ step() {
   fi
 }
 
-workflows=(.github/workflows/*.yml tests/e2e/act/push.yml)
+workflows=(.github/workflows/*.yml tests/e2e/act/push.yml tests/e2e/act/marker.yml)
 step "actionlint ${workflows[*]}" "$VENV/bin/actionlint" -shellcheck shellcheck -pyflakes= "${workflows[@]}"
 step "check-jsonschema vendor.github-actions action.yml" \
   "$VENV/bin/check-jsonschema" --builtin-schema vendor.github-actions action.yml

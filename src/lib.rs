@@ -7,6 +7,7 @@ pub mod echo;
 pub mod emulator;
 pub mod http;
 pub mod input;
+pub mod marker;
 pub mod output;
 pub mod plan;
 pub mod providers;

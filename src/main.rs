@@ -180,15 +180,20 @@ async fn dispatch(cli: Cli, env: Env, interrupt: Interrupt) -> u8 {
                 Rendered::Targets(json) => json::print_pretty(&json),
             }
             // `--report` writes what `--dry-run --report` would: every URL `planned`.
-            let Some(path) = settings.report_path.as_deref() else {
-                return SUCCESS;
+            let code = match settings.report_path.as_deref() {
+                None => SUCCESS,
+                Some(path) => match app::run::dry_run_report(&settings) {
+                    Outcome::One(report) => write_report(&report, Some(path)),
+                    Outcome::Several(report) => write_report(&report, Some(path)),
+                }
+                .err()
+                .unwrap_or(SUCCESS),
             };
-            match app::run::dry_run_report(&settings) {
-                Outcome::One(report) => write_report(&report, Some(path)),
-                Outcome::Several(report) => write_report(&report, Some(path)),
-            }
-            .err()
-            .unwrap_or(SUCCESS)
+            // The process ends now: the plan of a large diff is hundreds of thousands of
+            // allocations the system takes back at once (freeing them one by one was 3 % of
+            // `plan` on a 25,000-change diff).
+            std::mem::forget(settings);
+            code
         }
         Some(Command::Quota(args)) => {
             let targets = match selected(&args, &env) {
@@ -220,6 +225,16 @@ async fn dispatch(cli: Cli, env: Env, interrupt: Interrupt) -> u8 {
         },
         #[cfg(feature = "emulator")]
         Some(Command::Demo(args)) => demo_command(args.report.as_deref()).await,
+        Some(Command::Marker(cli::MarkerCommand::Write(args))) => {
+            let ci = Ci::detect(&env, None);
+            match app::marker::write(&args, ci.default_report_path()) {
+                Ok(text) => {
+                    console::print(ci.verbatim(&text));
+                    SUCCESS
+                }
+                Err(e) => fail(&app::Error::Input(e)),
+            }
+        }
     }
 }
 

@@ -43,8 +43,9 @@ pub struct UrlResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// What the edge served after the run (`--verify`); absent when verification is off.
+    /// Boxed: most runs have none, and a million results should not each carry its room.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verify: Option<Verdict>,
+    pub verify: Option<Box<Verdict>>,
 }
 
 /// The verdicts of a run's verification, each distinct URL counted once.
@@ -274,6 +275,36 @@ pub struct GitReport {
     /// Set when there was no base to diff against: the policy applied and why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub missing_base: Option<MissingBaseReport>,
+    /// Why this base: `marker refs/cdn-refresh/prod at 1a2b3c4`, or where the CI event had
+    /// it; set when a marker is configured (`base_source` says it otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_reason: Option<String>,
+    /// `--marker`: each target's marker, what it named and what became of it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub markers: Vec<MarkerReport>,
+}
+
+/// One target's marker of the last fully successful run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarkerReport {
+    /// The target's name, in a run with several.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// `git` or `site`.
+    pub store: String,
+    /// The ref in origin, or the URL of the marker file.
+    pub location: String,
+    /// The commit it named when the run started; absent when there was none (`missing`).
+    pub commit: Option<String>,
+    /// Why it named no commit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing: Option<String>,
+    /// What became of it: `moved` (to `head`, or already there), `publish` (the run succeeded: `cdn-refresh
+    /// marker write DIR` writes the file to upload), `kept` (see `note`), `push-refused`.
+    pub state: String,
+    /// Why it was kept, or what the push said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// `--on-missing-base` as applied.
@@ -459,6 +490,16 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_result_stays_small_as_a_million_of_them_are_kept() {
+        // A run of a million URLs keeps a million results; each byte here is a megabyte.
+        assert!(
+            std::mem::size_of::<UrlResult>() <= 88,
+            "{}",
+            std::mem::size_of::<UrlResult>()
+        );
+    }
 
     fn url(u: &str, operation: Operation, status: UrlStatus) -> UrlResult {
         UrlResult {

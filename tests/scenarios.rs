@@ -416,6 +416,13 @@ fn scenarios() -> Vec<Scenario> {
                 "--collapse-threshold",
                 "3",
             ])),
+        // --marker: the base is the last run that really succeeded (a ref in a bare origin
+        // beside the repository), and the marker moves after a clean run.
+        scenario("git_marker")
+            .repo(site_with_origin)
+            .step(git_plan(&["--mapping", RULES, "--marker"]))
+            .step(git_run(&["--mapping", RULES, "-t", "both", "--marker"]))
+            .step(git_run(&["--mapping", RULES, "--marker"])),
         scenario("git_missing_base")
             .repo(site)
             .step(git_run(&["--base", ZERO, "--mapping", RULES]))
@@ -733,6 +740,22 @@ fn site(dir: &Path) {
     write(dir, "public/x.map", "map2");
     write(dir, "README", "readme");
     commit(dir, "head");
+}
+
+/// [`site`] pushed to a bare `origin` beside it, whose marker names the base commit.
+fn site_with_origin(dir: &Path) {
+    site(dir);
+    let parent = dir.parent().unwrap();
+    git(
+        parent,
+        &["init", "-q", "--bare", "-b", "main", "origin.git"],
+    );
+    git(dir, &["remote", "add", "origin", "../origin.git"]);
+    git(dir, &["push", "-q", "origin", "HEAD:main"]);
+    git(
+        dir,
+        &["push", "-q", "origin", "HEAD~1:refs/cdn-refresh/default"],
+    );
 }
 
 /// [`site`] with its rules in the repository's config file.

@@ -90,5 +90,82 @@ grep -q 'cdn-refresh install: cached:' "$log" || e2e_fail "the second install di
 grep -q 'Summary - ## CDN refresh (aliyun): success' "$log" || e2e_fail "no job summary from the refresh"
 grep -q 'Summary - ## CDN refresh, 2 targets: success' "$log" || e2e_fail "no job summary from the two targets"
 grep -q 'Job succeeded' "$log" || e2e_fail "act did not report the job as succeeded"
+
+# --- marker: git ------------------------------------------------------------------------
+# A local bare repository as origin, whose marker refs/cdn-refresh/production names the last
+# deploy that was refreshed (`base`). Push 1 changes site/index.html and its run fails (no
+# URL quota left on the emulator): the marker must stay. Push 2 changes site/css/app.css;
+# its event says `before` = push 1, which was never refreshed: the run must diff from the
+# marker, refresh both files, and move the marker to push 2.
+marker_ref=refs/cdn-refresh/production
+origin="$work/origin.git"
+pusher="$work/pusher"
+git init -q --bare -b main "$origin"
+git clone -q "$origin" "$pusher" 2>/dev/null
+push() { # MESSAGE FILE TEXT: commit a change to FILE in the pusher, push it; print the commit
+  (
+    cd "$pusher"
+    mkdir -p "$(dirname "$2")"
+    printf '%s\n' "$3" >"$2"
+    git add -A
+    git -c user.email=e2e@example.com -c user.name=e2e -c commit.gpgsign=false commit -qm "$1"
+    git push -q origin HEAD:main
+    git rev-parse HEAD
+  )
+}
+marker_at() { git -C "$origin" rev-parse --verify -q "$marker_ref" || true; }
+push_event() { # BEFORE AFTER: a push event file; prints its path
+  printf '{"ref":"refs/heads/main","before":"%s","after":"%s","created":false,"deleted":false,"forced":false,"head_commit":{"id":"%s"},"repository":{"full_name":"example/site","default_branch":"main"}}\n' \
+    "$1" "$2" "$2" >"$work/marker-event.json"
+  printf '%s\n' "$work/marker-event.json"
+}
+act_marker() { # EVENT ENDPOINT EXPECT_BASE EXPECT_URLS LOG
+  (
+    cd "$pusher"
+    "$VENV/bin/act" push \
+      --workflows "$E2E_ROOT/tests/e2e/act/marker.yml" \
+      --eventpath "$1" \
+      --platform ubuntu-latest=-self-hosted \
+      --action-offline-mode \
+      --no-cache-server \
+      --action-cache-path "$work/act-cache" \
+      --env E2E_ACTION_SRC="$E2E_ROOT" \
+      --env E2E_ORIGIN="$origin" \
+      --env E2E_ENDPOINT="$2" \
+      --env E2E_DOWNLOAD_URL="$download_url" \
+      --env E2E_EXPECT_BASE="$3" \
+      --env E2E_EXPECT_URLS="$4" \
+      --secret CDN_ACCESS_KEY_ID=testid \
+      --secret CDN_ACCESS_KEY_SECRET=testsecret
+  ) >"$5" 2>&1
+}
+push base site/index.html "<h1>home</h1>" >/dev/null
+push css site/css/app.css 'body{}' >/dev/null
+base="$(git -C "$pusher" rev-parse HEAD)"
+git -C "$origin" update-ref "$marker_ref" "$base"
+one="$(push one site/index.html '<h1>home, push 1</h1>')"
+broke="$(e2e_emulator "$bin" --task-duration 0s --url-quota 0)"
+e2e_log "act marker, run 1 (fails for quota): $base..$one, emulator $broke"
+set +e
+act_marker "$(push_event "$base" "$one")" "$broke" "$base" unused "$work/act-marker-1.log"
+rc=$?
+set -e
+sed -e 's/^/  act-marker-1| /' "$work/act-marker-1.log"
+[ "$rc" != 0 ] || e2e_fail "act marker run 1 succeeded; the emulator had no quota"
+grep -q 'stays at' "$work/act-marker-1.log" || e2e_fail "run 1 did not say the marker stays"
+[ "$(marker_at)" = "$base" ] || e2e_fail "run 1 moved the marker to $(marker_at)"
+two="$(push two site/css/app.css 'body{color:blue}')"
+endpoint2="$(e2e_emulator "$bin" --task-duration 0s)"
+e2e_log "act marker, run 2: event before $one, marker $base, head $two, emulator $endpoint2"
+set +e
+act_marker "$(push_event "$one" "$two")" "$endpoint2" "$base" \
+  "https://www.example.com/,https://www.example.com/css/app.css" "$work/act-marker-2.log"
+rc=$?
+set -e
+sed -e 's/^/  act-marker-2| /' "$work/act-marker-2.log"
+[ "$rc" = 0 ] || e2e_fail "act marker run 2 exited $rc"
+grep -q "marker $marker_ref moved to ${two:0:7}" "$work/act-marker-2.log" || e2e_fail "run 2 did not say the marker moved"
+[ "$(marker_at)" = "$two" ] || e2e_fail "run 2 left the marker at $(marker_at), not $two"
+
 rm -rf "$work"
-echo "e2e-act: 1 passed, 0 failed"
+echo "e2e-act: 2 passed, 0 failed"

@@ -109,5 +109,101 @@ rc=$?
 set -e
 [ "$rc" = 0 ] || { sed -e 's/^/  gcl| /' "$log"; e2e_fail "the second pipeline exited $rc"; }
 grep -q 'cdn-refresh install: cached:' "$log" || { sed -e 's/^/  gcl| /' "$log"; e2e_fail "the second pipeline did not use the cache"; }
+
+# --- marker: git ------------------------------------------------------------------------
+# origin is a local bare repository (the project's remote URL stays the GitLab one that
+# gitlab-ci-local derives the project from; GIT_CONFIG_* rewrite it for the jobs' git only).
+# Its marker names `head`, the deploy refreshed above. Push 1 changes site/index.html and its
+# pipeline fails (no URL quota left): the marker stays. Push 2 changes site/css/app.css; its
+# CI_COMMIT_BEFORE_SHA is push 1, never refreshed: the job diffs from the marker, refreshes
+# both, and moves the marker.
+marker_ref=refs/cdn-refresh/production
+origin="$work/origin.git"
+git init -q --bare -b main "$origin"
+git -C "$project" push -q "$origin" HEAD:main
+git -C "$origin" update-ref "$marker_ref" "$head"
+marker_at() { git -C "$origin" rev-parse --verify -q "$marker_ref" || true; }
+commit_push() { # FILE TEXT MESSAGE: commit a change in the project, push it; print the commit
+  printf '%s\n' "$2" >"$project/$1"
+  git -C "$project" add "$1"
+  git -C "$project" -c user.email=e2e@example.com -c user.name=e2e -c commit.gpgsign=false commit -qm "$3"
+  git -C "$project" push -q "$origin" HEAD:main
+  git -C "$project" rev-parse HEAD
+}
+marker_pipeline() { # BEFORE ENDPOINT EXPECT_URLS LOG
+  local now
+  now="$(git -C "$project" rev-parse HEAD)"
+  cat >"$project/.gitlab-ci.yml" <<EOF
+stages: [deploy, verify]
+
+include:
+  - component: gitlab.example.com/e2e/site/cdn-refresh@$now
+    inputs:
+      job-name: refresh-cdn
+      mapping: site/** => https://www.example.com/{path}
+      marker: git
+      marker-ref: $marker_ref
+      endpoint: $2
+      download-url: $download_url
+      poll-interval: 200ms
+      timeout: 60s
+
+verify:
+  stage: verify
+  needs: [refresh-cdn]
+  script:
+    - |
+      python3 - "\$CDN_REFRESH_REPORT" <<'PY'
+      import json, sys
+      report = json.load(open(sys.argv[1]))
+      git = report["git"]
+      refreshed = sorted(u["url"] for u in report["urls"] if u["operation"] == "refresh" and u["status"] == "complete")
+      checks = [
+          ("status success", report["status"] == "success"),
+          ("base is the marker's commit", git["base"] == "$head"),
+          ("base_source marker", git["base_source"] == "marker"),
+          ("the changes of both pushes were refreshed: %s" % refreshed, refreshed == sorted("$3".split(","))),
+          ("the marker moved", git["markers"][0]["state"] == "moved"),
+      ]
+      for what, ok in checks:
+          print(("ok   " if ok else "FAIL ") + what)
+      sys.exit(0 if all(ok for _, ok in checks) else 1)
+      PY
+EOF
+  (
+    cd "$project"
+    "$gcl" --force-shell-executor --no-color \
+      --variable "CI_COMMIT_BEFORE_SHA=$1" \
+      --variable GIT_CONFIG_COUNT=1 \
+      --variable "GIT_CONFIG_KEY_0=url.$origin.insteadOf" \
+      --variable GIT_CONFIG_VALUE_0=git@gitlab.example.com:e2e/site.git \
+      --variable ALIBABA_CLOUD_ACCESS_KEY_ID=testid \
+      --variable ALIBABA_CLOUD_ACCESS_KEY_SECRET=testsecret
+  ) >"$4" 2>&1
+}
+one="$(commit_push site/index.html '<h1>home, push 1</h1>' one)"
+broke="$(e2e_emulator "$bin" --task-duration 0s --url-quota 0)"
+e2e_log "gitlab-ci-local marker, pipeline 1 (fails for quota): marker $head, head $one"
+set +e
+marker_pipeline "$head" "$broke" unused "$work/gcl-marker-1.log"
+rc=$?
+set -e
+sed -e 's/^/  gcl-marker-1| /' "$work/gcl-marker-1.log"
+[ "$rc" != 0 ] || e2e_fail "marker pipeline 1 succeeded; the emulator had no quota"
+grep -q 'stays at' "$work/gcl-marker-1.log" || e2e_fail "pipeline 1 did not say the marker stays"
+[ "$(marker_at)" = "$head" ] || e2e_fail "pipeline 1 moved the marker to $(marker_at)"
+two="$(commit_push site/css/app.css 'body{color:blue}' two)"
+endpoint2="$(e2e_emulator "$bin" --task-duration 0s)"
+e2e_log "gitlab-ci-local marker, pipeline 2: before $one, marker $head, head $two"
+set +e
+marker_pipeline "$one" "$endpoint2" "https://www.example.com/,https://www.example.com/css/app.css" "$work/gcl-marker-2.log"
+rc=$?
+set -e
+sed -e 's/^/  gcl-marker-2| /' "$work/gcl-marker-2.log"
+[ "$rc" = 0 ] || e2e_fail "marker pipeline 2 exited $rc"
+grep -q 'FAIL ' "$work/gcl-marker-2.log" && e2e_fail "a marker check failed"
+grep -q "marker $marker_ref moved to ${two:0:7}" "$work/gcl-marker-2.log" || e2e_fail "pipeline 2 did not say the marker moved"
+[ "$(marker_at)" = "$two" ] || e2e_fail "pipeline 2 left the marker at $(marker_at), not $two"
+
 rm -rf "$work"
-echo "e2e-gitlab: 2 passed, 0 failed"
+echo "e2e-gitlab: 4 passed, 0 failed"

@@ -10,6 +10,7 @@
 
 pub mod connect;
 pub mod exit;
+pub mod marker;
 pub mod plan;
 pub mod quota;
 pub mod run;

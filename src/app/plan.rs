@@ -139,7 +139,12 @@ pub fn git_summary(g: &GitReport) -> String {
     let mut out = match &g.base {
         Some(base) => format!(
             "git: {base}..{} (base from {}): {} changed, {} unmapped, {} excluded\n",
-            g.head, g.base_source, g.changes, g.unmapped, g.excluded
+            g.head,
+            // With a marker: which one, at which commit.
+            g.base_reason.as_deref().unwrap_or(&g.base_source),
+            g.changes,
+            g.unmapped,
+            g.excluded
         ),
         None => format!("git: no base for head {} ({})\n", g.head, g.base_source),
     };

@@ -134,6 +134,9 @@ pub async fn run(settings: &mut Settings, env: &Env, ci: &Ci) -> Result<(Outcome
         let reports = each_target(settings, |kind, _, _, _| {
             Report::without_tasks(kind, status, Vec::new(), None, None)
         });
+        if let Some(g) = git.as_mut() {
+            super::marker::advance(settings, (!settings.dry_run).then_some(&reports[..]), g, ci);
+        }
         return Ok((outcome(reports, git, named), SUCCESS));
     }
     if settings.dry_run {
@@ -145,6 +148,9 @@ pub async fn run(settings: &mut Settings, env: &Env, ci: &Ci) -> Result<(Outcome
             let urls = run::listed(plan, UrlStatus::Planned, None);
             Report::without_tasks(kind, RunStatus::DryRun, urls, None, None)
         });
+        if let Some(g) = git.as_mut() {
+            super::marker::advance(settings, None, g, ci);
+        }
         return Ok((outcome(reports, git, named), SUCCESS));
     }
     // Every target's client first: a missing credential stops the run before anything is sent.
@@ -192,6 +198,9 @@ pub async fn run(settings: &mut Settings, env: &Env, ci: &Ci) -> Result<(Outcome
             }
         }
         console::print(ci.end("cdn_refresh_verify"));
+    }
+    if let Some(g) = git.as_mut() {
+        super::marker::advance(settings, Some(&reports), g, ci);
     }
     let mut code = SUCCESS;
     for report in &reports {

@@ -167,7 +167,7 @@ pub async fn verify_report(
     let verdicts = verify::verify(asked, opts).await;
     fixed.extend(urls.into_iter().zip(verdicts));
     for u in &mut report.urls {
-        u.verify = fixed.get(&u.url).cloned();
+        u.verify = fixed.get(&u.url).cloned().map(Box::new);
     }
     report.verify = Some(VerifyCounts::of(&report.urls));
 }
@@ -285,7 +285,7 @@ impl Healer<'_> {
         }
         for u in &mut report.urls {
             if let Some(v) = after.get(&u.url) {
-                u.verify = Some(v.clone());
+                u.verify = Some(Box::new(v.clone()));
             }
         }
         report.verify = Some(VerifyCounts::of(&report.urls));

@@ -99,6 +99,32 @@ pub enum Command {
     /// (no credentials, no network).
     #[cfg(feature = "emulator")]
     Demo(DemoArgs),
+    /// The marker of the last fully successful run, for the site store (`--marker site:URL`).
+    #[command(subcommand)]
+    Marker(MarkerCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MarkerCommand {
+    /// Write the marker file into the folder about to be uploaded, from the report of a run
+    /// that ended fully successful (else write nothing, and say why).
+    Write(MarkerWriteArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct MarkerWriteArgs {
+    /// The built site's folder, about to be uploaded.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The run's JSON report [default in CI: where the run wrote it].
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
+    /// The target whose marker to write, in a run with several.
+    #[arg(long, value_name = "NAME")]
+    pub target: Option<String>,
+    /// The marker file's path inside DIR, as the `site:` URL serves it.
+    #[arg(long, value_name = "PATH", default_value = crate::marker::DEFAULT_FILE)]
+    pub file: String,
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -239,6 +265,18 @@ pub struct RunArgs {
     /// mapped root as a directory) or skip (send nothing, exit 0).
     #[arg(long, value_name = "POLICY")]
     pub on_missing_base: Option<String>,
+
+    /// Git mode: keep a marker of the last run that ended fully successful (every URL
+    /// complete, fresh when verified), and diff from it with `--base auto`: git (a ref in
+    /// origin, the default), site:URL (a file published with the site; see `marker write`)
+    /// or off.
+    #[arg(long, num_args = 0..=1, default_missing_value = "git", value_name = "STORE")]
+    pub marker: Option<String>,
+
+    /// Git mode: the ref of the git marker, `{target}` being the target's name
+    /// [default: refs/cdn-refresh/{target}; a run without targets: refs/cdn-refresh/default].
+    #[arg(long, value_name = "REF")]
+    pub marker_ref: Option<String>,
 
     /// Git mode: when more than N changed files map under one directory URL, refresh the
     /// directory instead [default: never].

@@ -231,6 +231,8 @@ struct RawConfig {
     verify_root: Text,
     verify_connect: Text,
     verify_heal: Option<bool>,
+    marker: Text,
+    marker_ref: Text,
     targets: Option<Spanned<Vec<Spanned<RawTargetEntry>>>>,
 }
 
@@ -250,6 +252,8 @@ struct RawTarget {
     concurrency: Option<Spanned<usize>>,
     batch_size: Option<Spanned<usize>>,
     verify: Text,
+    marker: Text,
+    marker_ref: Text,
 }
 
 #[derive(Debug, Deserialize)]
@@ -812,6 +816,8 @@ impl Validator<'_> {
                 verify_root: raw.verify_root.map(|r| PathBuf::from(r.value)),
                 verify_connect: self.verify_connect(raw.verify_connect)?,
                 verify_heal: raw.verify_heal,
+                marker: self.marker("marker", raw.marker)?,
+                marker_ref: self.marker_ref("marker_ref", raw.marker_ref)?,
                 provider_options: top_options
                     .into_iter()
                     .map(|(key, (_, value))| (key, value))
@@ -1026,6 +1032,8 @@ impl Validator<'_> {
                 concurrency: self.positive(&at("concurrency"), raw.concurrency)?,
                 batch_size: self.positive(&at("batch_size"), raw.batch_size)?,
                 verify: self.one_of(&at("verify"), raw.verify, crate::verify::VERIFY_MODES)?,
+                marker: self.marker(&at("marker"), raw.marker)?,
+                marker_ref: self.marker_ref(&at("marker_ref"), raw.marker_ref)?,
                 ..Options::default()
             },
         })
@@ -1058,6 +1066,27 @@ impl Validator<'_> {
             format!("`{}` is not a host name", site.value),
             fix,
         ))
+    }
+
+    /// `marker:`: git, site:URL or off.
+    fn marker(
+        &self,
+        key: &str,
+        value: Text,
+    ) -> Result<Option<crate::marker::MarkerStore>, ConfigError> {
+        let Some(value) = value else { return Ok(None) };
+        crate::marker::MarkerStore::parse(&value.value)
+            .map(Some)
+            .map_err(|(problem, fix)| self.invalid(Some(line_of(&value)), key, problem, fix))
+    }
+
+    /// `marker_ref:`: a ref under refs/, `{target}` standing for the target's name.
+    fn marker_ref(&self, key: &str, value: Text) -> Result<Option<String>, ConfigError> {
+        let Some(value) = value else { return Ok(None) };
+        let name = value.value.trim().to_string();
+        crate::marker::check_ref(&name.replace("{target}", "t"))
+            .map(|()| Some(name))
+            .map_err(|(problem, fix)| self.invalid(Some(line_of(&value)), key, problem, fix))
     }
 
     fn verify_connect(&self, value: Text) -> Result<Option<crate::verify::Connect>, ConfigError> {

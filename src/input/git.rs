@@ -100,13 +100,24 @@ pub(crate) fn git_plan(
     rules: &RuleSet,
     task: TaskMode,
     limits: &crate::providers::Limits,
+    markers: &[crate::marker::Marker],
 ) -> Result<(Plan, GitInfo, bool), InputError> {
     let policy = opts.on_missing_base.unwrap_or_default();
     let threshold = opts.collapse_threshold;
     let repo = args.repo.clone().unwrap_or_else(|| PathBuf::from("."));
     let lookup = |name: &str| env.get(name).map(str::to_string);
-    let resolved = changes::changes(&repo, args.base.as_deref(), args.head.as_deref(), &lookup)
-        .map_err(|e| InputError::Message(e.to_string()))?;
+    let failed = |e: changes::ChangesError| InputError::Message(e.to_string());
+    // With markers, the base is theirs (`--base auto`), and the report says what each named.
+    let (resolved, marker_reports, base_reason) = if markers.is_empty() {
+        let resolved = changes::changes(&repo, args.base.as_deref(), args.head.as_deref(), &lookup);
+        (resolved.map_err(failed)?, Vec::new(), None)
+    } else {
+        let base = args.base.as_deref();
+        let (resolved, reports, why) =
+            crate::marker::resolve(&repo, markers, base, args.head.as_deref(), &lookup)
+                .map_err(failed)?;
+        (resolved, reports, Some(why))
+    };
     match resolved {
         Resolved::Diff(diff) => {
             let git = Plan::from_changes(&diff.changes, rules, task, limits, threshold)
@@ -124,6 +135,8 @@ pub(crate) fn git_plan(
                 // A copy for `plan` and the report; the plan is the collapses' home.
                 collapses: git.plan.collapses.clone(),
                 missing_base: None,
+                base_reason,
+                markers: marker_reports,
             };
             let info = GitInfo {
                 report,
@@ -152,6 +165,9 @@ pub(crate) fn git_plan(
                         },
                     },
                 }),
+                // `missing_base.reason` says why there is none.
+                base_reason: None,
+                markers: marker_reports,
                 ..GitReport::default()
             };
             let mut plan = Plan::default();

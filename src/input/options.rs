@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use crate::input::InputError;
 use crate::input::cli::RunArgs;
+use crate::marker::MarkerStore;
 use crate::plan::TaskMode;
 use crate::plan::changes::MissingBase;
 use crate::providers::registry::{self, OptionValue};
@@ -107,6 +108,10 @@ pub struct Options {
     pub verify_connect: Option<Connect>,
     /// `--verify-heal`: refresh a URL still stale once more, then verify it again.
     pub verify_heal: Option<bool>,
+    /// `--marker`: where the marker of the last fully successful run is kept.
+    pub marker: Option<MarkerStore>,
+    /// `--marker-ref`: the git marker's ref (`{target}` is the target's name).
+    pub marker_ref: Option<String>,
     /// The options only some providers take, by key, each checked against its declaration
     /// (whether the run's provider takes it is checked once the provider is known).
     pub provider_options: BTreeMap<&'static str, OptionValue>,
@@ -145,6 +150,8 @@ impl Options {
             verify_root: self.verify_root.or(other.verify_root),
             verify_connect: self.verify_connect.or(other.verify_connect),
             verify_heal: self.verify_heal.or(other.verify_heal),
+            marker: self.marker.or(other.marker),
+            marker_ref: self.marker_ref.or(other.marker_ref),
             provider_options,
         }
     }
@@ -243,6 +250,27 @@ impl Options {
                 })
                 .transpose()?,
             verify_heal: a.verify_heal,
+            marker: a
+                .marker
+                .as_deref()
+                .map(|s| {
+                    MarkerStore::parse(s).map_err(|(problem, fix)| {
+                        InputError::new(&a.input_name("marker"), problem, fix)
+                    })
+                })
+                .transpose()?,
+            marker_ref: a
+                .marker_ref
+                .as_deref()
+                .map(|s| {
+                    // `{target}` stands for a name: check the ref with a plain one.
+                    crate::marker::check_ref(&s.replace("{target}", "t"))
+                        .map(|()| s.to_string())
+                        .map_err(|(problem, fix)| {
+                            InputError::new(&a.input_name("marker-ref"), problem, fix)
+                        })
+                })
+                .transpose()?,
             provider_options,
         })
     }

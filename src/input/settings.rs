@@ -19,8 +19,9 @@ pub use crate::input::error::InputError;
 use crate::input::git::{GitInfo, git_plan, git_rules};
 use crate::input::options::{self, Options};
 pub use crate::input::options::{DirRefreshDenied, FailOn};
-use crate::input::targets::{targets, uncovered};
+use crate::input::targets::{check_markers, marker_of, targets, uncovered};
 use crate::input::url_list;
+use crate::marker::Marker;
 use crate::plan::{Plan, TaskMode};
 use crate::providers::registry::ProviderOptions;
 use crate::providers::{ObjectType, ProviderKind};
@@ -101,6 +102,8 @@ pub struct Target {
     /// Host names it serves (`*.example.com` for subdomains); empty: every URL.
     pub sites: Vec<String>,
     pub credentials: CredentialVars,
+    /// Git mode's marker of the last fully successful run for this target (`--marker`).
+    pub marker: Option<crate::marker::Marker>,
 }
 
 impl Target {
@@ -265,6 +268,23 @@ pub fn settings(
         true => Some(connection(&opts)?),
         false => None,
     };
+    let unnamed_marker = match targets.is_empty() {
+        true => marker_of(&opts, None)?,
+        false => None,
+    };
+    check_markers(&targets)?;
+    let markers: Vec<Marker> = unnamed_marker
+        .iter()
+        .chain(targets.iter().filter_map(|t| t.marker.as_ref()))
+        .cloned()
+        .collect();
+    if !markers.is_empty() && mapping.is_none() {
+        return Err(InputError::new(
+            &args.input_name("marker"),
+            "a marker records the commit a git-mode run refreshed, and git mode is off",
+            "give mapping rules (--mapping or the config file's `mapping`) with it, or drop --marker",
+        ));
+    }
     let task = opts.task.unwrap_or(TaskMode::Refresh);
     let object_type = opts.object_type.unwrap_or(ObjectType::File);
     let connections: Vec<&Connection> = unnamed
@@ -342,7 +362,7 @@ pub fn settings(
     let mut git = None;
     let mut skip = false;
     if let Some(rules) = &mapping {
-        let (git_plan, info, skipped) = git_plan(args, &opts, env, rules, task, limits)?;
+        let (git_plan, info, skipped) = git_plan(args, &opts, env, rules, task, limits, &markers)?;
         if listed {
             plan.merge(git_plan);
         } else {
@@ -385,6 +405,7 @@ pub fn settings(
             run,
             sites: Vec::new(),
             credentials: CredentialVars::default(),
+            marker: unnamed_marker,
         }],
         None => targets,
     };

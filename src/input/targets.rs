@@ -7,6 +7,7 @@ use crate::input::config::{Config, CredentialVars, TargetConfig};
 use crate::input::options::Options;
 use crate::input::settings::{Target, connection, run_options, with_config};
 use crate::input::url_list;
+use crate::marker::Marker;
 use crate::plan::Plan;
 use crate::providers::ProviderKind;
 
@@ -108,12 +109,14 @@ pub(crate) fn targets(
             let own = t.run.clone().or(run_wide);
             let connection = connection(&own).map_err(|e| in_target(&t.name, e))?;
             let run = run_options(&own);
+            let marker = marker_of(&own, Some(&t.name)).map_err(|e| in_target(&t.name, e))?;
             Ok(Target {
                 name: Some(t.name.clone()),
                 connection,
                 run,
                 sites: t.sites.clone(),
                 credentials: t.credentials.clone(),
+                marker,
             })
         })
         .collect()
@@ -153,7 +156,43 @@ pub fn selected_targets(args: &RunArgs, env: &Env) -> Result<Vec<Target>, InputE
         run: run_options(&opts),
         sites: Vec::new(),
         credentials: CredentialVars::default(),
+        marker: None,
     }])
+}
+
+/// The marker of the target named `name` (`None`: the one target of a run of flags), from
+/// `--marker`/`marker:` and `--marker-ref`/`marker_ref:`.
+pub(crate) fn marker_of(opts: &Options, name: Option<&str>) -> Result<Option<Marker>, InputError> {
+    let Some(store) = &opts.marker else {
+        return Ok(None);
+    };
+    Marker::of(store, opts.marker_ref.as_deref(), name)
+        .map_err(|(problem, fix)| InputError::new("--marker-ref", problem, fix))
+}
+
+/// Each target keeps a marker of its own: two targets that would share one (a ref or a URL
+/// without `{target}` in it) are an error, since one target's failure must not hide behind
+/// the other's success.
+pub(crate) fn check_markers(targets: &[Target]) -> Result<(), InputError> {
+    for (i, a) in targets.iter().enumerate() {
+        for b in &targets[i + 1..] {
+            if let (Some(ma), Some(mb)) = (&a.marker, &b.marker)
+                && ma.store == mb.store
+            {
+                return Err(InputError::new(
+                    "--marker",
+                    format!(
+                        "targets `{}` and `{}` would share the marker {}",
+                        a.name.as_deref().unwrap_or_default(),
+                        b.name.as_deref().unwrap_or_default(),
+                        ma.location()
+                    ),
+                    "keep `{target}` in --marker-ref (the default refs/cdn-refresh/{target} does), or give each target its own `marker: site:URL` in the config file",
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// An error in one target's options names the target.

@@ -117,6 +117,17 @@ impl Ci {
         }
     }
 
+    /// A warning that does not fail the run (a marker that could not be moved): an
+    /// annotation on GitHub.
+    pub fn warning(&self, title: &str, message: &str) -> Printable {
+        match &self.platform {
+            Platform::GitHub { .. } => {
+                github::annotation(github::Level::Warning, title, message).into()
+            }
+            _ => "".into(),
+        }
+    }
+
     /// Publishes a finished run: step outputs and job summary (GitHub) or the dotenv report
     /// (GitLab). Returns what to print (annotations, warnings), or why a file could not be
     /// written.

@@ -417,7 +417,7 @@ fn summary_head(report: &Report, git: Option<&GitReport>, run_urls: usize) -> St
                 n(|s| matches!(s, UrlStatus::Failed | UrlStatus::Rejected)),
                 n(|s| s == UrlStatus::Pending),
                 n(|s| s == UrlStatus::Submitted),
-                cell(&report.task_ids(Some(op)).join(", "))
+                cell(&super::text::task_list(&report.task_ids(Some(op)), ", "))
             );
         }
         out.push('\n');
@@ -520,7 +520,7 @@ fn git_section(git: &GitReport, pointer: &str) -> String {
                 "Git: `{}..{}` (base from {}): {} changed, {} unmapped, {} excluded.\n",
                 short(base),
                 short(&git.head),
-                cell(&git.base_source),
+                cell(git.base_reason.as_deref().unwrap_or(&git.base_source)),
                 git.changes,
                 git.unmapped,
                 git.excluded
@@ -695,6 +695,39 @@ mod tests {
             object_type: ObjectType::File,
         }];
         r
+    }
+
+    #[test]
+    fn a_run_of_many_tasks_shows_the_first_ones_and_refers_to_the_report() {
+        let mut r = report(vec![url(
+            "https://a.example/x",
+            Operation::Refresh,
+            UrlStatus::Complete,
+            None,
+        )]);
+        let task = |i: usize| TaskRecord {
+            id: format!("t{i}"),
+            operation: Operation::Refresh,
+            object_type: ObjectType::File,
+        };
+        r.tasks = (1..=10).map(task).collect();
+        let all = summary(&r, None);
+        assert!(
+            all.contains("t1, t2, t3, t4, t5, t6, t7, t8, t9, t10 |"),
+            "{all}"
+        );
+        r.tasks = (1..=1000).map(task).collect();
+        let many = summary(&r, None);
+        assert!(
+            many.contains("t1, t2, t3, t4, t5, t6, t7, t8, t9, t10, … 990 more in the report |"),
+            "{many}"
+        );
+        assert!(!many.contains("t11,"), "{many}");
+        let console = crate::output::text::summary(&r, None);
+        assert!(
+            console.contains("tasks t1,t2,t3,t4,t5,t6,t7,t8,t9,t10,… 990 more in the report"),
+            "{console}"
+        );
     }
 
     #[test]

@@ -25,6 +25,23 @@ pub fn batches(n: usize) -> String {
     plural(n, "batch", "batches")
 }
 
+/// Task ids for a summary line: all of them up to [`TASKS_SHOWN`], else the first ones and
+/// how many more the report lists (a million-URL run has a thousand tasks: one line of them
+/// helps nobody).
+pub fn task_list(ids: &[&str], separator: &str) -> String {
+    if ids.len() <= TASKS_SHOWN {
+        return ids.join(separator);
+    }
+    format!(
+        "{}{separator}… {} more in the report",
+        ids[..TASKS_SHOWN].join(separator),
+        ids.len() - TASKS_SHOWN
+    )
+}
+
+/// Task ids a summary shows before it refers to the report.
+pub const TASKS_SHOWN: usize = 10;
+
 /// The summary printed after a run.
 pub fn summary(report: &Report, report_path: Option<&std::path::Path>) -> String {
     let mut out = String::new();
@@ -65,7 +82,7 @@ pub fn summary(report: &Report, report_path: Option<&std::path::Path>) -> String
             if ids.is_empty() {
                 String::new()
             } else {
-                format!("; tasks {}", ids.join(","))
+                format!("; tasks {}", task_list(&ids, ","))
             }
         );
     }
@@ -342,7 +359,7 @@ pub fn not_fresh(report: &Report) -> Vec<(&str, &crate::verify::Verdict)> {
     let mut list: Vec<(&str, &crate::verify::Verdict)> = report
         .urls
         .iter()
-        .filter_map(|u| Some((u.url.as_str(), u.verify.as_ref()?)))
+        .filter_map(|u| Some((u.url.as_str(), u.verify.as_deref()?)))
         .filter(|(url, v)| v.verdict != crate::verify::VerdictKind::Fresh && seen.insert(*url))
         .collect();
     list.sort_by_key(|(_, v)| v.verdict);

@@ -138,6 +138,7 @@ mod tests {
             run: RunOptions::default(),
             sites: sites.iter().map(|s| s.to_string()).collect(),
             credentials: CredentialVars::default(),
+            marker: None,
         }
     }
 

@@ -27,7 +27,7 @@ pub struct BaseChoice {
     pub why: String,
 }
 
-const MISSING_FIX: &str = "fix: pass --base with the last deployed commit (a SHA or ref), \
+pub const MISSING_FIX: &str = "fix: pass --base with the last deployed commit (a SHA or ref), \
      or set --on-missing-base all (refresh every mapped root) or skip (refresh nothing)";
 
 /// See the module docs. `explicit` is `--base`: a SHA, a ref, `auto`, or `None` (= auto).

@@ -14,8 +14,6 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::BaseSource;
-
 /// Bound on the one fetch; a fetch of one commit takes seconds.
 pub(super) const TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -39,30 +37,15 @@ impl Fetched {
 
 /// A full SHA-1 or SHA-256 in hex: the only thing we pass to `git fetch` (so no
 /// argument from an event or flag can become an option).
-pub(super) fn is_full_sha(s: &str) -> bool {
+pub fn is_full_sha(s: &str) -> bool {
     (s.len() == 40 || s.len() == 64) && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Runs `git fetch --no-tags --depth=1 origin <shas>` in `repo`, bounded by `timeout`.
 pub(super) fn fetch(repo: &Path, shas: &[&str], timeout: Duration) -> Fetched {
-    let mut cmd = Command::new("git");
-    cmd.arg("-C").arg(repo);
-    // The same trust decision as `diff::configure_libgit2`, for git: without it, git
-    // refuses a checkout owned by another uid ("dubious ownership"). Command-line config
-    // is honoured for safe.directory, unlike the repository's own config. Protocol v2
-    // lets any server hand out a reachable commit by SHA; v0 refuses one that is not a
-    // branch tip unless the server sets uploadpack.allowReachableSHA1InWant.
-    cmd.args(["-c", "safe.directory=*", "-c", "protocol.version=2"]);
+    let mut cmd = git_in(repo);
     cmd.args(["fetch", "--quiet", "--no-tags", "--depth=1", "origin"]);
     cmd.args(shas);
-    // The repository is the one `-C` names, as for libgit2 (a git hook's GIT_DIR must not
-    // redirect the fetch). Never wait for a password prompt: there is no one to type it.
-    cmd.env_remove("GIT_DIR")
-        .env_remove("GIT_WORK_TREE")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
     let command = format!(
         "git -C {} fetch --no-tags --depth=1 origin {}",
         repo.display(),
@@ -71,6 +54,34 @@ pub(super) fn fetch(repo: &Path, shas: &[&str], timeout: Duration) -> Fetched {
     let outcome = run(cmd, timeout);
     tracing::info!(command = %command, ok = outcome.is_ok(), "fetched missing commits");
     Fetched { command, outcome }
+}
+
+/// `git` in `repo`, its output read by [`run_git`]: the fetch of missing commits and the
+/// marker store's fetch and push of a ref.
+pub fn git_in(repo: &Path) -> Command {
+    let mut cmd = Command::new("git");
+    cmd.arg("-C").arg(repo);
+    // The same trust decision as `diff::configure_libgit2`, for git: without it, git
+    // refuses a checkout owned by another uid ("dubious ownership"). Command-line config
+    // is honoured for safe.directory, unlike the repository's own config. Protocol v2
+    // lets any server hand out a reachable commit by SHA; v0 refuses one that is not a
+    // branch tip unless the server sets uploadpack.allowReachableSHA1InWant.
+    cmd.args(["-c", "safe.directory=*", "-c", "protocol.version=2"]);
+    // The repository is the one `-C` names, as for libgit2 (a git hook's GIT_DIR must not
+    // redirect the fetch). Never wait for a password prompt: there is no one to type it.
+    cmd.env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// Runs a prepared `git` command to its end or `timeout`; `Err` is git's stderr (or why it
+/// could not run or was stopped). Shared with the marker store, which fetches and pushes a ref.
+pub fn run_git(cmd: Command, timeout: Duration) -> Result<(), String> {
+    run(cmd, timeout)
 }
 
 fn run(mut cmd: Command, timeout: Duration) -> Result<(), String> {
@@ -118,11 +129,10 @@ fn run(mut cmd: Command, timeout: Duration) -> Result<(), String> {
 pub(super) fn missing_base_reason(
     repo: &Path,
     base: &str,
-    source: BaseSource,
+    from: &str,
     shallow: bool,
     fetched: Option<&Fetched>,
 ) -> String {
-    let from = source.describe();
     let shallow = if shallow { " (a shallow clone)" } else { "" };
     let (what, fix) = match fetched.filter(|_| is_full_sha(base)) {
         None => (

@@ -47,8 +47,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-pub use base::{BaseChoice, resolve_base};
+pub use base::{BaseChoice, MISSING_FIX, resolve_base};
 pub use diff::{diff, files_at};
+pub use fetch::{git_in, is_full_sha, run_git};
 
 /// Looks up one environment variable; `main` passes a closure over the captured
 /// environment, tests pass a map. An empty value counts as unset.
@@ -95,6 +96,8 @@ pub enum BaseSource {
     GitlabBefore,
     /// `--base auto` found neither a GitHub event nor GitLab variables.
     Undetected,
+    /// `--marker`: the commit of the last run that ended fully successful.
+    Marker,
 }
 
 impl BaseSource {
@@ -107,6 +110,7 @@ impl BaseSource {
             BaseSource::GitlabMergeRequest => "GitLab CI_MERGE_REQUEST_DIFF_BASE_SHA",
             BaseSource::GitlabBefore => "GitLab CI_COMMIT_BEFORE_SHA",
             BaseSource::Undetected => "no CI event",
+            BaseSource::Marker => "the marker of the last successful run",
         }
     }
 }
@@ -228,12 +232,21 @@ pub fn changes(
     head: Option<&str>,
     env: EnvLookup,
 ) -> Result<Resolved, ChangesError> {
+    changes_from(repo, resolve_base(base, env)?, head)
+}
+
+/// [`changes`] with the base already chosen (by [`resolve_base`], or a marker).
+pub fn changes_from(
+    repo: &Path,
+    choice: BaseChoice,
+    head: Option<&str>,
+) -> Result<Resolved, ChangesError> {
     let BaseChoice {
         base: base_rev,
         head: event_head,
         source,
         why,
-    } = resolve_base(base, env)?;
+    } = choice;
     let head_rev = head
         .map(str::to_owned)
         .or(event_head)
@@ -281,7 +294,12 @@ pub fn changes(
             reason: fetch::missing_base_reason(
                 repo,
                 &base_rev,
-                source,
+                // A marker says which one (`marker refs/cdn-refresh/prod`); the others
+                // keep their short name.
+                &match source {
+                    BaseSource::Marker => why.clone(),
+                    other => other.describe().to_string(),
+                },
                 git.is_shallow(),
                 fetched.as_ref(),
             ),
@@ -300,4 +318,16 @@ pub fn changes(
         "base from {why}"
     );
     Ok(Resolved::Diff(out))
+}
+
+/// The full SHA of the commit `rev` names in `repo`, if it is here (no fetching); for the
+/// marker, whose ref has just been fetched.
+pub fn commit_of(repo: &Path, rev: &str) -> Option<String> {
+    let git = diff::open(repo).ok()?;
+    diff::find_commit(&git, rev).map(|oid| oid.to_string())
+}
+
+/// Whether `repo` is a shallow clone (a fetch there must stay shallow).
+pub fn is_shallow(repo: &Path) -> bool {
+    diff::open(repo).is_ok_and(|git| git.is_shallow())
 }
