@@ -217,8 +217,10 @@ fn scenarios() -> Vec<Scenario> {
                 "2",
                 "--concurrency",
                 "1",
+                // Looks a tenth of this apart are taken together: 500 ms is room enough for
+                // the next batch to be accepted on a loaded machine (200 ms was not, once).
                 "--poll-interval",
-                "2s",
+                "5s",
             ])),
         // (a) plan, plan --format json, --dry-run.
         scenario("aliyun_plan_and_dry_run")
@@ -389,8 +391,9 @@ fn scenarios() -> Vec<Scenario> {
                 "both",
                 "--collapse-threshold",
                 "3",
+                // As aliyun_batches_one_at_a_time: room for the next batch before a look.
                 "--poll-interval",
-                "2s",
+                "5s",
                 // One batch at a time: the emulator numbers tasks in the order they arrive.
                 "--concurrency",
                 "1",
