@@ -4,6 +4,7 @@
 //! Every answer is hostile input: a redirect is never followed (it would carry the signed
 //! request, its token headers or its signed body, to another host), and a body is read only
 //! up to [`MAX_BODY`], so an endless or enormous answer cannot take the memory.
+pub mod auth_header;
 pub mod bounds;
 pub mod error;
 pub mod retry;
@@ -25,6 +26,16 @@ pub fn client() -> Result<reqwest::Client, reqwest::Error> {
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("cdn-refresh/", env!("CARGO_PKG_VERSION")))
         .build()
+}
+
+/// `Host` as a signature must see it: the port only when the URL names a non-default one,
+/// exactly as the HTTP client will send it.
+pub fn host_header(url: &url::Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_string(),
+    }
 }
 
 /// A whole HTTP answer. What its status and body mean is the provider's to say.

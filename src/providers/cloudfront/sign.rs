@@ -270,36 +270,20 @@ pub struct Authorization<'a> {
 /// Signature=hex`: the three parts once each, any order, `,` with optional spaces. `None`
 /// for anything else.
 pub fn parse_authorization(header: &str) -> Option<Authorization<'_>> {
-    let rest = header.trim().strip_prefix(ALGORITHM)?;
-    if !rest.starts_with([' ', '\t']) {
-        return None;
-    }
-    let (mut credential, mut signed, mut sig) = (None, None, None);
-    for part in rest.split(',') {
-        let (name, value) = part.trim().split_once('=')?;
-        let slot = match name {
-            "Credential" => &mut credential,
-            "SignedHeaders" => &mut signed,
-            "Signature" => &mut sig,
-            _ => return None,
-        };
-        if slot.is_some() || value.is_empty() || value.contains(char::is_whitespace) {
-            return None;
-        }
-        *slot = Some(value);
-    }
+    let [credential, signed, sig] = crate::http::auth_header::params(
+        header,
+        ALGORITHM,
+        ["Credential", "SignedHeaders", "Signature"],
+    )?;
     // The access key id has no `/`; the scope is exactly four parts.
-    let mut parts = credential?.split('/');
+    let mut parts = credential.split('/');
     let access_key = parts.next().filter(|s| !s.is_empty())?;
     let (date, region, service, terminator) =
         (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
     if parts.next().is_some() || terminator != TERMINATOR {
         return None;
     }
-    let signed_headers: Vec<&str> = signed?.split(';').collect();
-    if signed_headers.iter().any(|h| h.is_empty()) {
-        return None;
-    }
+    let signed_headers = crate::http::auth_header::signed_headers(signed)?;
     Some(Authorization {
         access_key,
         scope: Scope {
@@ -308,7 +292,7 @@ pub fn parse_authorization(header: &str) -> Option<Authorization<'_>> {
             service,
         },
         signed_headers,
-        signature: sig?,
+        signature: sig,
     })
 }
 

@@ -43,16 +43,6 @@ pub struct RawResponse {
     pub body: String,
 }
 
-/// `Host` as the signature must see it: the port only when the URL names a non-default one,
-/// exactly as the HTTP client will send it.
-fn host_header(url: &url::Url) -> String {
-    let host = url.host_str().unwrap_or_default();
-    match url.port() {
-        Some(port) => format!("{host}:{port}"),
-        None => host.to_string(),
-    }
-}
-
 /// One API call before signing.
 pub struct Call<'a> {
     pub method: reqwest::Method,
@@ -88,7 +78,7 @@ pub fn build_request(
         url.query_pairs_mut().clear().extend_pairs(query);
     }
     let mut headers = vec![
-        ("Host".to_string(), host_header(&url)),
+        ("Host".to_string(), crate::http::host_header(&url)),
         (
             sign::DATE_HEADER.to_string(),
             now.format(sign::DATE_FORMAT).to_string(),

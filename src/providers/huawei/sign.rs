@@ -229,32 +229,15 @@ pub struct Authorization<'a> {
 /// then the three parts once each, in any order, separated by `,` with optional spaces.
 /// `None` for anything else, including an empty part or an empty header name.
 pub fn parse_authorization(header: &str) -> Option<Authorization<'_>> {
-    let rest = header.trim().strip_prefix(ALGORITHM)?;
-    if !rest.starts_with([' ', '\t']) {
-        return None;
-    }
-    let (mut access_key, mut signed, mut sig) = (None, None, None);
-    for part in rest.split(',') {
-        let (name, value) = part.trim().split_once('=')?;
-        let slot = match name {
-            "Access" => &mut access_key,
-            "SignedHeaders" => &mut signed,
-            "Signature" => &mut sig,
-            _ => return None,
-        };
-        if slot.is_some() || value.is_empty() || value.contains(char::is_whitespace) {
-            return None;
-        }
-        *slot = Some(value);
-    }
-    let signed_headers: Vec<&str> = signed?.split(';').collect();
-    if signed_headers.iter().any(|h| h.is_empty()) {
-        return None;
-    }
+    let [access_key, signed, signature] = crate::http::auth_header::params(
+        header,
+        ALGORITHM,
+        ["Access", "SignedHeaders", "Signature"],
+    )?;
     Some(Authorization {
-        access_key: access_key?,
-        signed_headers,
-        signature: sig?,
+        access_key,
+        signed_headers: crate::http::auth_header::signed_headers(signed)?,
+        signature,
     })
 }
 
