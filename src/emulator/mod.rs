@@ -29,6 +29,7 @@ mod faults;
 mod nonces;
 mod quota;
 mod registry;
+mod secret;
 mod server;
 mod state;
 mod stats;

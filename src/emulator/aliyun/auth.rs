@@ -21,6 +21,7 @@ use crate::providers::aliyun::sign::{
     V3Request, parse_v3_authorization, sha256_hex, v1_signature, v1_string_to_sign,
     v3_canonical_request, v3_signature, v3_string_to_sign,
 };
+use crate::emulator::secret::constant_time_eq;
 
 /// Who sent a verified request.
 pub(crate) struct Caller {
@@ -254,13 +255,4 @@ fn token_mismatch(detail: &str) -> ApiError {
         "InvalidSecurityToken.MismatchWithAccessKey",
         format!("The security token does not match the access key: {detail}."),
     )
-}
-
-/// Comparison whose time does not depend on where the inputs differ.
-fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
 }

@@ -29,6 +29,7 @@ use crate::providers::cloudfront::sign::{
     DATE_FORMAT, DATE_HEADER, Scope, SigningRequest, TOKEN_HEADER, canonical_request,
     parse_authorization, signature, signing_key, string_to_sign,
 };
+use crate::emulator::secret::constant_time_eq;
 
 fn header_text(call: &ApiCall, name: &str) -> Option<String> {
     call.headers
@@ -214,13 +215,4 @@ fn check_token(call: &ApiCall, key: &AwsKey, signed: &[&str]) -> Result<(), ApiE
         )),
         (Some(_), Some(_)) => Err(invalid_token("the X-Amz-Security-Token is not this key's")),
     }
-}
-
-/// Comparison whose time does not depend on where the inputs differ.
-fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
 }

@@ -35,6 +35,7 @@ use crate::providers::huawei::sign::{
     CONTENT_SHA256_HEADER, DATE_FORMAT, DATE_HEADER, SigningRequest, UNSIGNED_PAYLOAD,
     canonical_request, parse_authorization, sha256_hex, signature, string_to_sign,
 };
+use crate::emulator::secret::constant_time_eq;
 
 const PREFIX: &str = "Incorrect IAM authentication information";
 
@@ -223,13 +224,4 @@ fn check_token(call: &ApiCall, key: &HuaweiKey, signed: &[&str]) -> Result<(), A
         )),
         (Some(_), Some(_)) => Err(verify_fail("the X-Security-Token is not this key's")),
     }
-}
-
-/// Comparison whose time does not depend on where the inputs differ.
-fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
 }

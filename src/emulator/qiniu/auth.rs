@@ -25,6 +25,7 @@ use crate::providers::qiniu::sign::{
     QINIU_DATE_FORMAT, QINIU_DATE_HEADER, QiniuRequest, Scheme, parse_authorization,
     qbox_signing_data, qiniu_signing_data, token,
 };
+use crate::emulator::secret::constant_time_eq;
 
 fn header_text(call: &ApiCall, name: &str) -> Option<String> {
     call.headers
@@ -116,13 +117,4 @@ fn check_date(app: &App, value: &str, now: DateTime<Utc>) -> Result<(), ApiError
         )));
     }
     Ok(())
-}
-
-/// Comparison whose time does not depend on where the inputs differ.
-fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
 }
