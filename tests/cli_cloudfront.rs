@@ -519,3 +519,44 @@ async fn without_an_id_each_site_s_distribution_is_found_by_its_alias_once() {
         "{stats:?}"
     );
 }
+
+#[tokio::test]
+async fn a_resumed_run_matches_its_tasks_paths_to_urls_with_one_distribution_id() {
+    // `--distribution-id ID` without a host, the usual setup: the invalidations of an
+    // earlier run list paths only, and every site of the distribution is invalidated by
+    // them, so a resumed run matches them by path and sends nothing again.
+    let emu = emulator(&["--task-duration", "100ms"]).await;
+    let urls =
+        "https://example.com/a.js\nhttps://example.com/b/\nhttps://example.com/caf\u{e9}.html";
+    let one = |rest: &[&'static str]| {
+        let mut args = vec![
+            "run",
+            "--provider",
+            "cloudfront",
+            "--distribution-id",
+            "EEXAMPLECOM",
+        ];
+        args.extend_from_slice(rest);
+        args
+    };
+    let submitted = run(&emu, &one(&["--urls", urls, "--wait", "false"]), CREDS).await;
+    assert_eq!(submitted.code, 0, "{}", submitted.all());
+    assert_eq!(
+        count(&submitted, "refresh", "submitted"),
+        3,
+        "{}",
+        submitted.all()
+    );
+    let first = submitted.dir.path().join("report.json");
+    let first = first.to_string_lossy().into_owned();
+    let again = run(
+        &emu,
+        &[one(&["--urls", urls]), vec!["--resume", &first]].concat(),
+        CREDS,
+    )
+    .await;
+    assert_eq!(again.code, 0, "{}", again.all());
+    assert_eq!(count(&again, "refresh", "complete"), 3, "{}", again.all());
+    let stats = emu.stats().await;
+    assert_eq!(stats.accepted.refresh.values().sum::<u64>(), 3, "{stats:?}");
+}

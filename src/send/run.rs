@@ -1980,7 +1980,11 @@ fn resolve(
     let found = ids.iter().find_map(|id| {
         states
             .get(id)
-            .and_then(|states| tracker::find(states, url))
+            .and_then(|states| {
+                // A provider that invalidates a path on every site of one distribution
+                // (CloudFront) reports a task of another run by its paths alone.
+                tracker::find(states, url).or_else(|| tracker::find(states, below_host(url)))
+            })
             .map(|s| (id, s))
     });
     let joined = || {
@@ -2055,6 +2059,12 @@ fn resolve(
     }
 }
 
+/// `https://host/a?b` → `/a?b`: a URL as a provider that knows no hosts reports it.
+fn below_host(url: &str) -> &str {
+    let rest = tracker::path_key(url);
+    rest.find('/').map_or(rest, |i| &rest[i..])
+}
+
 /// Every URL of a plan with one status and reason: for dry runs (`planned`) and for runs
 /// refused before anything was sent (`rejected`).
 pub fn listed(plan: &Plan, status: UrlStatus, reason: Option<&str>) -> Vec<UrlResult> {
@@ -2083,6 +2093,13 @@ pub fn listed(plan: &Plan, status: UrlStatus, reason: Option<&str>) -> Vec<UrlRe
 mod tests {
     use super::*;
     use crate::providers::{BatchKind, QuotaEntry};
+
+    #[test]
+    fn a_url_below_its_host_is_its_path_and_query() {
+        assert_eq!(below_host("https://example.com/a/b?v=2"), "/a/b?v=2");
+        assert_eq!(below_host("http://example.com/"), "/");
+        assert_eq!(below_host("example.com/x"), "/x");
+    }
 
     #[test]
     fn shortfall_names_each_quota_that_does_not_cover() {
