@@ -240,6 +240,14 @@ impl Gate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Room of `n` file paths.
+    fn files(n: u64) -> Room {
+        Room {
+            paths: n,
+            wildcards: 0,
+        }
+    }
     use crate::providers::BatchKind;
 
     fn batch(kind: ObjectType, n: usize) -> Batch {
@@ -278,33 +286,13 @@ mod tests {
             }),
             std::time::Duration::from_secs(3600),
         );
-        gate.started_with(
-            "E1",
-            Room {
-                paths: 4,
-                wildcards: 0,
-            },
-        );
-        let six = Room {
-            paths: 6,
-            wildcards: 0,
-        };
+        gate.started_with("E1", files(4));
+        let six = files(6);
         let soon = Instant::now() + std::time::Duration::from_secs(5);
         assert!(gate.reserve("E1", six, soon).await);
         gate.hold("E1", six, &[TaskId("t1".into())]);
         // Full: another batch cannot be reserved before the deadline...
-        assert!(
-            !gate
-                .reserve(
-                    "E1",
-                    Room {
-                        paths: 1,
-                        wildcards: 0
-                    },
-                    Instant::now()
-                )
-                .await
-        );
+        assert!(!gate.reserve("E1", files(1), Instant::now()).await);
         // ...another scope can, and so can wildcards in this one.
         assert!(gate.reserve("E2", six, Instant::now()).await);
         assert!(
@@ -324,34 +312,13 @@ mod tests {
         assert!(futures::poll!(waiting.as_mut()).is_pending());
         gate.finished(&TaskId("t1".into()));
         assert!(waiting.await);
-        assert!(
-            !gate
-                .reserve(
-                    "E1",
-                    Room {
-                        paths: 1,
-                        wildcards: 0
-                    },
-                    Instant::now()
-                )
-                .await
-        );
+        assert!(!gate.reserve("E1", files(1), Instant::now()).await);
     }
 
     #[tokio::test]
     async fn without_limits_everything_fits_and_oversized_batches_go_alone() {
         let free = Gate::new(None, std::time::Duration::ZERO);
-        assert!(
-            free.reserve(
-                "x",
-                Room {
-                    paths: 1 << 40,
-                    wildcards: 0
-                },
-                Instant::now()
-            )
-            .await
-        );
+        assert!(free.reserve("x", files(1 << 40), Instant::now()).await);
         let gate = Gate::new(
             Some(InProgressLimits {
                 paths: 2,
@@ -359,23 +326,10 @@ mod tests {
             }),
             std::time::Duration::ZERO,
         );
-        let big = Room {
-            paths: 5,
-            wildcards: 0,
-        };
+        let big = files(5);
         assert!(gate.reserve("E1", big, Instant::now()).await);
         gate.give_back("E1", big);
-        assert!(
-            gate.reserve(
-                "E1",
-                Room {
-                    paths: 2,
-                    wildcards: 0
-                },
-                Instant::now()
-            )
-            .await
-        );
+        assert!(gate.reserve("E1", files(2), Instant::now()).await);
     }
 
     #[tokio::test]
@@ -387,33 +341,13 @@ mod tests {
             }),
             std::time::Duration::ZERO,
         );
-        gate.started_with(
-            "E1",
-            Room {
-                paths: 8,
-                wildcards: 0,
-            },
-        );
-        let five = Room {
-            paths: 5,
-            wildcards: 0,
-        };
+        gate.started_with("E1", files(8));
+        let five = files(5);
         let later = Instant::now() + std::time::Duration::from_secs(3600);
         // The probe is over at once: the batch goes, the provider decides.
         assert!(gate.reserve("E1", five, later).await);
         gate.hold("E1", five, &[TaskId("t1".into())]);
         // Now the run's own task keeps the next one out, until the deadline.
-        assert!(
-            !gate
-                .reserve(
-                    "E1",
-                    Room {
-                        paths: 6,
-                        wildcards: 0
-                    },
-                    Instant::now()
-                )
-                .await
-        );
+        assert!(!gate.reserve("E1", files(6), Instant::now()).await);
     }
 }
