@@ -242,6 +242,38 @@ async fn plan_help_says_it_may_fetch_from_the_git_remote() {
     );
 }
 
+/// A subcommand's options are built only when it is named (clap's `defer`); building them
+/// late must not replace its help line with the doc comment of the struct that holds them.
+/// Each subcommand's `-h` opens with the line `--help` lists it under, and `help NAME`
+/// shows what `NAME --help` does.
+#[tokio::test]
+async fn each_subcommand_opens_with_the_line_the_top_level_lists() {
+    // Wide enough that no line wraps.
+    let wide = &[("COLUMNS", "300")];
+    let top = exec(&["--help"], wide, false).await;
+    let listed: Vec<(String, String)> = top
+        .stdout
+        .lines()
+        .skip_while(|l| *l != "Commands:")
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| {
+            let (name, about) = l.trim().split_once(' ')?;
+            Some((name.to_string(), about.trim().to_string()))
+        })
+        .filter(|(name, _)| name != "help")
+        .collect();
+    assert!(listed.len() >= 6, "{}", top.stdout);
+    for (name, about) in &listed {
+        let short = exec(&[name, "-h"], wide, false).await;
+        assert_eq!(short.code, Some(0), "{}", short.all());
+        assert_eq!(short.stdout.lines().next(), Some(about.as_str()), "{name}");
+        let long = exec(&[name, "--help"], &[], false).await;
+        let via_help = exec(&["help", name], &[], false).await;
+        assert_eq!(via_help.stdout, long.stdout, "{name}");
+    }
+}
+
 /// A repository whose last commit changes `public/a.html`, an excluded map and `count`
 /// unmapped files, some with hostile names; a config with two targets when `targets`.
 fn repo(count: usize) -> tempfile::TempDir {

@@ -15,8 +15,15 @@ use std::time::Duration;
 
 use clap::Parser;
 
+/// The help line of `cdn-refresh emulator`.
+pub const ABOUT: &str =
+    "Serve the provider APIs on a local address, as strict as the real services";
+
 /// Knobs of the built-in emulator: credentials, domains, limits, quotas and faults.
+// The subcommand's options are built when it is named (`defer`), after its help line is set:
+// without its own `about`, this doc comment (or a flattened struct's) would replace it.
 #[derive(clap::Args, Clone, Debug)]
+#[command(about = ABOUT, long_about = None)]
 pub struct EmulatorArgs {
     /// Address to listen on; port 0 picks a free port (printed on the first line).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0", value_parser = listen_addr)]

@@ -22,13 +22,39 @@ use crate::providers::registry::OptionKind;
 #[derive(Clone, Debug, Default)]
 pub struct Env {
     vars: HashMap<String, String>,
+    /// The variables that can be an option's env fallback (`INPUT_*`, `CDN_REFRESH_*`), by
+    /// the option they would fill ([`fallback_key`]): start-up asks for every option's
+    /// fallback, and most options have none, so one lookup answers most asks.
+    fallbacks: HashMap<String, Vec<String>>,
+}
+
+/// The key under which `name` (an option's long name, or a variable's suffix after
+/// `INPUT_`/`CDN_REFRESH_`) is indexed: upper case, spaces and hyphens as underscores.
+fn fallback_key(name: &str) -> String {
+    name.chars()
+        .map(|c| match c {
+            ' ' | '-' => '_',
+            c => c.to_ascii_uppercase(),
+        })
+        .collect()
 }
 
 impl Env {
     pub fn new(vars: impl IntoIterator<Item = (String, String)>) -> Self {
-        Env {
-            vars: vars.into_iter().collect(),
+        let vars: HashMap<String, String> = vars.into_iter().collect();
+        let mut fallbacks: HashMap<String, Vec<String>> = HashMap::new();
+        for name in vars.keys() {
+            let suffix = name
+                .strip_prefix("INPUT_")
+                .or_else(|| name.strip_prefix("CDN_REFRESH_"));
+            if let Some(suffix) = suffix {
+                fallbacks
+                    .entry(fallback_key(suffix))
+                    .or_default()
+                    .push(name.clone());
+            }
         }
+        Env { vars, fallbacks }
     }
 
     /// A variable's trimmed value; empty counts as unset.
@@ -46,6 +72,8 @@ impl Env {
 
     /// The variable that holds option `name`'s env fallback, if one does.
     pub fn input_var(&self, name: &str) -> Option<String> {
+        // Every spelling below indexes under the same key, so no entry means none is set.
+        self.fallbacks.get(&fallback_key(name))?;
         let upper = name.to_ascii_uppercase().replace(' ', "_");
         let underscored = upper.replace('-', "_");
         [
@@ -76,7 +104,10 @@ pub struct Cli {
     pub run: RunArgs,
 }
 
+// `defer`: a subcommand's options are built only when it is named (or for `help`), so
+// start-up does not build every subcommand's options to run one.
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub enum Command {
     /// Refresh and/or prefetch URLs (the default when no subcommand is given).
     Run(RunArgs),
@@ -430,19 +461,17 @@ pub enum Format {
 }
 
 /// Gives every long option of `cmd` its environment fallback as a hidden default.
-fn with_env_defaults(mut cmd: clap::Command, env: &Env) -> clap::Command {
-    let args: Vec<(String, String)> = cmd
-        .get_arguments()
-        .filter_map(|a| Some((a.get_id().to_string(), a.get_long()?.to_string())))
-        .filter(|(id, _)| id != "help" && id != "version")
-        .collect();
-    for (id, long) in args {
-        if let Some(value) = env.input(&long) {
-            let value = value.to_string();
-            cmd = cmd.mut_arg(id, |a| a.default_value(value).hide_default_value(true));
+fn with_env_defaults(cmd: clap::Command, env: &Env) -> clap::Command {
+    cmd.mut_args(|a| {
+        let value = a.get_long().and_then(|long| env.input(long));
+        match value {
+            Some(value) => {
+                let value = value.to_string();
+                a.default_value(value).hide_default_value(true)
+            }
+            None => a,
         }
-    }
-    cmd
+    })
 }
 
 /// `--provider`: the registered providers, each with its line of help.
@@ -532,7 +561,7 @@ fn with_provider_defaults(cmd: clap::Command) -> clap::Command {
     let rates = each(&|k| k.limits().submit_per_second.to_string());
     let sizes = each(&|k| k.limits().refresh_urls_per_request.to_string());
     let default = ProviderKind::default_kind();
-    [
+    let mut helps: HashMap<&str, String> = [
         ("provider", format!("CDN provider [default: {default}]")),
         (
             "endpoint",
@@ -553,20 +582,21 @@ fn with_provider_defaults(cmd: clap::Command) -> clap::Command {
             ),
         ),
     ]
-    .into_iter()
-    .fold(cmd, |cmd, (id, help)| {
-        // `quota` and `status` take only some of them.
-        let takes = cmd.get_arguments().any(|a| a.get_id() == id);
-        if takes { cmd.mut_arg(id, |a| a.help(help)) } else { cmd }
+    .into();
+    // `quota` and `status` take only some of them: the others are not met.
+    cmd.mut_args(|a| match helps.remove(a.get_id().as_str()) {
+        Some(help) => a.help(help),
+        None => a,
     })
 }
 
 /// `plan` without the options that matter only when sending in its help: it still takes
 /// them, so a run's command line previews as it is.
 fn without_sending_options(cmd: clap::Command) -> clap::Command {
-    SENDING_ONLY
-        .into_iter()
-        .fold(cmd, |cmd, id| cmd.mut_arg(id, |a| a.hide(true)))
+    cmd.mut_args(|a| {
+        let sending = SENDING_ONLY.contains(&a.get_id().as_str());
+        if sending { a.hide(true) } else { a }
+    })
 }
 
 /// Adds every provider's own options to a command that takes [`RunArgs`], under a heading
@@ -653,7 +683,7 @@ fn from_env_of(matches: &ArgMatches, cmd: &clap::Command, env: &Env) -> BTreeMap
         };
         let defaulted = matches.try_contains_id(id).is_ok_and(|present| present)
             && matches.value_source(id) == Some(clap::parser::ValueSource::DefaultValue);
-        if let (true, Some(var)) = (defaulted, env.input_var(long)) {
+        if let Some(var) = defaulted.then(|| env.input_var(long)).flatten() {
             out.insert(long.to_string(), var);
         }
     }
@@ -733,6 +763,21 @@ fn not_taken_here(e: clap::Error, first: Option<&str>) -> clap::Error {
 /// The subcommands that take [`RunArgs`].
 const RUN_COMMANDS: [&str; 4] = ["run", "plan", "quota", "status"];
 
+/// One of [`RUN_COMMANDS`] built now, from the derive's deferred shell (its name and help):
+/// its own options, then the providers' options it takes. Built here rather than by clap
+/// when it parses, since the environment's defaults must go on after.
+fn run_subcommand(shell: clap::Command) -> clap::Command {
+    // Replaces the derive's deferred `augment_args`, done here instead.
+    let shell = shell.defer(|built| built);
+    match shell.get_name() {
+        "run" => with_provider_options(RunArgs::augment_args(shell)),
+        "plan" => without_sending_options(with_provider_options(PlanArgs::augment_args(shell))),
+        "quota" => with_provider_options(ConnectArgs::augment_args(shell)),
+        "status" => with_provider_options(StatusArgs::augment_args(shell)),
+        other => unreachable!("{other} is not a run subcommand"),
+    }
+}
+
 /// Parses the command line with the environment fallbacks.
 pub fn parse(args: impl IntoIterator<Item = OsString>, env: &Env) -> Result<Cli, clap::Error> {
     let argv: Vec<OsString> = args.into_iter().collect();
@@ -747,22 +792,17 @@ pub fn parse(args: impl IntoIterator<Item = OsString>, env: &Env) -> Result<Cli,
         cmd = with_env_defaults(cmd, env);
     }
     cmd = cmd.after_help(after_help());
-    // Only the subcommand named (or all, for `help`) gets the providers' options: building
-    // them for every subcommand was most of the start-up of `--version`.
+    // Only the subcommand named (or all, for `help`) is built, with the providers' options:
+    // building every subcommand was most of the start-up of `--version`.
     for sub in RUN_COMMANDS {
         if first.is_some_and(|f| f == sub || f == "help") {
-            cmd = cmd.mut_subcommand(sub, |sc| {
-                let sc = match sub {
-                    "plan" => without_sending_options(sc),
-                    _ => sc,
-                };
-                with_env_defaults(with_provider_defaults(with_provider_options(sc)), env)
+            cmd = cmd.mut_subcommand(sub, |shell| {
+                with_env_defaults(with_provider_defaults(run_subcommand(shell)), env)
             });
         }
     }
     let matches = cmd
-        .clone()
-        .try_get_matches_from(argv.iter().cloned())
+        .try_get_matches_from_mut(argv.iter().cloned())
         .map_err(|e| not_taken_here(from_env_error(e, &argv, env), first))?;
     let mut cli = Cli::from_arg_matches(&matches)?;
     cli.run.provider_options = provider_options_of(&matches);

@@ -61,10 +61,15 @@ pub(super) fn open(path: &Path) -> Result<Repository, ChangesError> {
 /// Strict hash verification off: libgit2 re-hashes every object it reads (SHA-1 with
 /// collision detection), which was a third of the benchmark's diff time; git itself does
 /// not re-hash on read, and zlib still checks every object it inflates.
+///
+/// Object cache off: the walk reads each differing tree once and parses it itself, so a
+/// cached copy is never read again; keeping them cost a lock per read and memory that had
+/// to be faulted in and freed at the end.
 fn configure_libgit2() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         git2::opts::strict_hash_verification(false);
+        git2::opts::enable_caching(false);
         // SAFETY: the call writes one process-global libgit2 option. `call_once` runs it
         // before this module opens any repository, and nothing else in this program uses
         // libgit2, so no libgit2 call runs concurrently with it.
