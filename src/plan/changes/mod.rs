@@ -40,6 +40,7 @@
 mod base;
 mod diff;
 mod fetch;
+mod objects;
 mod walk;
 
 use std::fmt;

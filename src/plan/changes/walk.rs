@@ -13,10 +13,12 @@
 //! `Repository::find_tree`: under callgrind on the benchmark, libgit2's tree parsing was
 //! 15% of the walk's instructions (half of it a general `strtol` for every entry's mode),
 //! this parser is 5%, and names need no `strlen` through the FFI. What is left is
-//! libgit2 finding and inflating the objects, about 80% of the walk, which is why a large
-//! diff is walked by two threads (or more): see [`Walk::trees`]. On two otherwise idle
-//! cores the 20,000-change diff then took 45-49 ms where one thread with `find_tree` took
-//! 75-80 ms (`changes_bench`, diff alone); the one-file change stayed at 0.7 ms.
+//! finding and inflating the objects, about 80% of the walk, which is why a large diff is
+//! walked by two threads (or more): see [`Walk::trees`]. On two otherwise idle cores the
+//! 20,000-change diff then took 45-49 ms where one thread with `find_tree` took 75-80 ms
+//! (`changes_bench`, diff alone); the one-file change stayed at 0.7 ms. Once the walk is
+//! parallel its threads read through gix-odb, which they share without locks (see
+//! [`super::objects`]).
 //!
 //! Renames are exact: a deleted and an added entry with the same blob id (both files or
 //! both symlinks) are one rename, found by a hash join after the walk, so the cost is
@@ -28,15 +30,15 @@
 //! since a deletion plus an addition purges the same two paths as a rename.
 
 use std::cmp::Ordering;
-use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 use std::time::{Duration, Instant};
 
 // foldhash, not std's SipHash: the keys are blob ids, nothing to defend against, and SipHash
 // cost 2 M instructions on the folders benchmark's 5,000 deletions.
 use foldhash::{HashMap, HashMapExt};
-use git2::{ErrorClass, ErrorCode, ObjectType, Odb, Oid, Repository};
+use git2::{ErrorClass, ErrorCode, Oid, Repository};
 
+use super::objects::{Fallback, Store, Tree, Trees};
 use super::{Change, ChangeKind};
 
 const MODE_TYPE: u32 = 0o170000;
@@ -54,10 +56,8 @@ const EMPTY_BLOB: RawId = [
     0xe4, 0x8c, 0x53, 0x91,
 ];
 
-/// Once a walk has run this long, it starts helper threads for what is left. A helper
-/// needs a repository handle of its own (`Repository` is not `Sync`): `Repository::open`
-/// took 0.2-0.3 ms on the benchmark machine (a bare `Odb` with the objects directory
-/// 0.05 ms, not worth missing worktrees and configuration for). On the 100,000-file
+/// Once a walk has run this long, it starts helper threads for what is left, and its
+/// threads read through gix-odb (see [`super::objects::Store`]). On the 100,000-file
 /// benchmark repository, threads from the start made a 2 ms diff (10 files) slower and
 /// gained from 3-4 ms (30 files) on; the one-file change takes 0.3 ms and never starts one.
 const PARALLEL_AFTER: Duration = Duration::from_millis(1);
@@ -74,8 +74,7 @@ const SPLIT_INTO: usize = 8;
 /// of units, read on one thread before the others start.
 const TAIL_SPLITS: usize = 2;
 
-/// A guess, not a measurement (the benchmark machine has two cores): the threads share
-/// each pack's windows and delta-base cache, under libgit2's locks.
+/// A guess, not a measurement (the benchmark machine has two cores).
 const MAX_THREADS: usize = 4;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -246,6 +245,7 @@ fn differing<'a>(
     }
 }
 
+#[derive(Debug)]
 pub(super) enum WalkError {
     Git(git2::Error),
     NonUtf8Path { lossy: String, commit: Oid },
@@ -369,7 +369,9 @@ impl<'r> Walk<'r> {
             new: side(head),
         };
         let odb = self.repo.odb()?;
-        let units = Reader::new(&odb, self.settings).split(root);
+        let store = Store::of(self.repo);
+        let units =
+            Reader::new(store.reader(Fallback::Odb(&odb), false), self.settings).split(root);
 
         let next = AtomicUsize::new(0);
         let git_dir = self.repo.path().to_owned();
@@ -385,11 +387,20 @@ impl<'r> Walk<'r> {
                     .len()
                     .saturating_sub(next.load(AtomicOrdering::Relaxed));
                 for _ in 1..threads.min(left + 1) {
-                    let (units, next, git_dir) = (&units, &next, &git_dir);
-                    helpers.push(scope.spawn(move || help(settings, git_dir, units, next)));
+                    let (units, next, git_dir, store) = (&units, &next, &git_dir, &store);
+                    helpers.push(scope.spawn(move || {
+                        let trees = store.reader(
+                            Fallback::Open {
+                                git_dir,
+                                repo: None,
+                            },
+                            true,
+                        );
+                        Reader::new(trees, settings).units(units, next)
+                    }));
                 }
             };
-            let mut reader = Reader::new(&odb, settings);
+            let mut reader = Reader::new(store.reader(Fallback::Odb(&odb), false), settings);
             if threads != Some(1)
                 && let Some(due) = started.checked_add(self.parallel_after)
             {
@@ -447,26 +458,9 @@ impl<'r> Walk<'r> {
     }
 }
 
-/// A helper thread: walks units until none is left. It reads through a repository handle
-/// of its own; if that cannot be opened, it leaves the units to the other threads.
-fn help(
-    settings: Settings,
-    git_dir: &Path,
-    units: &[Unit],
-    next: &AtomicUsize,
-) -> Vec<(usize, Result<Part, WalkError>)> {
-    let Ok(repo) = Repository::open(git_dir) else {
-        return Vec::new();
-    };
-    let Ok(odb) = repo.odb() else {
-        return Vec::new();
-    };
-    Reader::new(&odb, settings).units(units, next)
-}
-
-/// One thread's walker, over one repository handle's object database.
+/// One thread's walker, with a reader of trees of its own.
 struct Reader<'o, 'h> {
-    odb: &'o Odb<'o>,
+    trees: Trees<'o>,
     settings: Settings,
     /// The path being walked: a directory's `/`-terminated, empty at the root.
     path: Vec<u8>,
@@ -477,9 +471,9 @@ struct Reader<'o, 'h> {
 }
 
 impl<'o> Reader<'o, '_> {
-    fn new(odb: &'o Odb<'o>, settings: Settings) -> Self {
+    fn new(trees: Trees<'o>, settings: Settings) -> Self {
         Reader {
-            odb,
+            trees,
             settings,
             path: Vec::new(),
             part: Part::default(),
@@ -572,7 +566,7 @@ impl<'o> Reader<'o, '_> {
     fn children(&mut self, unit: &Unit, out: &mut Vec<Unit>) -> Result<(), WalkError> {
         let old = self.read(unit.old)?;
         let new = self.read(unit.new)?;
-        differing(entries(&old), entries(&new), |o, n| {
+        let result = differing(entries(&old), entries(&new), |o, n| {
             let mut path = Vec::with_capacity(unit.path.len() + 16);
             path.extend_from_slice(&unit.path);
             path.extend_from_slice(o.or(n).map_or(&[][..], |e| e.name));
@@ -586,7 +580,10 @@ impl<'o> Reader<'o, '_> {
             }
             out.push(unit);
             Ok(())
-        })
+        });
+        self.trees.recycle(old);
+        self.trees.recycle(new);
+        result
     }
 
     /// Walks one unit, from a fresh [`Part`].
@@ -604,20 +601,11 @@ impl<'o> Reader<'o, '_> {
 
     /// A tree's raw object (`None` stays `None`, as does a side that is not a tree: a
     /// tree on one side only is compared with nothing).
-    fn read(&self, side: Option<Side>) -> Result<Option<git2::OdbObject<'o>>, WalkError> {
-        let Some(side) = side.filter(|s| s.is_tree()) else {
-            return Ok(None);
-        };
-        let id = Oid::from_bytes(&side.id)?;
-        let object = self.odb.read(id)?;
-        if object.kind() != ObjectType::Tree {
-            return Err(WalkError::Git(git2::Error::new(
-                ErrorCode::InvalidSpec,
-                ErrorClass::Object,
-                format!("the object {id} is a {}, not a tree", object.kind()),
-            )));
+    fn read(&mut self, side: Option<Side>) -> Result<Option<Tree>, WalkError> {
+        match side.filter(|s| s.is_tree()) {
+            Some(side) => self.trees.read(&side.id).map(Some),
+            None => Ok(None),
         }
-        Ok(Some(object))
     }
 
     /// Diffs the trees of two sides at `self.path` (a `/`-terminated directory).
@@ -627,10 +615,14 @@ impl<'o> Reader<'o, '_> {
             && let Some((_, start)) = self.helpers.take()
         {
             start();
+            self.trees.share();
         }
         let old = self.read(old)?;
         let new = self.read(new)?;
-        differing(entries(&old), entries(&new), |o, n| self.entry(o, n))
+        let result = differing(entries(&old), entries(&new), |o, n| self.entry(o, n));
+        self.trees.recycle(old);
+        self.trees.recycle(new);
+        result
     }
 
     /// One name that differs between base and head (same name, same tree-ness).
@@ -720,11 +712,11 @@ impl<'o> Reader<'o, '_> {
 }
 
 /// The entries of a tree read by [`Reader::read`] (none for `None`).
-fn entries<'a>(object: &'a Option<git2::OdbObject<'_>>) -> Entries<'a> {
-    match object {
-        Some(o) => Entries {
-            rest: o.data(),
-            tree: o.id(),
+fn entries(tree: &Option<Tree>) -> Entries<'_> {
+    match tree {
+        Some(tree) => Entries {
+            rest: &tree.data,
+            tree: tree.id,
         },
         None => Entries {
             rest: &[],
@@ -777,9 +769,10 @@ fn pair_renames(
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
+    use std::path::Path;
 
-    use git2::FileMode;
     use git2::build::TreeUpdateBuilder;
+    use git2::{FileMode, ObjectType};
 
     use super::*;
 
@@ -923,8 +916,9 @@ mod tests {
                     id: tree_of(&repo, h).as_bytes().try_into().unwrap(),
                 }),
             };
-            let odb = repo.odb().unwrap();
-            let mut reader = Reader::new(&odb, Walk::new(&repo, b, h, true).settings);
+            let (odb, store) = (repo.odb().unwrap(), Store::of(&repo));
+            let trees = store.reader(Fallback::Odb(&odb), false);
+            let mut reader = Reader::new(trees, Walk::new(&repo, b, h, true).settings);
             let coarse = reader.breadth_first(root());
             let split = reader.split(root());
             assert!(split.len() > 4, "seed {seed}: {} units", split.len());
