@@ -6,7 +6,7 @@
 //! unset inputs. The fallbacks are installed as hidden clap defaults, so flags win and
 //! `--help` never shows a value taken from the environment.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::OsString;
 use std::path::PathBuf;
 
@@ -22,10 +22,10 @@ use crate::providers::registry::OptionKind;
 #[derive(Clone, Debug, Default)]
 pub struct Env {
     vars: HashMap<String, String>,
-    /// The variables that can be an option's env fallback (`INPUT_*`, `CDN_REFRESH_*`), by
-    /// the option they would fill ([`fallback_key`]): start-up asks for every option's
-    /// fallback, and most options have none, so one lookup answers most asks.
-    fallbacks: HashMap<String, Vec<String>>,
+    /// The options some `INPUT_*` or `CDN_REFRESH_*` variable may fill, as
+    /// [`fallback_key`]s: start-up asks for every option's fallback, and most options have
+    /// none, so one lookup answers most asks.
+    fallbacks: HashSet<String>,
 }
 
 /// The key under which `name` (an option's long name, or a variable's suffix after
@@ -42,18 +42,14 @@ fn fallback_key(name: &str) -> String {
 impl Env {
     pub fn new(vars: impl IntoIterator<Item = (String, String)>) -> Self {
         let vars: HashMap<String, String> = vars.into_iter().collect();
-        let mut fallbacks: HashMap<String, Vec<String>> = HashMap::new();
-        for name in vars.keys() {
-            let suffix = name
-                .strip_prefix("INPUT_")
-                .or_else(|| name.strip_prefix("CDN_REFRESH_"));
-            if let Some(suffix) = suffix {
-                fallbacks
-                    .entry(fallback_key(suffix))
-                    .or_default()
-                    .push(name.clone());
-            }
-        }
+        let fallbacks = vars
+            .keys()
+            .filter_map(|name| {
+                name.strip_prefix("INPUT_")
+                    .or_else(|| name.strip_prefix("CDN_REFRESH_"))
+            })
+            .map(fallback_key)
+            .collect();
         Env { vars, fallbacks }
     }
 
@@ -73,7 +69,9 @@ impl Env {
     /// The variable that holds option `name`'s env fallback, if one does.
     pub fn input_var(&self, name: &str) -> Option<String> {
         // Every spelling below indexes under the same key, so no entry means none is set.
-        self.fallbacks.get(&fallback_key(name))?;
+        if !self.fallbacks.contains(&fallback_key(name)) {
+            return None;
+        }
         let upper = name.to_ascii_uppercase().replace(' ', "_");
         let underscored = upper.replace('-', "_");
         [
@@ -849,6 +847,18 @@ mod tests {
         assert_eq!(e.input("urls-file"), Some("c.txt"));
         let e = env(&[("INPUT_URLS-FILE", ""), ("CDN_REFRESH_URLS_FILE", "c.txt")]);
         assert_eq!(e.input("urls-file"), Some("c.txt"), "empty means unset");
+        // The index of fallbacks narrows the look-up; the spellings still decide.
+        let e = env(&[
+            ("INPUT_urls-file", "d.txt"),
+            ("CDN_REFRESH_URLS-FILE", "e.txt"),
+        ]);
+        assert_eq!(e.input("urls-file"), None);
+        let e = env(&[("INPUT_URLS-FILE", "f.txt"), ("INPUT_URLS_FILE", "g.txt")]);
+        assert_eq!(
+            e.input("urls-file"),
+            Some("f.txt"),
+            "GitHub's spelling first"
+        );
     }
 
     #[test]

@@ -265,6 +265,55 @@ mod tests {
         assert_eq!(read_all(dir.path(), &ids, false), loose);
     }
 
+    /// gix-odb finds the objects of a linked worktree (in the main repository) and of a
+    /// `--shared` clone (in its alternate) itself: the fallback here cannot open anything.
+    #[test]
+    fn gix_odb_reads_worktrees_and_alternates_itself() {
+        let (dir, trees, _) = repo(20);
+        let git = |args: &[&str]| {
+            let status = std::process::Command::new("git")
+                .arg("-C")
+                .arg(dir.path())
+                .args(args)
+                .status()
+                .unwrap();
+            assert!(status.success(), "git {args:?}");
+        };
+        let (worktree, shared) = (dir.path().join("wt"), dir.path().join("shared"));
+        git(&[
+            "worktree",
+            "add",
+            "-q",
+            "--detach",
+            &worktree.to_string_lossy(),
+        ]);
+        git(&["clone", "-q", "--shared", ".", &shared.to_string_lossy()]);
+        assert!(shared.join(".git/objects/info/alternates").exists());
+        let expected = Repository::open(dir.path())
+            .unwrap()
+            .odb()
+            .unwrap()
+            .read(trees[0])
+            .unwrap()
+            .data()
+            .to_vec();
+        let nowhere = dir.path().join("no-such-repository");
+        for path in [&worktree, &shared] {
+            let repo = Repository::open(path).unwrap();
+            let store = Store::of(&repo);
+            let mut trees_here = store.reader(
+                Fallback::Open {
+                    git_dir: &nowhere,
+                    repo: None,
+                },
+                true,
+            );
+            let raw: [u8; 20] = trees[0].as_bytes().try_into().unwrap();
+            let tree = trees_here.read(&raw).unwrap();
+            assert_eq!(tree.data, expected, "{}", path.display());
+        }
+    }
+
     #[test]
     fn a_store_gix_odb_cannot_open_falls_back_to_libgit2() {
         let (dir, trees, _) = repo(3);
