@@ -124,12 +124,21 @@ impl Trees<'_> {
                 if object.kind != gix_object::Kind::Tree {
                     return Err(not_a_tree(id, &object.kind.to_string()));
                 }
-                // The object's bytes lie somewhere in the buffer: keep just them.
+                // The object's bytes lie somewhere in the buffer (or, empty, anywhere): keep
+                // just them. Anything else is read again through libgit2.
                 let (at, len) = (object.data.as_ptr() as usize, object.data.len());
-                let start = at - data.as_ptr() as usize;
-                data.copy_within(start..start + len, 0);
-                data.truncate(len);
-                return Ok(Tree { data, id });
+                let start = (at as isize).wrapping_sub(data.as_ptr() as isize);
+                if let Ok(start) = usize::try_from(start)
+                    && start.checked_add(len).is_some_and(|end| end <= data.len())
+                {
+                    data.copy_within(start..start + len, 0);
+                    data.truncate(len);
+                    return Ok(Tree { data, id });
+                }
+                if len == 0 {
+                    data.clear();
+                    return Ok(Tree { data, id });
+                }
             }
         }
         data.clear();
@@ -227,7 +236,9 @@ mod tests {
     fn gix_odb_reads_what_libgit2_reads_loose_and_packed() {
         let (dir, trees, blob) = repo(200);
         let missing = Oid::from_str("0123456789012345678901234567890123456789").unwrap();
-        let ids = [trees.clone(), vec![blob, missing]].concat();
+        // Stored nowhere: libgit2 knows it anyway.
+        let empty_tree = Oid::hash_object(ObjectType::Tree, b"").unwrap();
+        let ids = [trees.clone(), vec![blob, missing, empty_tree]].concat();
         let loose = read_all(dir.path(), &ids, false);
         assert!(
             loose[..2]
@@ -241,6 +252,7 @@ mod tests {
                 .contains("is a blob, not a tree")
         );
         assert!(loose[3].is_err());
+        assert_eq!(loose[4], Ok(Vec::new()));
         assert_eq!(read_all(dir.path(), &ids, true), loose);
 
         // Packed, with the trees as deltas where git finds them.
