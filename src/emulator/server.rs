@@ -121,6 +121,31 @@ pub(crate) struct ApiCall {
     pub endless_pages: bool,
 }
 
+impl ApiCall {
+    /// The headers `names` as the request carries them, for a signature check (every value
+    /// of a repeated header; HTTP/2 carries the host as the URI's authority, not as a
+    /// header). `Err`: the first one the request lacks.
+    pub fn signed_headers(&self, names: &[&str]) -> Result<Vec<(String, String)>, String> {
+        let mut headers = Vec::new();
+        for name in names {
+            let mut values: Vec<String> = self
+                .headers
+                .get_all(*name)
+                .iter()
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .collect();
+            if values.is_empty() && name.eq_ignore_ascii_case("host") {
+                values.extend(self.uri.authority().map(|a| a.to_string()));
+            }
+            if values.is_empty() {
+                return Err(format!("signed header {name} is not in the request"));
+            }
+            headers.extend(values.into_iter().map(|v| (name.to_string(), v)));
+        }
+        Ok(headers)
+    }
+}
+
 /// The total an `endless-pages` listing reports: more than any client can page through.
 pub(crate) const ENDLESS_TOTAL: u64 = 1_000_000_000_000_000;
 

@@ -2,6 +2,7 @@
 //! shape the Alibaba Cloud gateway produces: one root element, object members as child
 //! elements, and an array as the same element repeated once per item.
 
+use quick_xml::escape::escape;
 use serde_json::Value;
 
 /// The document for `value` under a root element named `root`.
@@ -29,21 +30,6 @@ fn element(out: &mut String, name: &str, value: &Value) {
         Value::String(s) => out.push_str(&format!("<{name}>{}</{name}>", escape(s))),
         other => out.push_str(&format!("<{name}>{other}</{name}>")),
     }
-}
-
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -585,15 +585,26 @@ impl Runner<'_> {
     }
 
     async fn quota(&self) -> Result<Quota, ProviderError> {
+        self.quota_api("quota check", || self.provider.quota())
+            .await
+    }
+
+    /// A call on the quota API (`what`, as a retry names it): rate-limited, counted and
+    /// retried as every call is.
+    async fn quota_api<T, F, Fut>(&self, what: &str, call: F) -> Result<T, ProviderError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, ProviderError>>,
+    {
         with_retry(
             &self.opts.retry,
             &self.bounds,
             || async {
                 let _permit = self.rates.acquire(Api::Quota).await;
                 self.calls.quota.fetch_add(1, Ordering::Relaxed);
-                self.provider.quota().await
+                call().await
             },
-            on_retry(&self.calls, "quota check"),
+            on_retry(&self.calls, what),
         )
         .await
     }
@@ -623,17 +634,8 @@ impl Runner<'_> {
         for scope in scopes {
             let one = std::slice::from_ref(&scope);
             found.extend(
-                with_retry(
-                    &self.opts.retry,
-                    &self.bounds,
-                    || async {
-                        let _permit = self.rates.acquire(Api::Quota).await;
-                        self.calls.quota.fetch_add(1, Ordering::Relaxed);
-                        self.provider.in_progress(one).await
-                    },
-                    on_retry(&self.calls, "in-progress check"),
-                )
-                .await?,
+                self.quota_api("in-progress check", || self.provider.in_progress(one))
+                    .await?,
             );
         }
         for (scope, paths, wildcards) in found {

@@ -76,7 +76,7 @@ pub(crate) fn verify(app: &App, call: &ApiCall, now: DateTime<Utc>) -> Result<()
             &date[..8]
         )));
     }
-    let headers = signed_headers(call, &auth.signed_headers)?;
+    let headers = call.signed_headers(&auth.signed_headers).map_err(mismatch)?;
     let req = SigningRequest {
         method: call.method.as_str(),
         path: call.uri.path(),
@@ -140,28 +140,6 @@ fn find_key<'a>(app: &'a App, id: &str) -> Result<&'a AwsKey, ApiError> {
                 crate::echo::cap(id, 40)
             ))
         })
-}
-
-/// The signed headers as the request carries them; HTTP/2 carries the host as the
-/// authority.
-fn signed_headers(call: &ApiCall, names: &[&str]) -> Result<Vec<(String, String)>, ApiError> {
-    let mut headers = Vec::new();
-    for name in names {
-        let mut values: Vec<String> = call
-            .headers
-            .get_all(*name)
-            .iter()
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-            .collect();
-        if values.is_empty() && name.eq_ignore_ascii_case("host") {
-            values.extend(call.uri.authority().map(|a| a.to_string()));
-        }
-        if values.is_empty() {
-            return Err(mismatch(format!("signed header {name} is not in the request")));
-        }
-        headers.extend(values.into_iter().map(|v| (name.to_string(), v)));
-    }
-    Ok(headers)
 }
 
 fn check_date(app: &App, value: &str, now: DateTime<Utc>) -> Result<(), ApiError> {

@@ -93,7 +93,7 @@ pub(crate) fn verify(
             )));
         }
     }
-    let headers = signed_headers(call, &auth.signed_headers)?;
+    let headers = call.signed_headers(&auth.signed_headers).map_err(verify_fail)?;
     let date = header_text(call, DATE_HEADER).unwrap_or_default();
     check_date(app, date.trim(), now)?;
     check_body_hash(call)?;
@@ -136,30 +136,6 @@ fn find_key<'a>(app: &'a App, access_key: &str) -> Result<&'a HuaweiKey, ApiErro
                 format!("access key {access_key:?} is not among the emulator's --huawei-key"),
             )
         })
-}
-
-/// The signed headers as the request carries them (every value of a repeated header).
-/// HTTP/2 carries the host as the URI's authority, not as a header.
-fn signed_headers(call: &ApiCall, names: &[&str]) -> Result<Vec<(String, String)>, ApiError> {
-    let mut headers = Vec::new();
-    for name in names {
-        let mut values: Vec<String> = call
-            .headers
-            .get_all(*name)
-            .iter()
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-            .collect();
-        if values.is_empty() && name.eq_ignore_ascii_case("host") {
-            values.extend(call.uri.authority().map(|a| a.to_string()));
-        }
-        if values.is_empty() {
-            return Err(verify_fail(format!(
-                "signed header {name} is not in the request"
-            )));
-        }
-        headers.extend(values.into_iter().map(|v| (name.to_string(), v)));
-    }
-    Ok(headers)
 }
 
 fn check_date(app: &App, value: &str, now: DateTime<Utc>) -> Result<(), ApiError> {

@@ -135,21 +135,8 @@ pub async fn send(request: reqwest::RequestBuilder) -> Result<RawResponse, Provi
     })
 }
 
-/// Escapes text for an XML element.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+/// Escapes text for an XML element (quick-xml's, which the emulator shares).
+pub use quick_xml::escape::escape;
 
 /// The body of CreateInvalidation.
 pub fn invalidation_batch(paths: &[String], caller_reference: &str) -> String {
